@@ -1,0 +1,64 @@
+# payment-session-worker: every target runs from a fresh clone; `make install` is the only setup step.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: help install test check lint fmt typecheck unit requirements demo sandbox bench soak fuzz build deploy clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+install: $(STAMP) ## Create or update .venv at the repo root with the project and its dev tools
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+test: install lint typecheck ## Lint, type-check and run every test (what CI runs)
+	$(PY) -m pytest
+
+lint: install ## Static checks; never rewrites a file
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: install ## Rewrite files with ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+typecheck: install ## mypy --strict on src/
+	$(VENV)/bin/mypy
+
+requirements: install ## Regenerate src/requirements.txt from pyproject.toml
+	$(PY) scripts/requirements.py --write
+
+demo: install ## The whole pipeline on the embedded local sandbox, end to end
+	$(PY) -m sandbox demo
+
+sandbox: install ## Run the embedded local AWS until Ctrl-C
+	$(PY) -m sandbox up
+
+bench: install ## Benchmarks against their baselines, printed as ratios
+	$(PY) -m bench
+
+soak: install ## Thousands of requests through the sandbox under faults; checks the invariants
+	$(PY) -m sandbox.soak
+
+fuzz: install ## Longer hypothesis fuzzing of the handler
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/fuzz -q
+
+build: install ## The arm64 deployment package in .build/ (no Docker)
+	bash scripts/build.sh
+
+deploy: build ## sam deploy --guided
+	sam deploy --guided
+
+clean: ## Remove build outputs and caches (keeps .venv)
+	rm -rf .build .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage

@@ -1,0 +1,1 @@
+"""Adapters: the only place boto3 is imported. Each is named for what it talks to."""

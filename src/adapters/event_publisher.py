@@ -1,0 +1,65 @@
+"""EventBridge ``PutEvents``: up to 10 entries a call, per-entry failures mapped back."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, Final
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from adapters.clients import ClientSettings, make_client
+from adapters.deadline import DeadlineExceeded, DeadlineGuard
+from domain.events import EventEntry
+
+MAX_ENTRIES: Final = 10
+
+
+class EventBridgePublisher:
+    """Implements the domain's ``EventPublisher`` port."""
+
+    def __init__(self, client: Any, guard: DeadlineGuard, *, bus_name: str, source: str) -> None:
+        self._client = client
+        self._guard = guard
+        self._bus_name = bus_name
+        self._source = source
+
+    @classmethod
+    def create(cls, settings: ClientSettings, *, bus_name: str, source: str) -> EventBridgePublisher:
+        client = make_client("events", settings)
+        guard = DeadlineGuard(settings.read_timeout)
+        guard.install(client)
+        return cls(client, guard, bus_name=bus_name, source=source)
+
+    def _entry(self, entry: EventEntry) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "EventBusName": self._bus_name,
+            "Source": self._source,
+            "DetailType": entry.detail_type.value,
+            "Detail": json.dumps(entry.detail, separators=(",", ":"), ensure_ascii=False),
+            "Resources": list(entry.resources),
+        }
+        if entry.trace_header:
+            out["TraceHeader"] = entry.trace_header
+        return out
+
+    def publish(self, entries: Sequence[EventEntry], *, deadline: float) -> list[str | None]:
+        if not entries:
+            return []
+        if len(entries) > MAX_ENTRIES:
+            raise ValueError(f"PutEvents takes at most {MAX_ENTRIES} entries, got {len(entries)}")
+        with self._guard.bounded_by(deadline):
+            try:
+                response = self._client.put_events(Entries=[self._entry(entry) for entry in entries])
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code", "Unknown")
+                return [f"PutEvents failed: {code}"] * len(entries)
+            except (BotoCoreError, DeadlineExceeded) as error:
+                return [f"PutEvents failed: {type(error).__name__}"] * len(entries)
+        results = response.get("Entries", [])
+        if len(results) != len(entries):
+            return ["PutEvents answered for a different number of entries"] * len(entries)
+        return [
+            f"{result['ErrorCode']}: {result.get('ErrorMessage', '')}" if result.get("ErrorCode") else None
+            for result in results
+        ]

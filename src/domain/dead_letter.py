@@ -1,0 +1,74 @@
+"""Dead-letter messages (CONTRACT section 5)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from domain.errors import truncate
+
+MAX_MESSAGE_ATTRIBUTES: Final = 10  # SQS's limit per message
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """One message for the dead-letter queue, in ``SendMessage`` terms."""
+
+    message_id: str  # the source record's, used as the batch entry ID
+    body: str
+    attributes: dict[str, dict[str, Any]]
+
+
+def _string(value: str) -> dict[str, Any]:
+    return {"DataType": "String", "StringValue": value}
+
+
+def _carried(attribute: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A Lambda-event message attribute in ``SendMessage`` form, or None when it cannot be carried."""
+    data_type = attribute.get("dataType")
+    if not isinstance(data_type, str) or not data_type:
+        return None
+    string_value = attribute.get("stringValue")
+    if isinstance(string_value, str) and string_value:
+        return {"DataType": data_type, "StringValue": string_value}
+    binary_value = attribute.get("binaryValue")
+    if isinstance(binary_value, str) and binary_value:
+        try:
+            return {"DataType": data_type, "BinaryValue": base64.b64decode(binary_value, validate=True)}
+        except (binascii.Error, ValueError):
+            return None
+    return None
+
+
+def dead_letter(
+    *,
+    message_id: str,
+    body: str,
+    error_code: str,
+    error_message: str,
+    source_queue_arn: str,
+    client_token: str | None,
+    record_attributes: Mapping[str, Mapping[str, Any]],
+) -> DeadLetter:
+    """The original body byte for byte, the worker's attributes first, then the record's own up to 10."""
+    own: dict[str, dict[str, Any]] = {
+        "ErrorCode": _string(error_code),
+        "ErrorMessage": _string(truncate(error_message or error_code)),
+        "SourceMessageId": _string(message_id),
+    }
+    if source_queue_arn:
+        own["SourceQueueArn"] = _string(source_queue_arn)
+    if client_token is not None:
+        own["ClientToken"] = _string(client_token)
+    for name, attribute in record_attributes.items():
+        if len(own) >= MAX_MESSAGE_ATTRIBUTES:
+            break
+        if name in own:
+            continue
+        carried = _carried(attribute)
+        if carried is not None:
+            own[name] = carried
+    return DeadLetter(message_id=message_id, body=body, attributes=own)

@@ -1,0 +1,188 @@
+"""Published events (CONTRACT section 4): the detail models and their builders.
+
+The models are the source of ``events/schemas/`` and of the stack's schema registry; the builders
+produce plain dicts on the hot path, and a test proves every built detail validates against its model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from domain.errors import ApiError
+from domain.requests import Currency, EffectiveRequest
+
+SCHEMA_VERSION: Final = "1.0"
+
+
+class DetailType(StrEnum):
+    CREATED = "PaymentSessionCreated"
+    FAILED = "PaymentSessionCreationFailed"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class AmountModel(_Model):
+    value: str
+    currency: Currency
+
+
+class LimitsModel(_Model):
+    maxSpendAmount: AmountModel
+
+
+class AvailableLimitsModel(_Model):
+    availableSpendAmount: AmountModel | None = None
+    updatedAt: str | None = None
+
+
+class RequestModel(_Model):
+    paymentManagerArn: str
+    expiryTimeInMinutes: int
+    userId: str | None = None
+    agentName: str | None = None
+    limits: LimitsModel | None = None
+
+
+class PaymentSessionModel(_Model):
+    """The API's ``paymentSession``, timestamps as ISO-8601 strings with a UTC offset."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    paymentSessionId: str
+    paymentManagerArn: str
+    userId: str
+    expiryTimeInMinutes: int
+    createdAt: str
+    updatedAt: str
+    limits: LimitsModel | None = None
+    availableLimits: AvailableLimitsModel | None = None
+
+
+class FieldModel(_Model):
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    name: str
+    message: str
+
+
+class ErrorModel(_Model):
+    code: str
+    message: str
+    retryable: bool
+    reason: str | None = None
+    fieldList: list[FieldModel] | None = None
+
+
+class _DetailModel(_Model):
+    schemaVersion: Literal["1.0"]
+    clientToken: str
+    messageId: str
+    correlationId: str | None
+    request: RequestModel
+
+
+class PaymentSessionCreatedDetail(_DetailModel):
+    """Detail of ``PaymentSessionCreated``."""
+
+    paymentSession: PaymentSessionModel
+
+
+class PaymentSessionCreationFailedDetail(_DetailModel):
+    """Detail of ``PaymentSessionCreationFailed``."""
+
+    error: ErrorModel
+
+
+DETAIL_MODELS: Final[Mapping[DetailType, type[_DetailModel]]] = {
+    DetailType.CREATED: PaymentSessionCreatedDetail,
+    DetailType.FAILED: PaymentSessionCreationFailedDetail,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EventEntry:
+    """One ``PutEvents`` entry before serialisation."""
+
+    detail_type: DetailType
+    detail: dict[str, Any]
+    resources: tuple[str, ...]
+    trace_header: str | None = None
+
+
+def _iso(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {key: _iso(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_iso(item) for item in value]
+    return value
+
+
+def _base(client_token: str, message_id: str, correlation_id: str | None, request: EffectiveRequest) -> dict[str, Any]:
+    return {
+        "schemaVersion": SCHEMA_VERSION,
+        "clientToken": client_token,
+        "messageId": message_id,
+        "correlationId": correlation_id,
+        "request": request.as_event_request(),
+    }
+
+
+def created_event(
+    *,
+    client_token: str,
+    message_id: str,
+    request: EffectiveRequest,
+    payment_session: Mapping[str, Any],
+    trace_header: str | None,
+) -> EventEntry:
+    """``PaymentSessionCreated`` for a session the API returned."""
+    detail = _base(client_token, message_id, request.correlation_id, request)
+    detail["paymentSession"] = _iso(dict(payment_session))
+    return EventEntry(DetailType.CREATED, detail, (request.payment_manager_arn,), trace_header)
+
+
+def error_detail(
+    code: str,
+    message: str,
+    *,
+    retryable: bool,
+    reason: str | None = None,
+    field_list: tuple[dict[str, str], ...] | None = None,
+) -> dict[str, Any]:
+    """The ``error`` object: code, message, retryable, and ``reason``/``fieldList`` when the API gave them."""
+    out: dict[str, Any] = {"code": code, "message": message, "retryable": retryable}
+    if reason is not None:
+        out["reason"] = reason
+    if field_list is not None:
+        out["fieldList"] = [dict(item) for item in field_list]
+    return out
+
+
+def failed_event(
+    *,
+    client_token: str,
+    message_id: str,
+    request: EffectiveRequest,
+    error: dict[str, Any],
+    trace_header: str | None,
+) -> EventEntry:
+    """``PaymentSessionCreationFailed``: a final API error, or a retried cause on the last receive."""
+    detail = _base(client_token, message_id, request.correlation_id, request)
+    detail["error"] = error
+    return EventEntry(DetailType.FAILED, detail, (request.payment_manager_arn,), trace_header)
+
+
+def api_error_detail(error: ApiError, *, retryable: bool) -> dict[str, Any]:
+    return error_detail(
+        error.code, error.message, retryable=retryable, reason=error.reason, field_list=error.field_list
+    )

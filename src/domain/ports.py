@@ -1,0 +1,34 @@
+"""What the domain needs from the outside world; adapters implement these, tests use fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from domain.dead_letter import DeadLetter
+from domain.events import EventEntry
+
+
+class PaymentsApi(Protocol):
+    def create_payment_session(self, params: Mapping[str, Any], *, deadline: float) -> Mapping[str, Any]:
+        """Create a session; return the API's ``paymentSession``.
+
+        Raises ``ApiError`` for an answer of the API and ``TransientError`` for a timeout or network error.
+        No attempt starts after ``deadline`` (a ``time.monotonic()`` value).
+        """
+        ...
+
+
+class EventPublisher(Protocol):
+    def publish(self, entries: Sequence[EventEntry], *, deadline: float) -> list[str | None]:
+        """Publish at most 10 entries in one call; per entry ``None`` when accepted, else why not.
+
+        A failure of the whole call is reported on every entry rather than raised.
+        """
+        ...
+
+
+class DeadLetterSender(Protocol):
+    def send(self, letters: Sequence[DeadLetter], *, deadline: float) -> list[str | None]:
+        """Send at most 10 messages to the dead-letter queue; per message ``None`` when sent, else why not."""
+        ...

@@ -1,0 +1,54 @@
+"""Lambda entry point: SQS batch in, ``batchItemFailures`` out (CONTRACT section 3)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any, Final
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from domain.outcomes import BatchReport
+from domain.processing import InboundRecord
+from handlers.dependencies import get_dependencies
+from handlers.observability import logger, metrics, observe, tracer
+
+# Kept back from the invocation's remaining time to log, flush metrics and return.
+RETURN_RESERVE_SECONDS: Final = 0.3
+
+
+def to_inbound(record: Mapping[str, Any]) -> InboundRecord:
+    """An SQS record of the Lambda event as the domain sees it; a missing field is never a crash."""
+    attributes = record.get("attributes") or {}
+    try:
+        receive_count = int(attributes.get("ApproximateReceiveCount", 1))
+    except (TypeError, ValueError):
+        receive_count = 1
+    body = record.get("body")
+    message_attributes = record.get("messageAttributes")
+    return InboundRecord(
+        message_id=str(record.get("messageId", "")),
+        body=body if isinstance(body, str) else "",
+        receive_count=receive_count,
+        message_attributes=message_attributes if isinstance(message_attributes, dict) else {},
+        source_queue_arn=str(record.get("eventSourceARN", "")),
+        trace_header=attributes.get("AWSTraceHeader"),
+    )
+
+
+def process_event(event: Mapping[str, Any], context: LambdaContext) -> BatchReport:
+    """Process an SQS event within the invocation's remaining time."""
+    deps = get_dependencies()
+    deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - RETURN_RESERVE_SECONDS
+    records = [to_inbound(record) for record in event.get("Records", [])]
+    report = deps.worker.process(records, deadline)
+    observe(report)
+    return report
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, list[dict[str, str]]]:
+    """Handler named by ``template.yaml``; raises only when the deployment itself is misconfigured."""
+    return process_event(event, context).response()

@@ -1,0 +1,87 @@
+"""Composition root: builds the worker and its clients once per execution environment, lazily.
+
+Nothing here runs at import time; tests call ``reset()`` or ``override()`` to replace the wiring.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Final
+
+from adapters.clients import ClientSettings
+from adapters.dead_letter import SqsDeadLetterSender
+from adapters.event_publisher import EventBridgePublisher
+from adapters.payments_api import PaymentsApiClient
+from domain.processing import BatchWorker, Timing, WorkerConfig
+from handlers.settings import Settings, get_settings
+
+# The payments API is the slow dependency: a longer read timeout, three attempts in all.
+PAYMENTS_CLIENT: Final = ClientSettings(connect_timeout=2.0, read_timeout=10.0, total_max_attempts=3)
+# EventBridge and SQS answer in milliseconds; their budget is the finish reserve of the invocation.
+AWS_CLIENT: Final = ClientSettings(connect_timeout=1.0, read_timeout=3.0, total_max_attempts=3)
+FINISH_RESERVE_SECONDS: Final = 4.0
+
+
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    settings: Settings
+    worker: BatchWorker
+    executor: ThreadPoolExecutor
+
+
+def build(settings: Settings) -> Dependencies:
+    """Wire the worker for ``settings``: one pool of threads and connections as large as the concurrency."""
+    pool = settings.max_concurrency
+    executor = ThreadPoolExecutor(max_workers=pool, thread_name_prefix="record")
+    worker = BatchWorker(
+        WorkerConfig(
+            event_source=settings.event_source,
+            managers=settings.managers,
+            max_receive_count=settings.max_receive_count,
+            timing=Timing(finish_reserve=FINISH_RESERVE_SECONDS),
+        ),
+        api=PaymentsApiClient.create(replace(PAYMENTS_CLIENT, max_pool_connections=pool)),
+        publisher=EventBridgePublisher.create(
+            replace(AWS_CLIENT, max_pool_connections=pool),
+            bus_name=settings.event_bus_name,
+            source=settings.event_source,
+        ),
+        dead_letters=SqsDeadLetterSender.create(
+            replace(AWS_CLIENT, max_pool_connections=pool), queue_url=settings.dead_letter_queue_url
+        ),
+        executor=executor,
+    )
+    return Dependencies(settings=settings, worker=worker, executor=executor)
+
+
+_lock = threading.Lock()
+_current: Dependencies | None = None
+
+
+def get_dependencies() -> Dependencies:
+    """The wiring of this execution environment, built on first use."""
+    global _current
+    if _current is None:
+        with _lock:
+            if _current is None:
+                _current = build(get_settings())
+    return _current
+
+
+def override(dependencies: Dependencies) -> None:
+    """Use ``dependencies`` from now on (tests, sandbox, benchmarks)."""
+    global _current
+    reset()
+    _current = dependencies
+
+
+def reset() -> None:
+    """Forget the wiring and the settings: the next invocation is a cold start again."""
+    global _current
+    with _lock:
+        if _current is not None:
+            _current.executor.shutdown(wait=False, cancel_futures=True)
+        _current = None
+    get_settings.cache_clear()

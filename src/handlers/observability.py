@@ -1,0 +1,82 @@
+"""Logs and metrics (CONTRACT section 7): one structured line per record, EMF metrics per batch."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import Counter
+from typing import Any, Final
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from domain.outcomes import BatchReport, Outcome, RecordResult
+
+SERVICE: Final = "payment-session-worker"
+NAMESPACE: Final = "PaymentSessionWorker"
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE))
+tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE))
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE))
+
+_LOG: Final = {
+    Outcome.CREATED: logger.info,
+    Outcome.FAILED: logger.warning,
+    Outcome.RETRIED: logger.warning,
+    Outcome.DEAD_LETTERED: logger.error,
+}
+
+
+def user_hash(user_id: str | None) -> str | None:
+    """A short, stable hash of ``userId``: enough to correlate log lines, never the value."""
+    if user_id is None:
+        return None
+    return hashlib.sha256(user_id.encode("utf-8")).hexdigest()[:12]
+
+
+def log_record(result: RecordResult) -> None:
+    """One line per record: IDs, token, outcome and error code; never the body or ``userId`` in clear."""
+    fields: dict[str, Any] = {
+        "messageId": result.message_id,
+        "clientToken": result.client_token,
+        "correlationId": result.correlation_id,
+        "outcome": result.outcome.value,
+        "receiveCount": result.receive_count,
+    }
+    if result.user_id is not None:
+        fields["userIdHash"] = user_hash(result.user_id)
+    if result.payment_session_id is not None:
+        fields["paymentSessionId"] = result.payment_session_id
+    if result.error_code is not None:
+        fields["errorCode"] = result.error_code
+    _LOG[result.outcome]("record %s", result.outcome.value, extra=fields)
+
+
+def record_metrics(report: BatchReport) -> None:
+    """``SessionsCreated``, ``RecordsRetried``; ``SessionsFailed`` and ``RecordsDeadLettered`` by ``ErrorCode``."""
+    outcomes = Counter(result.outcome for result in report.results)
+    if outcomes[Outcome.CREATED]:
+        metrics.add_metric(name="SessionsCreated", unit=MetricUnit.Count, value=outcomes[Outcome.CREATED])
+    if outcomes[Outcome.RETRIED]:
+        metrics.add_metric(name="RecordsRetried", unit=MetricUnit.Count, value=outcomes[Outcome.RETRIED])
+    by_code = Counter(
+        (result.outcome, result.error_code or "Unknown")
+        for result in report.results
+        if result.outcome in (Outcome.FAILED, Outcome.DEAD_LETTERED)
+    )
+    for (outcome, code), count in sorted(by_code.items()):
+        name = "SessionsFailed" if outcome is Outcome.FAILED else "RecordsDeadLettered"
+        with single_metric(
+            name=name,
+            unit=MetricUnit.Count,
+            value=count,
+            namespace=metrics.namespace,
+            default_dimensions=metrics.default_dimensions,
+        ) as metric:
+            metric.add_dimension(name="ErrorCode", value=code)
+
+
+def observe(report: BatchReport) -> None:
+    for result in report.results:
+        log_record(result)
+    record_metrics(report)
