@@ -1,0 +1,121 @@
+"""Fixtures: the worker's environment, moto's SQS and EventBridge, and the payments API fake over HTTP."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from sandbox.payments_api import PaymentsApiServer
+from tests.support import EVENT_SOURCE, MANAGER_ARN, OTHER_MANAGER_ARN, LambdaContext, poll
+
+
+@pytest.fixture(autouse=True)
+def _aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test ever reaches AWS: dummy credentials, one region, Powertools quiet and tracing off."""
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_EVENTBRIDGE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "payment-session-worker")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "PaymentSessionWorker")
+
+
+@pytest.fixture(scope="session")
+def payments_server() -> Iterator[PaymentsApiServer]:
+    with PaymentsApiServer() as server:
+        yield server
+
+
+@pytest.fixture
+def payments_api(payments_server: PaymentsApiServer, monkeypatch: pytest.MonkeyPatch) -> PaymentsApiServer:
+    """The fake payments API, reset, and the worker's client pointed at it."""
+    payments_server.reset()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_AGENTCORE", payments_server.endpoint_url)
+    return payments_server
+
+
+@dataclass
+class Aws:
+    """moto's SQS and EventBridge as the worker's stack has them, plus a subscriber's capture queue."""
+
+    sqs: Any
+    dead_letter_queue_url: str
+    capture_queue_url: str
+    bus_name: str
+
+    def _drain(self, queue_url: str, expected: int, timeout: float) -> list[dict[str, Any]]:
+        seen: list[dict[str, Any]] = []
+
+        def receive() -> list[dict[str, Any]]:
+            response = self.sqs.receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=0
+            )
+            for message in response.get("Messages", []):
+                self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+                seen.append(message)
+            return seen
+
+        return poll(receive, lambda got: len(got) >= expected, timeout=timeout)
+
+    def published(self, expected: int = 0, timeout: float = 2.0) -> list[dict[str, Any]]:
+        """The events subscribers received, as EventBridge delivers them (whole events)."""
+        return [json.loads(m["Body"]) for m in self._drain(self.capture_queue_url, expected, timeout)]
+
+    def dead_letters(self, expected: int = 0, timeout: float = 2.0) -> list[dict[str, Any]]:
+        """Messages in the DLQ, with their attributes."""
+        return self._drain(self.dead_letter_queue_url, expected, timeout)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        events = boto3.client("events", region_name="us-east-1")
+        dlq_url = sqs.create_queue(QueueName="payment-session-requests-dlq")["QueueUrl"]
+        capture_url = sqs.create_queue(QueueName="subscriber-capture")["QueueUrl"]
+        capture_arn = sqs.get_queue_attributes(QueueUrl=capture_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        bus = events.create_event_bus(Name="payment-sessions")["EventBusArn"].rsplit("/", 1)[-1]
+        events.put_rule(
+            Name="all-payment-session-events",
+            EventBusName=bus,
+            EventPattern=json.dumps({"source": [EVENT_SOURCE]}),
+        )
+        events.put_targets(
+            Rule="all-payment-session-events", EventBusName=bus, Targets=[{"Id": "capture", "Arn": capture_arn}]
+        )
+        monkeypatch.setenv("PAYMENT_MANAGER_ARN", MANAGER_ARN)
+        monkeypatch.setenv("ALLOWED_PAYMENT_MANAGER_ARNS", OTHER_MANAGER_ARN)
+        monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", dlq_url)
+        monkeypatch.setenv("EVENT_BUS_NAME", bus)
+        monkeypatch.setenv("EVENT_SOURCE", EVENT_SOURCE)
+        monkeypatch.setenv("MAX_RECEIVE_COUNT", "5")
+        monkeypatch.setenv("MAX_CONCURRENCY", "10")
+        yield Aws(sqs=sqs, dead_letter_queue_url=dlq_url, capture_queue_url=capture_url, bus_name=bus)
+
+
+@pytest.fixture
+def handler(aws: Aws, payments_api: PaymentsApiServer) -> Iterator[Any]:
+    """Invoke the real Lambda handler as a cold start against moto and the payments fake."""
+    from handlers import dependencies
+    from handlers.create_payment_session import lambda_handler
+
+    dependencies.reset()
+
+    def invoke(event: dict[str, Any], *, remaining_ms: float = 30_000) -> dict[str, Any]:
+        result: dict[str, Any] = lambda_handler(event, LambdaContext(remaining_ms=remaining_ms))
+        return result
+
+    yield invoke
+    dependencies.reset()

@@ -1,0 +1,109 @@
+"""Shared helpers of the test suite: building SQS records and events, a Lambda-like context."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+
+MANAGER_ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:payment-manager/demo-manager-a1b2c3d4e5"
+OTHER_MANAGER_ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:payment-manager/partner-manager-k9m8n7p6q5"
+FOREIGN_MANAGER_ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:payment-manager/foreign-manager-z0y9x8w7v6"
+REQUEST_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:payment-session-requests"
+EVENT_SOURCE = "payment-session-worker"
+
+T = TypeVar("T")
+
+
+def valid_request(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "expiryTimeInMinutes": 60,
+        "userId": "user-1234",
+        "agentName": "checkout-agent",
+        "limits": {"maxSpendAmount": {"value": "25.50", "currency": "USD"}},
+        "correlationId": "order-1001",
+    }
+    body.update(overrides)
+    return {key: value for key, value in body.items() if value is not ...}
+
+
+def sqs_record(
+    body: str | dict[str, Any],
+    *,
+    message_id: str | None = None,
+    receive_count: int = 1,
+    message_attributes: dict[str, dict[str, Any]] | None = None,
+    trace_header: str | None = None,
+) -> dict[str, Any]:
+    attributes = {
+        "ApproximateReceiveCount": str(receive_count),
+        "SentTimestamp": "1795000000000",
+        "SenderId": "AIDAEXAMPLE",
+        "ApproximateFirstReceiveTimestamp": "1795000000100",
+    }
+    if trace_header is not None:
+        attributes["AWSTraceHeader"] = trace_header
+    return {
+        "messageId": message_id or str(uuid.uuid4()),
+        "receiptHandle": "receipt-handle",
+        "body": body if isinstance(body, str) else json.dumps(body),
+        "attributes": attributes,
+        "messageAttributes": message_attributes or {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": REQUEST_QUEUE_ARN,
+        "awsRegion": "us-east-1",
+    }
+
+
+def sqs_event(*records: dict[str, Any]) -> dict[str, Any]:
+    return {"Records": list(records)}
+
+
+def string_attribute(value: str) -> dict[str, Any]:
+    return {"stringValue": value, "stringListValues": [], "binaryListValues": [], "dataType": "String"}
+
+
+def load_event(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / name).read_text(encoding="utf-8"))
+    return event
+
+
+@dataclass
+class LambdaContext:
+    """Enough of Lambda's context object for the handler and Powertools."""
+
+    remaining_ms: float = 30_000
+    function_name: str = "payment-session-worker"
+    function_version: str = "$LATEST"
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:payment-session-worker"
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = "/aws/lambda/payment-session-worker"
+    log_stream_name: str = "local"
+    _started: float = field(default_factory=time.monotonic)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(self.remaining_ms - (time.monotonic() - self._started) * 1000)
+
+
+def poll(produce: Callable[[], T], done: Callable[[T], bool], *, timeout: float = 10.0, interval: float = 0.05) -> T:
+    """Call ``produce`` until ``done`` holds of its value or ``timeout`` passes; return the last value."""
+    deadline = time.monotonic() + timeout
+    value = produce()
+    while not done(value) and time.monotonic() < deadline:
+        time.sleep(interval)
+        value = produce()
+    return value
+
+
+def only(items: Iterable[T]) -> T:
+    (item,) = list(items)
+    return item
