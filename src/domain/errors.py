@@ -69,7 +69,7 @@ class FieldProblem:
     kind: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False)
 class PoisonMessage(Exception):
     """The record's body can never become a valid request."""
 
@@ -95,7 +95,7 @@ def truncate(text: str, limit: int = MAX_ERROR_MESSAGE_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False)
 class ApiError(Exception):
     """An error answered by the payments API, as its error code and fields (adapters build it)."""
 
@@ -113,7 +113,7 @@ class ApiError(Exception):
         return f"{self.code}: {self.message}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False)
 class TransientError(Exception):
     """A failure without an API answer: timeout, network error, or a failed dependency call."""
 
