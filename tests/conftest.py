@@ -119,3 +119,21 @@ def handler(aws: Aws, payments_api: PaymentsApiServer) -> Iterator[Any]:
 
     yield invoke
     dependencies.reset()
+
+
+@pytest.fixture
+def log_lines(capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
+    """Read what the worker wrote: the Logger's JSON lines and the EMF metric lines, parsed."""
+    import io
+
+    from handlers.observability import logger
+
+    stream = io.StringIO()
+    previous = logger.registered_handler.setStream(stream)  # type: ignore[attr-defined]
+
+    def read() -> list[dict[str, Any]]:
+        text = stream.getvalue() + capsys.readouterr().out
+        return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+    yield read
+    logger.registered_handler.setStream(previous)  # type: ignore[attr-defined]
