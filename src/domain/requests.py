@@ -234,7 +234,9 @@ def unwrap_envelopes(document: Any, own_event_source: str) -> Any:
             document = detail
         else:
             return document
-    raise PoisonMessage(PoisonCode.INVALID_REQUEST, (FieldProblem("", "too many nested envelopes"),))
+    if isinstance(document, dict) and (_is_sns_notification(document) or _is_eventbridge_event(document)):
+        raise PoisonMessage(PoisonCode.INVALID_REQUEST, (FieldProblem("", "too many nested envelopes"),))
+    return document
 
 
 def _problems(error: ValidationError) -> tuple[FieldProblem, ...]:
