@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
@@ -46,6 +47,7 @@ RETRIED_API_ERRORS: Final = frozenset(
 )
 
 MAX_ERROR_MESSAGE_CHARS: Final = 1024
+_UNPRINTABLE_RE: Final = re.compile(r"[^\x20-\x7e]")
 
 
 def classify_api_error(code: str, http_status: int | None) -> Disposition:
@@ -87,7 +89,16 @@ def describe(code: str, problems: tuple[FieldProblem, ...] = (), detail: str = "
     text = "; ".join(parts) or detail or code
     if detail and parts:
         text = f"{detail}: {text}"
-    return truncate(text)
+    return truncate(printable(text))
+
+
+def printable(text: str) -> str:
+    """Escape all but printable ASCII: a path names the input's own keys, which may hold any character.
+
+    The description becomes an SQS message attribute (which refuses most control characters and cannot
+    carry a lone surrogate) and a log line.
+    """
+    return _UNPRINTABLE_RE.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def truncate(text: str, limit: int = MAX_ERROR_MESSAGE_CHARS) -> str:
