@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final, Literal
 
@@ -119,7 +119,8 @@ class EventEntry:
 
 def _iso(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.isoformat()
+        # botocore gives a naive datetime when the service sends no offset; AWS timestamps are UTC.
+        return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).isoformat()
     if isinstance(value, dict):
         return {key: _iso(item) for key, item in value.items()}
     if isinstance(value, list):
