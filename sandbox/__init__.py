@@ -1,0 +1,1 @@
+"""Local stand-ins for the AWS services payment-session-worker talks to."""
