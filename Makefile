@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help install test check lint fmt typecheck unit requirements demo sandbox bench soak fuzz build deploy clean
+.PHONY: help install test check lint fmt typecheck unit requirements demo sandbox bench soak fuzz build deploy clean infra-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-test: install lint typecheck ## Lint, type-check and run every test (what CI runs)
+test: install lint typecheck infra-check build ## Lint, type-check, check the stack, build the package, run every test (what CI runs)
 	$(PY) -m pytest
 
 lint: install ## Static checks; never rewrites a file
@@ -53,6 +53,9 @@ soak: install ## Thousands of requests through the sandbox under faults; checks 
 
 fuzz: install ## Longer hypothesis fuzzing of the handler
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/fuzz -q
+
+infra-check: install ## cfn-lint, sam validate --lint and checkov on template.yaml (tools in .venv-tools/)
+	bash scripts/infra_checks.sh
 
 build: install ## The arm64 deployment package in .build/ (no Docker)
 	bash scripts/build.sh

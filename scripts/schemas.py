@@ -125,10 +125,10 @@ def expected_files() -> dict[Path, str]:
 
 
 def stale_files() -> list[Path]:
-    """The generated files whose text differs from what the models give today."""
-    return [
-        path for path, text in expected_files().items() if not path.exists() or path.read_text(encoding="utf-8") != text
-    ]
+    """The generated files whose text differs from what the models give today, and schema files of no model."""
+    expected = expected_files()
+    stale = [path for path, text in expected.items() if not path.exists() or path.read_text(encoding="utf-8") != text]
+    return stale + sorted(set(SCHEMAS_DIR.glob("*.json")) - set(expected))
 
 
 def main(argv: list[str]) -> int:
@@ -138,10 +138,14 @@ def main(argv: list[str]) -> int:
             print(f"{path.relative_to(ROOT)} drifted from domain.events; run: python scripts/schemas.py")
         return 1 if stale else 0
     SCHEMAS_DIR.mkdir(parents=True, exist_ok=True)
-    for path, text in expected_files().items():
+    expected = expected_files()
+    for path, text in expected.items():
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.write_text(text, encoding="utf-8")
             print(f"wrote {path.relative_to(ROOT)}")
+    for path in set(SCHEMAS_DIR.glob("*.json")) - set(expected):
+        path.unlink()
+        print(f"removed {path.relative_to(ROOT)}")
     return 0
 
 

@@ -1,0 +1,163 @@
+"""Least privilege: what the worker's role may do, read from the CloudFormation SAM deploys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+# IAM defines no resource type for X-Ray's write actions: "*" is the only resource they accept.
+RESOURCELESS_ACTIONS = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"})
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def allow_statements(transformed: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every Allow statement of every IAM role and policy of the stack."""
+    statements: list[dict[str, Any]] = []
+    for resource in transformed["Resources"].values():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::IAM::Role":
+            documents = [policy["PolicyDocument"] for policy in properties.get("Policies", [])]
+        elif resource["Type"] in {"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"}:
+            documents = [properties["PolicyDocument"]]
+        else:
+            continue
+        for document in documents:
+            statements += [s for s in as_list(document["Statement"]) if s["Effect"] == "Allow"]
+    return statements
+
+
+def granting(transformed: dict[str, Any], action: str) -> list[dict[str, Any]]:
+    return [s for s in allow_statements(transformed) if action in as_list(s["Action"])]
+
+
+@pytest.fixture(scope="module")
+def role(transformed: dict[str, Any]) -> dict[str, Any]:
+    (found,) = [r for r in transformed["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
+    return dict(found["Properties"])
+
+
+def test_the_function_runs_as_the_stacks_one_role_with_no_managed_policy(transformed, role):
+    # Given the deployed function
+    (function,) = [r for r in transformed["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+
+    # Then it assumes the explicit role, which SAM did not widen with managed policies (whose resources are "*")
+    assert function["Properties"]["Role"] == {"Fn::GetAtt": ["WorkerRole", "Arn"]}
+    assert "ManagedPolicyArns" not in role
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ]
+
+
+def test_no_action_is_a_wildcard(transformed, resources):
+    # Given every Allow statement of IAM and of the key policy
+    key_statements = resources["Key"]["Properties"]["KeyPolicy"]["Statement"]
+    statements = allow_statements(transformed) + key_statements
+
+    # Then each action is named in full
+    for statement in statements:
+        for action in as_list(statement["Action"]):
+            assert "*" not in action, statement.get("Sid")
+
+
+def test_no_resource_is_a_wildcard_except_for_actions_iam_cannot_scope(transformed):
+    # Given every Allow statement of the role
+    for statement in allow_statements(transformed):
+        # Then "*" (or any wildcard ARN) appears only for actions that have no resource type
+        if any(isinstance(r, str) and "*" in r for r in as_list(statement["Resource"])):
+            assert set(as_list(statement["Action"])) <= RESOURCELESS_ACTIONS, statement.get("Sid")
+
+
+def test_the_key_policy_trusts_only_this_account_and_service_principals_bound_to_it(resources):
+    # Given the key policy
+    for statement in resources["Key"]["Properties"]["KeyPolicy"]["Statement"]:
+        principal = statement["Principal"]
+        # Then no statement opens the key to everyone; services act only for this account or log group
+        assert principal != "*"
+        if "Service" in principal:
+            assert statement["Condition"]
+        else:
+            assert principal == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
+
+
+def test_payment_sessions_can_be_created_only_on_the_default_and_allowed_managers(transformed):
+    # Given the statement granting CreatePaymentSession
+    (statement,) = granting(transformed, "bedrock-agentcore:CreatePaymentSession")
+
+    # Then its resources are the default manager plus the allowed list when there is one (see the moto test
+    # for the resolved ARNs)
+    assert as_list(statement["Action"]) == ["bedrock-agentcore:CreatePaymentSession"]
+    assert statement["Resource"] == {
+        "Fn::If": [
+            "HasAllowedManagers",
+            {"Fn::Split": [",", {"Fn::Sub": "${PaymentManagerArn},${AllowedPaymentManagerArns}"}]},
+            [{"Ref": "PaymentManagerArn"}],
+        ]
+    }
+
+
+def test_events_can_be_put_on_the_workers_bus_only(transformed):
+    (statement,) = granting(transformed, "events:PutEvents")
+    assert as_list(statement["Action"]) == ["events:PutEvents"]
+    assert statement["Resource"] == {
+        "Fn::If": [
+            "CreateBus",
+            {"Fn::GetAtt": ["Bus", "Arn"]},
+            {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}"},
+        ]
+    }
+
+
+def test_messages_can_be_sent_to_the_dead_letter_queue_only(transformed):
+    (statement,) = granting(transformed, "sqs:SendMessage")
+    assert as_list(statement["Action"]) == ["sqs:SendMessage"]
+    assert statement["Resource"] == {"Fn::GetAtt": ["RequestDeadLetterQueue", "Arn"]}
+
+
+def test_the_request_queue_can_only_be_consumed(transformed):
+    # Given what the role may do on the request queue (the event source polls with the function's role)
+    statements = [s for s in allow_statements(transformed) if s["Resource"] == {"Fn::GetAtt": ["RequestQueue", "Arn"]}]
+
+    # Then it is what Lambda's SQS poller needs, nothing more
+    actions = {action for s in statements for action in as_list(s["Action"])}
+    assert actions == {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+
+
+def test_kms_is_used_on_the_stacks_key_only_to_read_and_write_data(transformed):
+    # Given the statements granting KMS actions
+    statements = [s for s in allow_statements(transformed) if any(a.startswith("kms:") for a in as_list(s["Action"]))]
+
+    # Then only data-key generation and decryption, on the stack's key
+    (statement,) = statements
+    assert set(as_list(statement["Action"])) == {"kms:GenerateDataKey", "kms:Decrypt"}
+    assert statement["Resource"] == {"Fn::GetAtt": ["Key", "Arn"]}
+
+
+def test_logs_can_be_written_to_the_functions_own_log_group_only(transformed):
+    (statement,) = granting(transformed, "logs:PutLogEvents")
+    assert set(as_list(statement["Action"])) == {"logs:CreateLogStream", "logs:PutLogEvents"}
+    assert statement["Resource"] == {"Fn::GetAtt": ["WorkerLogGroup", "Arn"]}
+    assert not granting(transformed, "logs:CreateLogGroup")
+
+
+def test_the_role_grants_nothing_beyond_the_listed_needs(transformed):
+    # Given every action the stack's IAM allows
+    actions = {action for s in allow_statements(transformed) for action in as_list(s["Action"])}
+
+    # Then it is exactly the worker's needs
+    assert actions == {
+        "bedrock-agentcore:CreatePaymentSession",
+        "events:PutEvents",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:SendMessage",
+        "kms:GenerateDataKey",
+        "kms:Decrypt",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        *RESOURCELESS_ACTIONS,
+    }

@@ -1,0 +1,91 @@
+"""The deployment package scripts/build.sh makes (make build; make test builds it first) runs on Lambda arm64."""
+
+from __future__ import annotations
+
+import ast
+import zipfile
+from pathlib import Path
+
+import pytest
+from botocore.loaders import Loader
+
+from tests.support import ROOT
+
+BUILD = ROOT / ".build"
+PACKAGE = BUILD / "package"
+ZIP = BUILD / "worker.zip"
+LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
+
+pytestmark = pytest.mark.skipif(not ZIP.is_file(), reason="no package: run make build (make test does)")
+
+
+def package_files() -> dict[str, Path]:
+    return {path.relative_to(PACKAGE).as_posix(): path for path in PACKAGE.rglob("*") if path.is_file()}
+
+
+def test_the_handler_module_defines_lambda_handler_at_the_templates_path(function):
+    # Given the handler the template names, relative to the package root
+    module, name = function["Handler"].rsplit(".", 1)
+    source = PACKAGE / f"{module}.py"
+
+    # Then the package has that module, and it defines the function
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    assert name in {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+
+def test_the_package_holds_the_current_sources_and_no_tests_or_sandbox():
+    # Given the sources of the worker in src/
+    sources = {
+        path.relative_to(ROOT / "src").as_posix(): path
+        for path in (ROOT / "src").rglob("*.py")
+        if "__pycache__" not in path.parts
+    }
+    files = package_files()
+
+    # Then the package has each of them byte for byte (a stale build fails here: make build)
+    for relative, path in sources.items():
+        assert files[relative].read_bytes() == path.read_bytes(), f"{relative} is stale: make build"
+    assert not any(name.startswith(("tests/", "sandbox/", "bench/")) for name in files)
+
+
+def test_the_vendored_botocore_knows_create_payment_session_and_its_errors():
+    # Given botocore's service model for bedrock-agentcore as vendored in the package
+    loader = Loader(extra_search_paths=[str(PACKAGE / "botocore" / "data")], include_default_search_paths=False)
+    model = loader.load_service_model("bedrock-agentcore", "service-2")
+
+    # Then it has the operation and the error the worker classifies
+    assert "CreatePaymentSession" in model["operations"]
+    assert "SubscriptionRequiredException" in model["shapes"]
+    assert (PACKAGE / "boto3" / "__init__.py").is_file()
+
+
+def test_every_native_extension_is_built_for_cpython_3_13_on_aarch64():
+    # Given the compiled modules in the package
+    extensions = [name for name in package_files() if name.endswith(".so")]
+
+    # Then pydantic-core is among them, and each one is for Lambda's arm64 python3.13
+    assert any(name.startswith("pydantic_core/") for name in extensions)
+    for name in extensions:
+        assert name.endswith("aarch64-linux-gnu.so"), name
+        assert ".cpython-313-" in name or ".abi3." in name, name
+
+
+def test_the_zip_is_the_package_and_fits_lambdas_limit():
+    # Given the zip beside the package directory
+    with zipfile.ZipFile(ZIP) as archive:
+        entries = {info.filename: info.file_size for info in archive.infolist()}
+
+    # Then it holds the same files, and unzipped stays under Lambda's 250 MB
+    files = package_files()
+    assert set(entries) == set(files)
+    assert sum(entries.values()) < LAMBDA_UNZIPPED_LIMIT
+
+
+def test_the_sam_deploy_template_points_at_the_package(template):
+    # Given the template make build writes for sam deploy
+    built = (BUILD / "template.yaml").read_text(encoding="utf-8")
+
+    # Then it is template.yaml with the built package as the function's code
+    source = (ROOT / "template.yaml").read_text(encoding="utf-8")
+    assert built == source.replace("\n      CodeUri: src/\n", "\n      CodeUri: package/\n")
+    assert built != source

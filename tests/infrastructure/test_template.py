@@ -1,0 +1,374 @@
+"""template.yaml has each property issue 4 asks of the production stack (IAM: test_iam.py)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from domain.constraints import PAYMENT_MANAGER_ARN_PATTERN
+from handlers.dependencies import FINISH_RESERVE_SECONDS, PAYMENTS_CLIENT
+from handlers.settings import Settings
+
+FOURTEEN_DAYS = 14 * 24 * 60 * 60
+MANAGER = "arn:aws:bedrock-agentcore:us-east-1:123456789012:payment-manager/checkout-manager-a1b2c3d4e5"
+PARTNER = "arn:aws:bedrock-agentcore:eu-west-1:210987654321:payment-manager/partner-k9m8n7p6q5"
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"Ref": name}
+
+
+def of_type(resources: dict[str, Any], resource_type: str) -> dict[str, Any]:
+    return {name: r for name, r in resources.items() if r["Type"] == resource_type}
+
+
+def allowed(parameter: dict[str, Any], value: str) -> bool:
+    """Whether CloudFormation accepts ``value`` for a String parameter (AllowedPattern is a whole match)."""
+    pattern = parameter.get("AllowedPattern")
+    return pattern is None or re.fullmatch(pattern, value) is not None
+
+
+# Parameters
+
+
+def test_the_parameters_issue_4_lists_exist_and_only_the_payment_manager_is_required(template):
+    # Given the template's parameters
+    parameters = template["Parameters"]
+
+    # Then each listed knob is there, and every one but the default payment manager has a default
+    assert set(parameters) == {
+        "PaymentManagerArn",
+        "AllowedPaymentManagerArns",
+        "EventBusName",
+        "MaxReceiveCount",
+        "MaxConcurrency",
+        "MaximumConcurrency",
+        "BatchSize",
+        "MaximumBatchingWindowInSeconds",
+        "LogLevel",
+        "AlarmTopicArn",
+    }
+    assert [name for name, p in parameters.items() if "Default" not in p] == ["PaymentManagerArn"]
+    assert parameters["MaxReceiveCount"]["Default"] == 5
+    assert parameters["LogLevel"]["AllowedValues"] == ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+def test_the_payment_manager_parameter_takes_exactly_the_arns_the_api_model_accepts(template):
+    # Given the PaymentManagerArn parameter
+    parameter = template["Parameters"]["PaymentManagerArn"]
+
+    # Then its pattern is the model's (domain.constraints proves that one against botocore)
+    assert parameter["AllowedPattern"] == PAYMENT_MANAGER_ARN_PATTERN
+    assert allowed(parameter, MANAGER)
+    assert not allowed(parameter, "arn:aws:bedrock-agentcore:us-east-1:123456789012:payment-manager/*")
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        ("", True),
+        (PARTNER, True),
+        (f"{PARTNER},{MANAGER}", True),
+        (f"{PARTNER}, {MANAGER}", False),
+        (f"{PARTNER},", False),
+        ("*", False),
+        ("arn:aws:bedrock-agentcore:us-east-1:123456789012:payment-manager/*", False),
+    ],
+)
+def test_the_allowed_managers_parameter_takes_an_empty_or_comma_separated_list_of_arns(template, value, accepted):
+    # Given the AllowedPaymentManagerArns parameter, which also scopes the IAM policy
+    parameter = template["Parameters"]["AllowedPaymentManagerArns"]
+
+    # Then only a plain comma-separated list of manager ARNs passes (never a wildcard)
+    assert allowed(parameter, value) is accepted
+
+
+def test_the_numeric_parameters_stay_within_what_the_worker_settings_accept(template):
+    # Given the parameters that become the worker's MAX_RECEIVE_COUNT and MAX_CONCURRENCY
+    parameters = template["Parameters"]
+
+    # Then their ranges are inside the settings' own bounds, so a deploy never fails the cold start
+    for parameter, field in (("MaxReceiveCount", "max_receive_count"), ("MaxConcurrency", "max_concurrency")):
+        bounds = {type(m).__name__: m for m in Settings.model_fields[field].metadata}
+        assert parameters[parameter]["MinValue"] >= bounds["Ge"].ge
+        assert parameters[parameter]["MaxValue"] <= bounds["Le"].le
+
+
+def test_a_batch_above_ten_records_requires_a_batching_window(template):
+    # Given the template's rules
+    (rule,) = template["Rules"].values()
+
+    # Then BatchSize 11..100 asserts a non-zero MaximumBatchingWindowInSeconds, as Lambda requires
+    assert rule["RuleCondition"] == {"Fn::Not": [{"Fn::Contains": [[str(n) for n in range(1, 11)], ref("BatchSize")]}]}
+    assert rule["Assertions"][0]["Assert"] == {
+        "Fn::Not": [{"Fn::Equals": [ref("MaximumBatchingWindowInSeconds"), "0"]}]
+    }
+
+
+# Queues and encryption
+
+
+@pytest.mark.parametrize("queue", ["RequestQueue", "RequestDeadLetterQueue"])
+def test_both_queues_keep_messages_14_days_encrypted_with_the_stacks_key(resources, queue):
+    # Given a queue of the stack
+    properties = resources[queue]["Properties"]
+
+    # Then it keeps messages 14 days and encrypts them with the stack's customer managed key
+    assert properties["MessageRetentionPeriod"] == FOURTEEN_DAYS
+    assert properties["KmsMasterKeyId"] == ref("Key")
+    assert "SqsManagedSseEnabled" not in properties
+
+
+def test_the_stacks_key_rotates(resources):
+    # Given the stack's KMS key
+    (key,) = of_type(resources, "AWS::KMS::Key").values()
+
+    # Then its rotation is on
+    assert key["Properties"]["EnableKeyRotation"] is True
+
+
+@pytest.mark.parametrize("resource", ["RequestQueue", "RequestDeadLetterQueue", "WorkerLogGroup", "Key"])
+def test_data_outlives_the_stack_and_its_replacement(resources, resource):
+    # Given a resource holding requests, logs, or the key to read them
+    # Then deleting or replacing it through CloudFormation keeps it
+    assert resources[resource]["DeletionPolicy"] == "Retain"
+    assert resources[resource]["UpdateReplacePolicy"] == "Retain"
+
+
+def test_the_redrive_count_and_the_workers_max_receive_count_come_from_one_parameter(resources, environment):
+    # Given the request queue's redrive policy and the worker's environment
+    redrive = resources["RequestQueue"]["Properties"]["RedrivePolicy"]
+
+    # Then both take MaxReceiveCount, and the redrive target is the queue the worker dead-letters to
+    assert redrive["maxReceiveCount"] == ref("MaxReceiveCount")
+    assert environment["MAX_RECEIVE_COUNT"] == ref("MaxReceiveCount")
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["RequestDeadLetterQueue", "Arn"]}
+    assert environment["DEAD_LETTER_QUEUE_URL"] == ref("RequestDeadLetterQueue")
+
+
+def test_the_visibility_timeout_covers_six_function_timeouts_and_the_largest_batching_window(
+    template, resources, function
+):
+    # Given the request queue's visibility timeout
+    visibility = resources["RequestQueue"]["Properties"]["VisibilityTimeout"]
+    window = template["Parameters"]["MaximumBatchingWindowInSeconds"]["MaxValue"]
+
+    # Then a batch in flight is never redelivered while Lambda may still be retrying it
+    assert visibility >= 6 * function["Timeout"] + window
+
+
+# The function
+
+
+def test_the_function_is_python_3_13_on_arm64_with_active_tracing(function):
+    assert function["Runtime"] == "python3.13"
+    assert function["Architectures"] == ["arm64"]
+    assert function["Tracing"] == "Active"
+
+
+def test_the_handler_names_the_workers_entry_point(function):
+    # Given the handler setting, relative to CodeUri
+    module, name = function["Handler"].rsplit(".", 1)
+    assert function["CodeUri"] == "src/"
+
+    # When it is resolved the way the Lambda runtime does
+    import importlib
+
+    handler = getattr(importlib.import_module(module.replace("/", ".")), name)
+
+    # Then it is the worker's lambda_handler
+    assert handler.__module__ == "handlers.create_payment_session"
+    assert callable(handler)
+
+
+def test_the_timeout_leaves_a_payments_call_its_room_before_the_workers_finish_reserve(function):
+    # Given the function's timeout and the worker's own budget
+    one_call = PAYMENTS_CLIENT.connect_timeout + PAYMENTS_CLIENT.read_timeout
+
+    # Then after the finish reserve there is time for at least one slow payments call
+    assert function["Timeout"] >= FINISH_RESERVE_SECONDS + one_call
+    assert function["MemorySize"] >= 256
+
+
+def test_reserved_concurrency_covers_the_event_sources_maximum_concurrency(template, function, sqs_event_source):
+    # Given the function's reserved concurrency and the event source's scaling
+    maximum = sqs_event_source["ScalingConfig"]["MaximumConcurrency"]
+
+    # Then both follow one parameter, so the event source is never throttled, and its floor is Lambda's (2)
+    assert maximum == ref("MaximumConcurrency")
+    assert function["ReservedConcurrentExecutions"] == ref("MaximumConcurrency")
+    assert template["Parameters"]["MaximumConcurrency"]["MinValue"] >= 2
+
+
+def test_the_environment_is_encrypted_with_the_stacks_key(function):
+    assert function["KmsKeyArn"] == {"Fn::GetAtt": ["Key", "Arn"]}
+
+
+def test_the_function_logs_to_its_own_log_group_with_retention_encrypted_with_the_stacks_key(resources, function):
+    # Given the function's logging configuration
+    log_group = resources[function["LoggingConfig"]["LogGroup"]["Ref"]]
+
+    # Then its log group keeps logs a bounded time, encrypted
+    assert log_group["Type"] == "AWS::Logs::LogGroup"
+    assert log_group["Properties"]["RetentionInDays"] >= 30
+    assert log_group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["Key", "Arn"]}
+
+
+def test_the_key_lets_cloudwatch_logs_use_it_for_that_log_group_only(resources):
+    # Given the key policy statement for CloudWatch Logs
+    statements = resources["Key"]["Properties"]["KeyPolicy"]["Statement"]
+    (logs,) = [s for s in statements if s["Sid"] == "LogsEncryptTheLogGroup"]
+    log_group_name = resources["WorkerLogGroup"]["Properties"]["LogGroupName"]["Fn::Sub"]
+
+    # Then it is bound by encryption context to the worker's log group
+    context = logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"]["Fn::Sub"]
+    assert context.endswith(f":log-group:{log_group_name}")
+
+
+def test_the_environment_is_the_contracts_plus_powertools(environment):
+    # Given the variables the template sets
+    contract = {name.upper() for name in Settings.model_fields}
+
+    # Then every variable of CONTRACT section 6 is set, plus Powertools' own, and nothing else
+    assert set(environment) == contract | {
+        "POWERTOOLS_SERVICE_NAME",
+        "POWERTOOLS_METRICS_NAMESPACE",
+        "POWERTOOLS_LOG_LEVEL",
+    }
+    assert environment["PAYMENT_MANAGER_ARN"] == ref("PaymentManagerArn")
+    assert environment["ALLOWED_PAYMENT_MANAGER_ARNS"] == ref("AllowedPaymentManagerArns")
+    assert environment["MAX_CONCURRENCY"] == ref("MaxConcurrency")
+    assert environment["EVENT_SOURCE"] == Settings.model_fields["event_source"].default
+    assert environment["POWERTOOLS_SERVICE_NAME"] == "payment-session-worker"
+    assert environment["POWERTOOLS_METRICS_NAMESPACE"] == "PaymentSessionWorker"
+    assert environment["POWERTOOLS_LOG_LEVEL"] == ref("LogLevel")
+
+
+def test_the_bus_is_created_unless_an_existing_one_is_named(template, resources, environment):
+    # Given the EventBusName parameter and the bus resource
+    assert template["Parameters"]["EventBusName"]["Default"] == ""
+    assert template["Conditions"]["CreateBus"] == {"Fn::Equals": [ref("EventBusName"), ""]}
+    assert resources["Bus"]["Condition"] == "CreateBus"
+
+    # Then the worker publishes to the created bus by its name attribute (not !Ref, which moto breaks on),
+    # or to the named one
+    assert environment["EVENT_BUS_NAME"] == {
+        "Fn::If": ["CreateBus", {"Fn::GetAtt": ["Bus", "Name"]}, ref("EventBusName")]
+    }
+
+
+def test_the_sqs_event_source_reports_partial_batch_failures_and_takes_its_sizing_from_parameters(
+    sqs_event_source,
+):
+    assert sqs_event_source["Queue"] == {"Fn::GetAtt": ["RequestQueue", "Arn"]}
+    assert sqs_event_source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert sqs_event_source["BatchSize"] == ref("BatchSize")
+    assert sqs_event_source["MaximumBatchingWindowInSeconds"] == ref("MaximumBatchingWindowInSeconds")
+
+
+def test_sam_turns_the_event_source_into_a_mapping_with_the_same_settings(transformed):
+    # Given the CloudFormation SAM produces
+    (mapping,) = [r for r in transformed["Resources"].values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+
+    # Then the mapping keeps every setting
+    properties = mapping["Properties"]
+    assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert properties["ScalingConfig"] == {"MaximumConcurrency": ref("MaximumConcurrency")}
+    assert properties["BatchSize"] == ref("BatchSize")
+    assert properties["MaximumBatchingWindowInSeconds"] == ref("MaximumBatchingWindowInSeconds")
+
+
+# Alarms
+
+ALARMS = {
+    "DeadLetterQueueNotEmptyAlarm": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "RequestDeadLetterQueue"),
+    "RequestQueueBacklogAlarm": ("AWS/SQS", "ApproximateAgeOfOldestMessage", "RequestQueue"),
+    "FunctionErrorsAlarm": ("AWS/Lambda", "Errors", "WorkerFunction"),
+    "FunctionThrottlesAlarm": ("AWS/Lambda", "Throttles", "WorkerFunction"),
+}
+
+
+def test_there_is_one_alarm_per_failure_signal(resources):
+    assert set(of_type(resources, "AWS::CloudWatch::Alarm")) == set(ALARMS)
+
+
+@pytest.mark.parametrize("alarm", sorted(ALARMS))
+def test_each_alarm_watches_its_metric_on_the_stacks_own_resource(resources, alarm):
+    # Given an alarm of the stack
+    namespace, metric, target = ALARMS[alarm]
+    properties = resources[alarm]["Properties"]
+
+    # Then it watches the metric of this stack's resource, and missing data (no traffic) is fine
+    assert (properties["Namespace"], properties["MetricName"]) == (namespace, metric)
+    (dimension,) = properties["Dimensions"]
+    if namespace == "AWS/SQS":
+        assert dimension == {"Name": "QueueName", "Value": {"Fn::GetAtt": [target, "QueueName"]}}
+    else:
+        assert dimension == {"Name": "FunctionName", "Value": ref(target)}
+    assert properties["ComparisonOperator"] == "GreaterThanThreshold"
+    assert properties["TreatMissingData"] == "notBreaching"
+
+
+@pytest.mark.parametrize("alarm", ["DeadLetterQueueNotEmptyAlarm", "FunctionErrorsAlarm", "FunctionThrottlesAlarm"])
+def test_a_single_dead_letter_error_or_throttle_raises_its_alarm(resources, alarm):
+    assert resources[alarm]["Properties"]["Threshold"] == 0
+
+
+def test_the_backlog_alarm_fires_only_for_a_queue_that_stopped_draining(resources):
+    # Given the request queue's age alarm and its visibility timeout (the wait of one retry)
+    properties = resources["RequestQueueBacklogAlarm"]["Properties"]
+    visibility = resources["RequestQueue"]["Properties"]["VisibilityTimeout"]
+
+    # Then a request merely being retried a couple of times does not fire it
+    assert properties["Threshold"] > 2 * visibility
+
+
+@pytest.mark.parametrize("alarm", sorted(ALARMS))
+def test_every_alarm_notifies_the_optional_topic(template, resources, alarm):
+    # Given the optional AlarmTopicArn
+    assert template["Parameters"]["AlarmTopicArn"]["Default"] == ""
+    assert template["Conditions"]["HasAlarmTopic"] == {"Fn::Not": [{"Fn::Equals": [ref("AlarmTopicArn"), ""]}]}
+
+    # Then alarm and recovery go to the topic when one is given, nowhere otherwise
+    expected = {"Fn::If": ["HasAlarmTopic", [ref("AlarmTopicArn")], ref("AWS::NoValue")]}
+    assert resources[alarm]["Properties"]["AlarmActions"] == expected
+    assert resources[alarm]["Properties"]["OKActions"] == expected
+
+
+# Outputs
+
+
+def test_the_outputs_name_what_producers_subscribers_and_operators_need(template):
+    outputs = template["Outputs"]
+    assert {
+        "RequestQueueUrl",
+        "RequestQueueArn",
+        "DeadLetterQueueUrl",
+        "DeadLetterQueueArn",
+        "EventBusName",
+        "EventBusArn",
+        "FunctionName",
+    } <= set(outputs)
+    assert outputs["RequestQueueUrl"]["Value"] == ref("RequestQueue")
+    assert outputs["DeadLetterQueueArn"]["Value"] == {"Fn::GetAtt": ["RequestDeadLetterQueue", "Arn"]}
+    assert outputs["FunctionName"]["Value"] == ref("WorkerFunction")
+
+
+# checkov
+
+
+def test_every_checkov_skip_is_justified_in_the_resources_metadata(resources):
+    # Given every checkov skip of the template
+    skips = [
+        (name, skip)
+        for name, resource in resources.items()
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
+
+    # Then each names a check and says why it does not apply
+    assert skips
+    for name, skip in skips:
+        assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), name
+        assert len(skip.get("comment", "").split()) >= 10, f"{name}: {skip['id']} needs a justification"
