@@ -1,0 +1,609 @@
+"""A local SQS event source mapping: what Lambda does between the request queue and the handler.
+
+Each poller thread is one "Lambda instance": it long-polls the request queue, fills a batch up to the
+mapping's ``BatchSize`` within its ``MaximumBatchingWindowInSeconds``, invokes the real handler (imported
+from the template's ``Handler`` and ``CodeUri``) with a Lambda-like context whose deadline is the function's
+``Timeout``, then deletes what succeeded. Records in ``batchItemFailures`` are left alone: they come back
+after the queue's visibility timeout, and the queue's redrive policy applies to them as in AWS.
+
+As in Lambda, a whole batch is handed back when the handler raises, overruns its timeout, or answers with
+an invalid partial-batch response (an ``itemIdentifier`` that is missing, empty or not in the batch).
+
+The function's environment (from the deployed template) is applied to ``os.environ`` before the handler
+is imported or called, with the SDK pointed at moto and at the fake payments API. All pollers share the
+process, hence one environment and one composition root (``handlers.dependencies``): they behave like
+several invocations of one execution environment's code, each with its own deadline.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import importlib
+import logging
+import os
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import IO, Any, Final, Self
+
+from sandbox.aws import DUMMY_CREDENTIALS, client
+from sandbox.stack import DeployedStack
+
+LOG: Final = logging.getLogger("sandbox.event_source")
+MAX_MESSAGES_PER_RECEIVE: Final = 10  # SQS's limit
+DEFAULT_POLLERS: Final = 5  # Lambda starts five pollers for a standard queue
+RECORD_SYSTEM_ATTRIBUTES: Final = (
+    "ApproximateReceiveCount",
+    "SentTimestamp",
+    "SenderId",
+    "ApproximateFirstReceiveTimestamp",
+    "AWSTraceHeader",
+    "SequenceNumber",
+    "MessageGroupId",
+    "MessageDeduplicationId",
+    "DeadLetterQueueSourceArn",
+)
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+# moto's ReceiveMessage is not atomic: pollers woken together by a new message can all receive it (a
+# duplicate delivery SQS itself makes only rarely). One lock per queue, shared by every event source in the
+# process, makes receives atomic as SQS's are; the pollers still process their batches concurrently.
+_receive_locks: dict[tuple[str, str], threading.Lock] = {}
+_receive_locks_guard = threading.Lock()
+
+
+def _receive_lock(endpoint_url: str, queue_url: str) -> threading.Lock:
+    with _receive_locks_guard:
+        return _receive_locks.setdefault((endpoint_url, queue_url), threading.Lock())
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The function's environment
+# ---------------------------------------------------------------------------------------------------------
+
+
+def endpoint_environment(aws_endpoint: str, payments_endpoint: str) -> dict[str, str]:
+    """The SDK endpoint variables that point the worker at the sandbox (moto and the fake payments API)."""
+    return {
+        "AWS_ENDPOINT_URL_SQS": aws_endpoint,
+        "AWS_ENDPOINT_URL_EVENTBRIDGE": aws_endpoint,
+        "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE": payments_endpoint,
+    }
+
+
+def function_environment(
+    stack: DeployedStack,
+    *,
+    payments_endpoint: str,
+    aws_endpoint: str | None = None,
+    overrides: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Everything the handler's process sees: the template's variables, Lambda's own, the sandbox's endpoints.
+
+    ``overrides`` come last (e.g. an endpoint of a fault-injecting proxy).
+    """
+    function = stack.function
+    environment = dict(function.environment)
+    environment.update(
+        {
+            "AWS_REGION": stack.region,
+            "AWS_DEFAULT_REGION": stack.region,
+            **DUMMY_CREDENTIALS,
+            "AWS_LAMBDA_FUNCTION_NAME": function.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": "sandbox",
+            # No X-Ray daemon in the sandbox (Powertools also disables tracing outside Lambda).
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+    )
+    environment.update(endpoint_environment(aws_endpoint or stack.endpoint_url, payments_endpoint))
+    environment.update(overrides or {})
+    return environment
+
+
+def sam_local_environment(stack: DeployedStack, *, aws_endpoint: str, payments_endpoint: str) -> dict[str, Any]:
+    """An ``--env-vars`` file for ``sam local invoke``: the deployed function's variables plus the endpoints.
+
+    ``sam local`` only overrides variables the template declares, so the endpoint variables take effect
+    once the function's ``Environment`` declares them.
+    """
+    variables = dict(stack.function.environment)
+    variables.update(endpoint_environment(aws_endpoint, payments_endpoint))
+    return {stack.function.logical_id: dict(sorted(variables.items()))}
+
+
+@contextlib.contextmanager
+def applied_environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set ``values`` in ``os.environ`` for the duration, then put back what was there."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The function's output
+# ---------------------------------------------------------------------------------------------------------
+
+
+class _ThreadRoutedStream:
+    """A stand-in for ``sys.stdout`` that sends the writes of pollers' threads to their own sink."""
+
+    def __init__(self, default: IO[str]) -> None:
+        self.default = default
+        self._local = threading.local()
+
+    def route(self, sink: IO[str] | None) -> None:
+        self._local.sink = sink
+
+    def _target(self) -> IO[str]:
+        sink: IO[str] | None = getattr(self._local, "sink", None)
+        return sink if sink is not None else self.default
+
+    def write(self, text: str) -> int:
+        return self._target().write(text)
+
+    def flush(self) -> None:
+        self._target().flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.default, name)
+
+
+@contextlib.contextmanager
+def _routed_stdout(sink: IO[str] | None) -> Iterator[_ThreadRoutedStream | None]:
+    """Install the routing stream on ``sys.stdout`` and on logging handlers bound to it, then undo it."""
+    if sink is None:
+        yield None
+        return
+    original = sys.stdout
+    router = _ThreadRoutedStream(original)
+    sys.stdout = router
+    try:
+        yield router
+    finally:
+        sys.stdout = original
+        for handler in _stream_handlers():
+            if handler.stream is router:
+                handler.setStream(original)
+
+
+def _stream_handlers() -> Iterator[logging.StreamHandler[Any]]:
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        if isinstance(logger, logging.Logger):
+            for handler in logger.handlers:
+                if isinstance(handler, logging.StreamHandler):
+                    yield handler
+
+
+def _bind_handlers_to(router: _ThreadRoutedStream) -> None:
+    """Point logging handlers that write to the real stdout (Powertools' logger) at the router."""
+    for handler in _stream_handlers():
+        if handler.stream is router.default:
+            handler.setStream(router)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Invocations
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LambdaContext:
+    """The parts of Lambda's context object the handler and Powertools use; the deadline is real."""
+
+    function_name: str
+    function_version: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    aws_request_id: str
+    log_group_name: str
+    log_stream_name: str
+    deadline: float  # time.monotonic() at which the invocation times out
+    identity: Any = None
+    client_context: Any = None
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before the function's timeout."""
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """One invocation of the handler by the event source, and what became of its records."""
+
+    poller: int
+    request_id: str
+    started_at: float  # epoch seconds
+    duration: float  # seconds
+    message_ids: tuple[str, ...]
+    receive_counts: tuple[int, ...]
+    batch_item_failures: tuple[str, ...]
+    deleted: tuple[str, ...]
+    error: str | None = None  # set when the whole batch was handed back
+
+    @property
+    def handed_back(self) -> tuple[str, ...]:
+        """Message IDs left in the queue (they return after the visibility timeout)."""
+        deleted = set(self.deleted)
+        return tuple(m for m in self.message_ids if m not in deleted)
+
+
+def to_lambda_record(message: Mapping[str, Any], *, queue_arn: str, region: str) -> dict[str, Any]:
+    """An SQS ``ReceiveMessage`` message as a record of Lambda's SQS event."""
+    attributes = message.get("Attributes") or {}
+    message_attributes: dict[str, Any] = {}
+    for name, value in (message.get("MessageAttributes") or {}).items():
+        converted: dict[str, Any] = {"stringListValues": [], "binaryListValues": [], "dataType": value["DataType"]}
+        if "StringValue" in value:
+            converted["stringValue"] = value["StringValue"]
+        if "BinaryValue" in value:
+            converted["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode("ascii")
+        message_attributes[name] = converted
+    record: dict[str, Any] = {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message.get("Body", ""),
+        "attributes": {k: attributes[k] for k in RECORD_SYSTEM_ATTRIBUTES if k in attributes},
+        "messageAttributes": message_attributes,
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+    if "MD5OfMessageAttributes" in message:
+        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
+    return record
+
+
+def settle_response(
+    response: Any, message_ids: Sequence[str], *, reports_batch_item_failures: bool
+) -> tuple[tuple[str, ...], str | None]:
+    """(the failed message IDs, or an error that hands back the whole batch), as Lambda reads a response."""
+    if not reports_batch_item_failures or response is None:
+        return (), None
+    if not isinstance(response, dict):
+        return tuple(message_ids), "invalid partial batch response: not a JSON object"
+    items = response.get("batchItemFailures")
+    if items is None:
+        return (), None
+    if not isinstance(items, list):
+        return tuple(message_ids), "invalid partial batch response: batchItemFailures is not a list"
+    known = set(message_ids)
+    failed: list[str] = []
+    for item in items:
+        identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
+        if not isinstance(identifier, str) or not identifier or identifier not in known:
+            return tuple(message_ids), f"invalid partial batch response: itemIdentifier {identifier!r}"
+        failed.append(identifier)
+    return tuple(failed), None
+
+
+def import_handler(stack: DeployedStack) -> Handler:
+    """The template's ``Handler`` from its ``CodeUri`` (imported now: call after the environment is set)."""
+    module_name, attribute = stack.function.module_and_attribute
+    code_dir = stack.function.code_dir
+    if code_dir is not None and str(code_dir) not in sys.path:
+        sys.path.insert(0, str(code_dir))
+    handler: Handler = getattr(importlib.import_module(module_name), attribute)
+    return handler
+
+
+def cold_start() -> None:
+    """Forget the worker's cached settings and clients: the next invocation is a cold start."""
+    with contextlib.suppress(ImportError):
+        importlib.import_module("handlers.dependencies").reset()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The event source
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Counters:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    in_flight: int = 0
+    invocations: list[Invocation] = field(default_factory=list)
+    receive_errors: int = 0
+
+
+class SqsEventSource:
+    """Lambda's SQS event source mapping for the deployed stack, with ``pollers`` concurrent instances.
+
+    ``with SqsEventSource(stack, payments_endpoint=api.endpoint_url) as source:`` polls until the block
+    ends. Options (each defaults to what the template deployed):
+
+    * ``pollers``: concurrent invocations (default: the mapping's ``ScalingConfig.MaximumConcurrency``, else 5);
+    * ``timeout``: seconds an invocation may run (default: the function's ``Timeout``);
+    * ``visibility_timeout``: passed on ``ReceiveMessage`` (default: none, so the queue's own applies);
+    * ``handler``: called instead of the template's handler (e.g. a wrapper that injects faults);
+    * ``environment``: variables applied after the function's own (e.g. an endpoint of a proxy);
+    * ``output``: where the function's stdout (JSON logs, EMF metrics) goes; default: this process's stdout;
+    * ``on_invocation``: called after each invocation with its :class:`Invocation`;
+    * ``poll_wait_seconds``: long-poll length of each ``ReceiveMessage``, hence the latency of ``stop()``;
+    * ``reset_dependencies``: start and stop with a cold start (``handlers.dependencies.reset()``). To run
+      the handler on a wiring of your own, ``start()`` first (the environment is then in place), then
+      ``handlers.dependencies.override(...)``.
+    """
+
+    def __init__(
+        self,
+        stack: DeployedStack,
+        *,
+        payments_endpoint: str,
+        pollers: int | None = None,
+        timeout: float | None = None,
+        visibility_timeout: int | None = None,
+        handler: Handler | None = None,
+        environment: Mapping[str, str] | None = None,
+        output: IO[str] | None = None,
+        on_invocation: Callable[[Invocation], None] | None = None,
+        poll_wait_seconds: int = 1,
+        reset_dependencies: bool = True,
+    ) -> None:
+        self.stack = stack
+        self.payments_endpoint = payments_endpoint
+        mapping = stack.event_source
+        self.pollers = pollers if pollers is not None else (mapping.maximum_concurrency or DEFAULT_POLLERS)
+        if self.pollers < 1:
+            raise ValueError("pollers must be at least 1")
+        self.timeout = float(timeout if timeout is not None else stack.function.timeout)
+        self.visibility_timeout = visibility_timeout
+        self.batch_size = mapping.batch_size
+        self.batching_window = float(mapping.maximum_batching_window)
+        self.poll_wait_seconds = max(0, min(20, poll_wait_seconds))
+        self.environment = function_environment(stack, payments_endpoint=payments_endpoint, overrides=environment)
+        self._handler = handler
+        self._reset_dependencies = reset_dependencies
+        self._output = output
+        self._on_invocation = on_invocation
+        self._queue = stack.request_queue
+        self._receive_lock = _receive_lock(stack.endpoint_url, self._queue.url)
+        self._counters = _Counters()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._exit = contextlib.ExitStack()
+        self._router: _ThreadRoutedStream | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        """Apply the environment, import the handler (cold start), start the pollers; returns ``self``."""
+        if self._threads:
+            raise RuntimeError("the event source is already running")
+        if not self.stack.event_source.enabled_in_template:
+            raise RuntimeError(f"{self.stack.event_source.logical_id} is disabled in the template")
+        self._stopping.clear()
+        try:
+            self._router = self._exit.enter_context(_routed_stdout(self._output))
+            self._exit.enter_context(applied_environment(self.environment))
+            if self._reset_dependencies:
+                self._exit.callback(cold_start)
+                cold_start()
+            if self._handler is None:
+                self._handler = import_handler(self.stack)
+            if self._router is not None:
+                _bind_handlers_to(self._router)
+        except BaseException:
+            self._exit.close()
+            raise
+        for index in range(self.pollers):
+            thread = threading.Thread(target=self._poll, args=(index,), name=f"lambda-{index}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+        return self
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Let each poller finish its invocation, stop them, restore the environment (idempotent)."""
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
+        self._exit.close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- observation ---------------------------------------------------------------------------------------
+
+    @property
+    def invocations(self) -> list[Invocation]:
+        """Every invocation so far, in completion order."""
+        with self._counters.lock:
+            return list(self._counters.invocations)
+
+    @property
+    def in_flight(self) -> int:
+        """Invocations running now."""
+        with self._counters.lock:
+            return self._counters.in_flight
+
+    @property
+    def receive_errors(self) -> int:
+        """``ReceiveMessage`` calls that failed (the poller backs off and tries again)."""
+        with self._counters.lock:
+            return self._counters.receive_errors
+
+    def queue_depth(self) -> dict[str, int]:
+        """The request queue's approximate counts: ``visible``, ``in_flight`` (not visible), ``delayed``."""
+        attributes = client("sqs", self.stack.endpoint_url, self.stack.region).get_queue_attributes(
+            QueueUrl=self._queue.url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
+        )["Attributes"]
+        return {
+            "visible": int(attributes.get("ApproximateNumberOfMessages", 0)),
+            "in_flight": int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
+            "delayed": int(attributes.get("ApproximateNumberOfMessagesDelayed", 0)),
+        }
+
+    def is_drained(self) -> bool:
+        """Nothing in the request queue (visible, in flight or delayed) and no invocation running."""
+        return not any(self.queue_depth().values()) and self.in_flight == 0
+
+    def wait_until_drained(self, timeout: float, interval: float = 0.2) -> bool:
+        """Poll :meth:`is_drained` until it holds twice in a row or ``timeout`` passes; returns whether it held."""
+        deadline = time.monotonic() + timeout
+        streak = 0
+        while time.monotonic() < deadline:
+            streak = streak + 1 if self.is_drained() else 0
+            if streak >= 2:
+                return True
+            time.sleep(interval)
+        return False
+
+    # -- polling -------------------------------------------------------------------------------------------
+
+    def _poll(self, index: int) -> None:
+        if self._router is not None:
+            self._router.route(self._output)
+        sqs = client("sqs", self.stack.endpoint_url, self.stack.region)
+        while not self._stopping.is_set():
+            try:
+                messages = self._receive_batch(sqs)
+            except Exception:  # a poller never dies; Lambda's keep polling too
+                LOG.exception("ReceiveMessage failed on poller %d", index)
+                with self._counters.lock:
+                    self._counters.receive_errors += 1
+                self._stopping.wait(1.0)
+                continue
+            if messages:
+                self.invoke(messages, poller=index, sqs=sqs)
+
+    def _receive(self, sqs: Any, count: int, wait: int) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {
+            "QueueUrl": self._queue.url,
+            "MaxNumberOfMessages": max(1, min(MAX_MESSAGES_PER_RECEIVE, count)),
+            "WaitTimeSeconds": wait,
+            "MessageSystemAttributeNames": ["All"],
+            "MessageAttributeNames": ["All"],
+        }
+        if self.visibility_timeout is not None:
+            params["VisibilityTimeout"] = self.visibility_timeout
+        if not self._receive_lock.acquire(timeout=max(1.0, float(wait))):
+            return []  # another poller is receiving; try again (and notice a stop) on the next turn
+        try:
+            messages: list[dict[str, Any]] = sqs.receive_message(**params).get("Messages", [])
+        finally:
+            self._receive_lock.release()
+        return messages
+
+    def _receive_batch(self, sqs: Any) -> list[dict[str, Any]]:
+        """One long poll; then, with a batching window, more receives until the batch is full or the window ends."""
+        batch = self._receive(sqs, self.batch_size, self.poll_wait_seconds)
+        if not batch or self.batching_window <= 0:
+            return batch
+        window_end = time.monotonic() + self.batching_window
+        while len(batch) < self.batch_size and not self._stopping.is_set():
+            left = window_end - time.monotonic()
+            if left <= 0:
+                break
+            more = self._receive(sqs, self.batch_size - len(batch), int(min(self.poll_wait_seconds, left)))
+            if more:
+                batch.extend(more)
+            else:
+                self._stopping.wait(min(0.05, max(0.0, left)))
+        return batch
+
+    def invoke(self, messages: Sequence[Mapping[str, Any]], *, poller: int = -1, sqs: Any = None) -> Invocation:
+        """Invoke the handler once with ``messages`` (as received) and settle them: delete what succeeded."""
+        if self._handler is None:
+            raise RuntimeError("start() the event source first")
+        sqs = sqs or client("sqs", self.stack.endpoint_url, self.stack.region)
+        records = [to_lambda_record(m, queue_arn=self._queue.arn, region=self.stack.region) for m in messages]
+        message_ids = tuple(r["messageId"] for r in records)
+        function = self.stack.function
+        request_id = str(uuid.uuid4())
+        context = LambdaContext(
+            function_name=function.name,
+            function_version="$LATEST",
+            invoked_function_arn=function.arn,
+            memory_limit_in_mb=function.memory_size,
+            aws_request_id=request_id,
+            log_group_name=f"/aws/lambda/{function.name}",
+            log_stream_name=f"sandbox/lambda-{poller}",
+            deadline=time.monotonic() + self.timeout,
+        )
+        started_at, started = time.time(), time.monotonic()
+        with self._counters.lock:
+            self._counters.in_flight += 1
+        try:
+            error: str | None = None
+            response: Any = None
+            try:
+                response = self._handler({"Records": records}, context)
+            except Exception as exc:  # noqa: BLE001 - a function error hands the batch back, as in Lambda
+                error = f"{type(exc).__name__}: {exc}"
+            duration = time.monotonic() - started
+            if error is None and duration > self.timeout:
+                error = f"Task timed out after {self.timeout:.2f} seconds"
+            if error is None:
+                failures, error = settle_response(
+                    response,
+                    message_ids,
+                    reports_batch_item_failures=self.stack.event_source.reports_batch_item_failures,
+                )
+            else:
+                failures = ()
+            failed = set(message_ids) if error is not None else set(failures)
+            succeeded = [m for m in messages if m["MessageId"] not in failed]
+            deleted = self._delete(sqs, succeeded)
+            invocation = Invocation(
+                poller=poller,
+                request_id=request_id,
+                started_at=started_at,
+                duration=duration,
+                message_ids=message_ids,
+                receive_counts=tuple(int(r["attributes"].get("ApproximateReceiveCount", 0)) for r in records),
+                batch_item_failures=failures,
+                deleted=deleted,
+                error=error,
+            )
+            with self._counters.lock:
+                self._counters.invocations.append(invocation)
+        finally:
+            with self._counters.lock:
+                self._counters.in_flight -= 1
+        if self._on_invocation is not None:
+            self._on_invocation(invocation)
+        return invocation
+
+    def _delete(self, sqs: Any, messages: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
+        """``DeleteMessageBatch`` by tens; returns the IDs deleted (a stale receipt leaves its message in)."""
+        deleted: list[str] = []
+        for start in range(0, len(messages), MAX_MESSAGES_PER_RECEIVE):
+            chunk = messages[start : start + MAX_MESSAGES_PER_RECEIVE]
+            try:
+                response = sqs.delete_message_batch(
+                    QueueUrl=self._queue.url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+                )
+            except Exception:  # undeleted messages simply come back, as in Lambda
+                LOG.exception("DeleteMessageBatch failed")
+                continue
+            deleted.extend(chunk[int(ok["Id"])]["MessageId"] for ok in response.get("Successful", []))
+        return tuple(deleted)

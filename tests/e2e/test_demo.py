@@ -1,0 +1,132 @@
+"""The demo path end to end: samples and a load through the real handler, on moto and the fake payments API."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from sandbox.aws import MotoServer, client
+from sandbox.cli import main
+from sandbox.demo import DemoOptions, DemoResult, parse_messages, run_demo
+from sandbox.stack import deploy_stack
+from sandbox.tap import QueueReader
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def demo(moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoResult, str]:
+    """A short demo: 40 generated requests, two receives per request, 6 s timeouts, light API faults."""
+    out = io.StringIO()
+    options = DemoOptions(
+        requests=40,
+        max_receive_count=2,
+        function_timeout=6,
+        visibility_timeout=6,
+        throttle_rate=0.05,
+        error_rate=0.05,
+        timeout=50.0,
+        aws_endpoint=moto_server.endpoint_url,
+        stack_name="e2e-demo",
+        function_log=tmp_path_factory.mktemp("demo") / "function.log",
+    )
+    result = run_demo(options, out)
+    return result, out.getvalue()
+
+
+def fate_of(result: DemoResult, file: str, number: int):
+    (fate,) = [fate for sample, fate in result.samples if (sample.file, sample.index + 1) == (file, number)]
+    return fate
+
+
+def test_the_demo_accounts_for_every_request_and_exits_zero(demo):
+    # Given the demo has run
+    result, output = demo
+
+    # Then every request, sample or generated, ended created, failed or dead-lettered
+    assert result.exit_code == 0
+    assert result.unfinished == []
+    assert {fate.outcome for fate in result.fates.values()} <= {"created", "failed", "dead-lettered"}
+    assert "lost" in output
+
+
+def test_the_mixed_batch_samples_end_as_scripted(demo):
+    # Given the demo scripted a ConflictException for mixed-failed-* and throttling for mixed-retried-*
+    result, _ = demo
+
+    # Then the created, failed, retried-then-dead-lettered and poison samples end each their own way
+    assert fate_of(result, "sqs-mixed-batch.json", 1).outcome == "created"
+    failed = fate_of(result, "sqs-mixed-batch.json", 2)
+    assert (failed.outcome, failed.error_code) == ("failed", "ConflictException")
+    retried = fate_of(result, "sqs-mixed-batch.json", 3)
+    assert (retried.path, retried.error_code, retried.receives) == (
+        "retried x1 -> dead-lettered",
+        "ThrottlingException",
+        2,
+    )
+    assert retried.retryable_failure_announced
+    assert fate_of(result, "sqs-mixed-batch.json", 4).error_code == "InvalidRequest"
+    assert fate_of(result, "sqs-mixed-batch.json", 5).error_code == "MalformedJson"
+
+
+def test_the_report_shows_each_sample_the_events_and_the_dlq_with_its_error_codes(demo):
+    # Given the demo's printed report
+    result, output = demo
+
+    # Then each sample has a row with its outcome, and the events and DLQ sections list what was seen
+    for sample, fate in result.samples:
+        assert any(sample.name in line and fate.path in line for line in output.splitlines()), sample.name
+    assert f"Published events ({len(result.events)}" in output
+    assert f"Dead-letter queue ({len(result.dead_letters)} messages)" in output
+    for letter in result.dead_letters:
+        assert letter.error_code is not None
+        assert letter.error_code in output
+    created = [e for e in result.events if e["detail-type"] == "PaymentSessionCreated"]
+    assert len({e["detail"]["messageId"] for e in created}) == sum(
+        1 for fate in result.fates.values() if fate.outcome == "created"
+    )
+
+
+def test_no_poison_sample_reaches_the_payments_api(demo):
+    # Given the demo's samples and the fake API's record of the tokens it saw
+    result, _ = demo
+    called = set(result.api_stats["calls_by_client_token"])
+
+    # Then no sample the worker dead-lettered as poison was ever sent to the API
+    poison_codes = {"InvalidRequest", "MalformedJson", "PaymentManagerNotAllowed", "EventLoop"}
+    for sample, fate in result.samples:
+        if fate.error_code in poison_codes:
+            assert sample.client_token is None or sample.client_token not in called, sample.name
+
+
+def test_send_enqueues_lambda_event_files_and_json_lines_verbatim(moto_server: MotoServer, tmp_path: Path):
+    # Given a running stack and a file of JSON lines, one of them malformed
+    stack = deploy_stack(moto_server.endpoint_url, stack_name="e2e-send")
+    lines = tmp_path / "requests.jsonl"
+    lines.write_text('{"expiryTimeInMinutes": 30}\nnot json\n\n', encoding="utf-8")
+    event = Path(__file__).resolve().parents[2] / "events" / "sqs-mixed-batch.json"
+    out = io.StringIO()
+
+    # When both are sent with the CLI
+    codes = [
+        main(["send", str(path), "--endpoint-url", moto_server.endpoint_url, "--stack-name", "e2e-send"], out=out)
+        for path in (lines, event)
+    ]
+
+    # Then every body is on the request queue, byte for byte
+    assert codes == [0, 0]
+    queue = QueueReader(moto_server.endpoint_url, stack.request_queue.url, stack.region)
+    bodies = sorted(m.body for m in queue.wait_for(7, timeout=10.0))
+    expected = ['{"expiryTimeInMinutes": 30}', "not json"]
+    expected += [record["body"] for record in json.loads(event.read_text(encoding="utf-8"))["Records"]]
+    assert bodies == sorted(expected)
+    assert [m.body for m in parse_messages(lines.read_text(encoding="utf-8"))] == expected[:2]
+    assert (
+        client("sqs", moto_server.endpoint_url).get_queue_attributes(
+            QueueUrl=stack.request_queue.url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]["ApproximateNumberOfMessages"]
+        == "0"
+    )

@@ -1,0 +1,233 @@
+"""The local event source behaves like Lambda's SQS event source mapping, over moto's real SQS.
+
+The handler here is a stand-in that records what it was given, so each test isolates one behaviour of the
+mapping; the real handler runs in test_demo.py.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from sandbox.aws import MotoServer, client
+from sandbox.demo import OutgoingMessage, send_messages
+from sandbox.event_source import Invocation, SqsEventSource, settle_response
+from sandbox.stack import DeployedStack, Tuning, deploy_stack
+from sandbox.tap import QueueReader
+from tests.support import poll
+
+pytestmark = pytest.mark.e2e
+
+PAYMENTS = "http://127.0.0.1:9"  # never called by the stand-in handlers
+
+
+@dataclass
+class Recorder:
+    """A handler that fails the records whose body says so, and remembers every call."""
+
+    fail: Callable[[dict[str, Any]], bool] = lambda record: "fail" in record["body"]
+    calls: list[tuple[dict[str, Any], Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        with self.lock:
+            self.calls.append((event, context))
+        failed = [r["messageId"] for r in event["Records"] if self.fail(r)]
+        return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}
+
+
+_stacks = itertools.count(1)
+
+
+@pytest.fixture
+def deploy(moto_server: MotoServer) -> Callable[..., DeployedStack]:
+    """Deploy template.yaml afresh under a new stack name (tests never share queues)."""
+
+    def deploy_one(parameters: dict[str, str], tuning: Tuning) -> DeployedStack:
+        name = f"e2e-event-source-{next(_stacks)}"
+        return deploy_stack(moto_server.endpoint_url, stack_name=name, parameters=parameters, tuning=tuning)
+
+    return deploy_one
+
+
+@pytest.fixture
+def stack(deploy: Callable[..., DeployedStack]) -> DeployedStack:
+    """template.yaml with a 1 s visibility timeout and two receives before the redrive policy applies."""
+    return deploy({"MaxReceiveCount": "2"}, Tuning(function_timeout=6, visibility_timeout=1))
+
+
+def send(stack: DeployedStack, *bodies: str) -> list[str]:
+    sqs = client("sqs", stack.endpoint_url, stack.region)
+    return send_messages(sqs, stack.request_queue.url, [OutgoingMessage(body) for body in bodies])
+
+
+def invocations_until(source: SqsEventSource, done: Callable[[list[Invocation]], bool]) -> list[Invocation]:
+    """The invocations so far, once ``done`` holds of them (polled, at most 20 s)."""
+    invocations = poll(lambda: source.invocations, done, timeout=20.0)
+    assert done(invocations), f"not reached in 20 s: {invocations}"
+    return invocations
+
+
+def test_records_in_batch_item_failures_come_back_after_the_visibility_timeout_and_the_others_are_deleted(stack):
+    # Given a handler that reports one of two records as failed on its first receive only
+    handler = Recorder(fail=lambda r: "fail" in r["body"] and r["attributes"]["ApproximateReceiveCount"] == "1")
+    ok_id, failing_id = send(stack, '{"n": "ok"}', '{"n": "fail once"}')
+
+    # When the event source runs until the failed record has been received again
+    with SqsEventSource(stack, payments_endpoint=PAYMENTS, handler=handler, pollers=1) as source:
+        seen = invocations_until(source, lambda calls: sum(failing_id in i.message_ids for i in calls) >= 2)
+        assert source.wait_until_drained(timeout=10.0)
+
+    # Then the succeeded record was deleted at once and the failed one redelivered with a higher receive count
+    receives = [
+        (count, message_id in i.deleted)
+        for i in seen
+        for message_id, count in zip(i.message_ids, i.receive_counts, strict=True)
+        if message_id == failing_id
+    ]
+    assert receives == [(1, False), (2, True)]
+    assert sum(ok_id in i.deleted for i in seen) == 1
+
+
+def test_a_record_handed_back_max_receive_count_times_is_moved_to_the_dlq_by_the_redrive_policy(stack):
+    # Given a handler that always fails the record, and the queue's redrive policy of two receives
+    (message_id,) = send(stack, '{"n": "fail always"}')
+    dead_letters = QueueReader(stack.endpoint_url, stack.dead_letter_queue.url, stack.region)
+
+    # When the event source runs until the record leaves the request queue
+    with SqsEventSource(stack, payments_endpoint=PAYMENTS, handler=Recorder(), pollers=1) as source:
+        moved = dead_letters.wait_for(1, timeout=20.0)
+        receive_counts = [c for i in source.invocations for c in i.receive_counts]
+
+    # Then SQS moved it to the DLQ after its second receive, unchanged (no worker attribute on it)
+    assert receive_counts == [1, 2]
+    assert [m.message_id for m in moved] == [message_id]
+    assert moved[0].error_code is None
+
+
+def test_a_handler_that_raises_or_answers_an_unknown_item_hands_the_whole_batch_back(stack):
+    # Given a handler that raises on the first batch and names an unknown record on the second
+    answers: list[Any] = [RuntimeError("broken deployment"), {"batchItemFailures": [{"itemIdentifier": "nope"}]}]
+
+    def handler(event: dict[str, Any], context: Any) -> Any:
+        answer = answers.pop(0) if answers else None
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    ids = send(stack, '{"n": 1}', '{"n": 2}')
+    dead_letters = QueueReader(stack.endpoint_url, stack.dead_letter_queue.url, stack.region)
+
+    # When the event source runs until both records have left the request queue
+    with SqsEventSource(stack, payments_endpoint=PAYMENTS, handler=handler, pollers=1) as source:
+        moved = dead_letters.wait_for(2, timeout=20.0)
+        seen = source.invocations
+
+    # Then no invocation deleted anything, each said why, and the redrive policy took both records
+    errors = [i.error for i in seen]
+    assert errors[0] == "RuntimeError: broken deployment"
+    assert errors[1] is not None and "itemIdentifier 'nope'" in errors[1]
+    assert all(i.deleted == () for i in seen)
+    assert sorted(m.message_id for m in moved) == sorted(ids)
+
+
+def test_lambda_reads_a_partial_batch_response_as_documented():
+    # Given the message IDs of a batch and the mapping's ReportBatchItemFailures
+    ids = ["a", "b"]
+
+    def read(response: Any, reports: bool = True) -> tuple[tuple[str, ...], str | None]:
+        return settle_response(response, ids, reports_batch_item_failures=reports)
+
+    # When responses of each kind are read / Then nothing reported means success ...
+    assert read(None) == ((), None)
+    assert read({}) == ((), None)
+    assert read({"batchItemFailures": []}) == ((), None)
+    # ... the records named fail alone ...
+    assert read({"batchItemFailures": [{"itemIdentifier": "b"}]}) == (("b",), None)
+    # ... anything malformed fails the whole batch ...
+    for malformed in ("oops", {"batchItemFailures": [{"itemIdentifier": ""}]}, {"batchItemFailures": [{}]}):
+        failed, error = read(malformed)
+        assert failed == ("a", "b")
+        assert error is not None
+    # ... and without ReportBatchItemFailures the response is ignored
+    assert read({"batchItemFailures": [{"itemIdentifier": "b"}]}, reports=False) == ((), None)
+
+
+def test_the_handler_sees_the_deployed_environment_and_a_deadline_from_the_function_timeout(stack, moto_server):
+    # Given a handler that notes its environment and remaining time
+    seen: dict[str, Any] = {}
+
+    def handler(event: dict[str, Any], context: Any) -> None:
+        seen["remaining_ms"] = context.get_remaining_time_in_millis()
+        seen["environment"] = dict(os.environ)
+        seen["record"] = event["Records"][0]
+
+    send(stack, '{"n": 1}')
+    before = dict(os.environ)
+
+    # When it is invoked once
+    with SqsEventSource(stack, payments_endpoint="http://127.0.0.1:4599", handler=handler, pollers=1) as source:
+        invocations_until(source, lambda calls: len(calls) >= 1)
+
+    # Then it ran with the template's variables, the sandbox's endpoints and the function's timeout ...
+    environment = seen["environment"]
+    for name, value in stack.function.environment.items():
+        assert environment[name] == value
+    assert environment["DEAD_LETTER_QUEUE_URL"] == stack.dead_letter_queue.url
+    assert environment["AWS_ENDPOINT_URL_SQS"] == moto_server.endpoint_url
+    assert environment["AWS_ENDPOINT_URL_EVENTBRIDGE"] == moto_server.endpoint_url
+    assert environment["AWS_ENDPOINT_URL_BEDROCK_AGENTCORE"] == "http://127.0.0.1:4599"
+    assert 5000 < seen["remaining_ms"] <= 6000
+    # ... on a record shaped as Lambda shapes it
+    record = seen["record"]
+    assert record["eventSource"] == "aws:sqs"
+    assert record["eventSourceARN"] == stack.request_queue.arn
+    assert record["attributes"]["ApproximateReceiveCount"] == "1"
+    # ... and the process's environment is back as it was
+    assert dict(os.environ) == before
+
+
+def test_pollers_invoke_concurrently_like_several_lambda_instances(deploy):
+    # Given three pollers and a handler that waits until three invocations run at once
+    stack = deploy({}, Tuning(function_timeout=20, visibility_timeout=30))
+    barrier = threading.Barrier(3, timeout=15.0)
+
+    def handler(event: dict[str, Any], context: Any) -> None:
+        barrier.wait()
+
+    # When three records arrive one after the other, each once the previous one is taken
+    with SqsEventSource(stack, payments_endpoint=PAYMENTS, handler=handler, pollers=3) as source:
+        for n in range(3):
+            send(stack, f'{{"n": {n}}}')
+            if n < 2:
+                poll(source.queue_depth, lambda depth, n=n: depth["in_flight"] == n + 1, timeout=10.0)
+        seen = invocations_until(source, lambda calls: len({m for i in calls for m in i.deleted}) >= 3)
+
+    # Then the three met at the barrier: they ran concurrently, each on its own poller
+    assert not barrier.broken
+    assert len({i.poller for i in seen}) == 3
+
+
+def test_a_batching_window_gathers_records_that_arrive_after_the_first_one(deploy):
+    # Given a stack whose event source waits up to 5 s to fill batches of 4
+    windowed = deploy(
+        {"BatchSize": "4", "MaximumBatchingWindowInSeconds": "5"}, Tuning(function_timeout=6, visibility_timeout=30)
+    )
+    handler = Recorder()
+
+    # When one record arrives, is received, and three more follow within the window
+    with SqsEventSource(windowed, payments_endpoint=PAYMENTS, handler=handler, pollers=1) as source:
+        send(windowed, '{"n": 0}')
+        poll(source.queue_depth, lambda depth: depth["in_flight"] == 1, timeout=10.0)
+        send(windowed, '{"n": 1}', '{"n": 2}', '{"n": 3}')
+        seen = invocations_until(source, lambda calls: len(calls) >= 1)
+
+    # Then one invocation received all four
+    assert windowed.event_source.batch_size == 4
+    assert len(seen[0].message_ids) == 4
