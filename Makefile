@@ -7,6 +7,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The SAM CLI lives in its own virtualenv (scripts/infra_checks.sh creates it); a sam on PATH wins.
+SAM ?= $(shell command -v sam 2>/dev/null || echo .venv-tools/sam/bin/sam)
 
 .PHONY: help install test check lint fmt typecheck unit requirements demo sandbox bench soak fuzz build deploy clean infra-check
 
@@ -60,8 +62,8 @@ infra-check: install ## cfn-lint, sam validate --lint and checkov on template.ya
 build: install ## The arm64 deployment package in .build/ (no Docker)
 	bash scripts/build.sh
 
-deploy: build ## sam deploy --guided
-	sam deploy --guided
+deploy: build infra-check ## Checks, then sam deploy --guided (the SAM CLI from .venv-tools/ unless one is on PATH)
+	$(SAM) deploy --guided
 
 clean: ## Remove build outputs and caches (keeps .venv)
 	rm -rf .build .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage

@@ -1,7 +1,7 @@
 """Generate src/requirements.txt (what the deployment package vendors) from pyproject.toml.
 
-    python scripts/requirements.py --write   # rewrite the file
-    python scripts/requirements.py           # print it
+python scripts/requirements.py --write   # rewrite the file
+python scripts/requirements.py           # print it
 """
 
 from __future__ import annotations
