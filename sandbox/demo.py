@@ -15,14 +15,14 @@ import random
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Final, Self
 
 from sandbox.aws import DEFAULT_REGION, MotoMode, MotoServer, client
-from sandbox.event_source import Invocation, SqsEventSource
+from sandbox.event_source import Handler, Invocation, SqsEventSource
 from sandbox.payments_api import PaymentsApiServer
 from sandbox.stack import DEFAULT_STACK_NAME, DEFAULT_TEMPLATE, ROOT, DeployedStack, Tuning, deploy_stack
 from sandbox.tap import EventTap, QueueMessage, QueueReader
@@ -126,7 +126,11 @@ def send_messages(sqs: Any, queue_url: str, messages: Sequence[OutgoingMessage])
 
 @dataclass(frozen=True, slots=True)
 class SandboxConfig:
-    """How to assemble a :class:`Sandbox`. Ports 0 mean free ports; ``aws_endpoint`` reuses a running moto."""
+    """How to assemble a :class:`Sandbox`. Ports 0 mean free ports; ``aws_endpoint`` reuses a running moto.
+
+    ``handler``, ``environment``, ``invocation_timeout`` and ``receive_visibility_timeout`` go to the
+    :class:`SqsEventSource` (``handler``, ``environment``, ``timeout``, ``visibility_timeout``).
+    """
 
     template_path: Path = DEFAULT_TEMPLATE
     stack_name: str = DEFAULT_STACK_NAME
@@ -145,6 +149,10 @@ class SandboxConfig:
     error_rate: float = 0.0
     seed: int | None = None
     function_output: IO[str] | None = None
+    handler: Handler | None = None
+    environment: Mapping[str, str] = field(default_factory=dict)
+    invocation_timeout: float | None = None
+    receive_visibility_timeout: int | None = None
 
 
 class Sandbox:
@@ -155,7 +163,11 @@ class Sandbox:
     """
 
     def __init__(
-        self, config: SandboxConfig | None = None, *, on_invocation: Any = None, moto: MotoServer | None = None
+        self,
+        config: SandboxConfig | None = None,
+        *,
+        on_invocation: Callable[[Invocation], None] | None = None,
+        moto: MotoServer | None = None,
     ) -> None:
         self.config = config or SandboxConfig()
         self._on_invocation = on_invocation
@@ -233,6 +245,10 @@ class Sandbox:
                 output=self.config.function_output,
                 on_invocation=self._on_invocation,
                 poll_wait_seconds=self.config.poll_wait_seconds,
+                handler=self.config.handler,
+                environment=self.config.environment,
+                timeout=self.config.invocation_timeout,
+                visibility_timeout=self.config.receive_visibility_timeout,
             ).start()
         except BaseException:
             self.stop()

@@ -51,6 +51,10 @@ RECORD_SYSTEM_ATTRIBUTES: Final = (
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
+# The function's environment is process-wide (os.environ), so one event source runs at a time per process.
+_running: set[int] = set()
+_running_guard = threading.Lock()
+
 # moto's ReceiveMessage is not atomic: pollers woken together by a new message can all receive it (a
 # duplicate delivery SQS itself makes only rarely). One lock per queue, shared by every event source in the
 # process, makes receives atomic as SQS's are; the pollers still process their batches concurrently.
@@ -375,6 +379,7 @@ class SqsEventSource:
         self._on_invocation = on_invocation
         self._queue = stack.request_queue
         self._receive_lock = _receive_lock(stack.endpoint_url, self._queue.url)
+        self._sqs = client("sqs", stack.endpoint_url, stack.region)
         self._counters = _Counters()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -389,6 +394,11 @@ class SqsEventSource:
             raise RuntimeError("the event source is already running")
         if not self.stack.event_source.enabled_in_template:
             raise RuntimeError(f"{self.stack.event_source.logical_id} is disabled in the template")
+        with _running_guard:
+            if _running:
+                raise RuntimeError("another event source is running in this process (they share os.environ)")
+            _running.add(id(self))
+        self._exit.callback(_running.discard, id(self))
         self._stopping.clear()
         try:
             self._router = self._exit.enter_context(_routed_stdout(self._output))
@@ -447,7 +457,7 @@ class SqsEventSource:
 
     def queue_depth(self) -> dict[str, int]:
         """The request queue's approximate counts: ``visible``, ``in_flight`` (not visible), ``delayed``."""
-        attributes = client("sqs", self.stack.endpoint_url, self.stack.region).get_queue_attributes(
+        attributes = self._sqs.get_queue_attributes(
             QueueUrl=self._queue.url,
             AttributeNames=[
                 "ApproximateNumberOfMessages",
@@ -533,7 +543,7 @@ class SqsEventSource:
         """Invoke the handler once with ``messages`` (as received) and settle them: delete what succeeded."""
         if self._handler is None:
             raise RuntimeError("start() the event source first")
-        sqs = sqs or client("sqs", self.stack.endpoint_url, self.stack.region)
+        sqs = sqs or self._sqs
         records = [to_lambda_record(m, queue_arn=self._queue.arn, region=self.stack.region) for m in messages]
         message_ids = tuple(r["messageId"] for r in records)
         function = self.stack.function
