@@ -175,6 +175,8 @@ class MotoServer:
                 stdout=log,
                 stderr=log,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                # Its own session: a Ctrl-C in the terminal reaches the sandbox, which stops moto last.
+                start_new_session=True,
             )
         self._port = port
 
