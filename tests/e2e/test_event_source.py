@@ -178,7 +178,8 @@ def test_the_handler_sees_the_deployed_environment_and_a_deadline_from_the_funct
     # Then it ran with the template's variables, the sandbox's endpoints and the function's timeout ...
     environment = seen["environment"]
     for name, value in stack.function.environment.items():
-        assert environment[name] == value
+        if not name.startswith("AWS_ENDPOINT_URL_"):  # declared empty in the template, set by the sandbox
+            assert environment[name] == value
     assert environment["DEAD_LETTER_QUEUE_URL"] == stack.dead_letter_queue.url
     assert environment["AWS_ENDPOINT_URL_SQS"] == moto_server.endpoint_url
     assert environment["AWS_ENDPOINT_URL_EVENTBRIDGE"] == moto_server.endpoint_url

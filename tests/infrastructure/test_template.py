@@ -231,12 +231,15 @@ def test_the_environment_is_the_contracts_plus_powertools(environment):
     # Given the variables the template sets
     contract = {name.upper() for name in Settings.model_fields}
 
-    # Then every variable of CONTRACT section 6 is set, plus Powertools' own, and nothing else
-    assert set(environment) == contract | {
+    # Then every variable of CONTRACT section 6 is set, plus Powertools' own, plus the endpoint variables
+    # (empty: the SDK's defaults) that `sam local invoke --env-vars` may override, and nothing else
+    endpoints = {"AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_EVENTBRIDGE", "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE"}
+    assert set(environment) == contract | endpoints | {
         "POWERTOOLS_SERVICE_NAME",
         "POWERTOOLS_METRICS_NAMESPACE",
         "POWERTOOLS_LOG_LEVEL",
     }
+    assert all(environment[name] == "" for name in endpoints)
     assert environment["PAYMENT_MANAGER_ARN"] == ref("PaymentManagerArn")
     assert environment["ALLOWED_PAYMENT_MANAGER_ARNS"] == ref("AllowedPaymentManagerArns")
     assert environment["MAX_CONCURRENCY"] == ref("MaxConcurrency")
