@@ -7,7 +7,7 @@ from typing import Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from adapters.clients import ClientSettings, make_client
+from adapters.clients import ClientSettings, LazyClient, make_client
 from adapters.deadline import DeadlineExceeded, DeadlineGuard
 from domain.dead_letter import DeadLetter
 
@@ -24,10 +24,15 @@ class SqsDeadLetterSender:
 
     @classmethod
     def create(cls, settings: ClientSettings, *, queue_url: str) -> SqsDeadLetterSender:
-        client = make_client("sqs", settings)
+        """The SQS client is made on the first dead letter: most batches have none, so no cold start pays."""
         guard = DeadlineGuard(settings.read_timeout)
-        guard.install(client)
-        return cls(client, guard, queue_url=queue_url)
+
+        def make() -> Any:
+            client = make_client("sqs", settings)
+            guard.install(client)
+            return client
+
+        return cls(LazyClient(make), guard, queue_url=queue_url)
 
     def send(self, letters: Sequence[DeadLetter], *, deadline: float) -> list[str | None]:
         if not letters:
