@@ -22,13 +22,13 @@ ROOT: Final = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from domain.events import DETAIL_MODELS, DetailType  # noqa: E402
-from handlers.settings import Settings  # noqa: E402
+from handlers.settings import DEFAULT_EVENT_SOURCE  # noqa: E402
 
 SCHEMAS_DIR: Final = ROOT / "events" / "schemas"
 TEMPLATE: Final = ROOT / "template.yaml"
 DRAFT4: Final = "http://json-schema.org/draft-04/schema#"
 # The worker's default EVENT_SOURCE, which template.yaml sets (a test checks it).
-EVENT_SOURCE: Final[str] = Settings.model_fields["event_source"].default
+EVENT_SOURCE: Final[str] = DEFAULT_EVENT_SOURCE
 
 # In template.yaml each schema's Content is a literal block introduced by this line; the block runs to
 # the first line not indented as its content (pretty JSON has no blank lines).
