@@ -1,0 +1,149 @@
+"""In-memory fakes of the domain's ports (``domain/ports.py``): programmable, thread-safe, observable.
+
+Each fake records what it was asked and answers as the test scripted it, per client token (the API),
+per client token of an event (the publisher) or per message ID (the dead-letter sender).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from domain.dead_letter import DeadLetter
+from domain.events import EventEntry
+
+# What the fake API does for one call: return this session, raise this exception, or compute the answer.
+Answer = Mapping[str, Any] | BaseException | Callable[[Mapping[str, Any]], Mapping[str, Any]]
+
+CREATED_AT = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
+
+
+def session_for(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``paymentSession`` the real API would return for ``params``, timestamps as botocore parses them."""
+    session: dict[str, Any] = {
+        "paymentSessionId": "payment-session-" + params["clientToken"][-15:].rjust(15, "0"),
+        "paymentManagerArn": params["paymentManagerArn"],
+        "userId": params.get("userId", ""),
+        "expiryTimeInMinutes": params["expiryTimeInMinutes"],
+        "createdAt": CREATED_AT,
+        "updatedAt": CREATED_AT,
+    }
+    if "limits" in params:
+        session["limits"] = params["limits"]
+    return session
+
+
+class FakePaymentsApi:
+    """``PaymentsApi``: answers per client token, counts calls and the peak number in flight.
+
+    ``gate`` runs inside every call while it counts as in flight, so a test can hold calls open.
+    """
+
+    def __init__(self, default: Answer = session_for) -> None:
+        self.default = default
+        self.answers: dict[str, Answer] = {}
+        self.calls: list[dict[str, Any]] = []
+        self.deadlines: list[float] = []
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self.gate: Callable[[FakePaymentsApi], None] | None = None
+        self.condition = threading.Condition()
+
+    def answer(self, client_token: str, answer: Answer) -> None:
+        self.answers[client_token] = answer
+
+    def create_payment_session(self, params: Mapping[str, Any], *, deadline: float) -> Mapping[str, Any]:
+        with self.condition:
+            self.calls.append(dict(params))
+            self.deadlines.append(deadline)
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            self.condition.notify_all()
+        try:
+            if self.gate is not None:
+                self.gate(self)
+            answer = self.answers.get(params["clientToken"], self.default)
+            if isinstance(answer, BaseException):
+                raise answer
+            if callable(answer):
+                return answer(params)
+            return answer
+        finally:
+            with self.condition:
+                self.in_flight -= 1
+                self.condition.notify_all()
+
+    @property
+    def called_tokens(self) -> list[str]:
+        return [call["clientToken"] for call in self.calls]
+
+
+@dataclass
+class FakeEventPublisher:
+    """``EventPublisher``: keeps every call's entries; fails entries by client token or the whole call."""
+
+    failing_tokens: dict[str, str] = field(default_factory=dict)  # clientToken -> why
+    whole_call_failure: str | Exception | None = None  # a reason on every entry, or raised
+    calls: list[list[EventEntry]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def publish(self, entries: Sequence[EventEntry], *, deadline: float) -> list[str | None]:
+        with self.lock:
+            self.calls.append(list(entries))
+        if isinstance(self.whole_call_failure, Exception):
+            raise self.whole_call_failure
+        if self.whole_call_failure is not None:
+            return [self.whole_call_failure] * len(entries)
+        return [self.failing_tokens.get(entry.detail["clientToken"]) for entry in entries]
+
+    @property
+    def entries(self) -> list[EventEntry]:
+        return [entry for call in self.calls for entry in call]
+
+    def accepted(self) -> list[EventEntry]:
+        """Entries the fake reported as published."""
+        if self.whole_call_failure is not None:
+            return []
+        return [entry for entry in self.entries if entry.detail["clientToken"] not in self.failing_tokens]
+
+
+@dataclass
+class FakeDeadLetterSender:
+    """``DeadLetterSender``: keeps every call's letters; fails letters by message ID or the whole call."""
+
+    failing_message_ids: dict[str, str] = field(default_factory=dict)  # messageId -> why
+    whole_call_failure: str | Exception | None = None
+    calls: list[list[DeadLetter]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def send(self, letters: Sequence[DeadLetter], *, deadline: float) -> list[str | None]:
+        with self.lock:
+            self.calls.append(list(letters))
+        if isinstance(self.whole_call_failure, Exception):
+            raise self.whole_call_failure
+        if self.whole_call_failure is not None:
+            return [self.whole_call_failure] * len(letters)
+        return [self.failing_message_ids.get(letter.message_id) for letter in letters]
+
+    @property
+    def letters(self) -> list[DeadLetter]:
+        return [letter for call in self.calls for letter in call]
+
+    def delivered(self) -> list[DeadLetter]:
+        """Letters the fake reported as sent."""
+        if self.whole_call_failure is not None:
+            return []
+        return [letter for letter in self.letters if letter.message_id not in self.failing_message_ids]
+
+
+@dataclass
+class FakeClock:
+    """An injectable ``time.monotonic``: stands still unless a test moves it."""
+
+    now: float = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
