@@ -1,7 +1,8 @@
-"""Published events (CONTRACT section 4): the detail models and their builders.
+"""Published events (CONTRACT section 4): the builders of their details, and (lazily) the detail models.
 
-The models are the source of ``events/schemas/`` and of the stack's schema registry; the builders
-produce plain dicts on the hot path, and a test proves every built detail validates against its model.
+The models (``domain.event_models``) are the source of ``events/schemas/`` and of the stack's schema
+registry; the builders produce plain dicts on the hot path, and a test proves every built detail
+validates against its model. The models are imported on first use, so the cold start skips pydantic.
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Final, Literal
-
-from pydantic import BaseModel, ConfigDict
+from typing import TYPE_CHECKING, Any, Final
 
 from domain.errors import ApiError
-from domain.requests import Currency, EffectiveRequest
+from domain.requests import EffectiveRequest
+
+if TYPE_CHECKING:
+    from domain.event_models import DETAIL_MODELS as DETAIL_MODELS
+    from domain.event_models import PaymentSessionCreatedDetail as PaymentSessionCreatedDetail
+    from domain.event_models import PaymentSessionCreationFailedDetail as PaymentSessionCreationFailedDetail
 
 SCHEMA_VERSION: Final = "1.0"
 
@@ -25,86 +29,30 @@ class DetailType(StrEnum):
     FAILED = "PaymentSessionCreationFailed"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+# The detail models live in domain.event_models, imported when first needed (see __getattr__).
+_MODELS: Final = frozenset(
+    {
+        "DETAIL_MODELS",
+        "PaymentSessionCreatedDetail",
+        "PaymentSessionCreationFailedDetail",
+        "AmountModel",
+        "LimitsModel",
+        "AvailableLimitsModel",
+        "RequestModel",
+        "PaymentSessionModel",
+        "FieldModel",
+        "ErrorModel",
+    }
+)
 
 
-class AmountModel(_Model):
-    value: str
-    currency: Currency
+def __getattr__(name: str) -> Any:
+    """The detail models (``DETAIL_MODELS``, ``PaymentSessionCreatedDetail``...), importing pydantic on first use."""
+    if name in _MODELS:
+        from domain import event_models
 
-
-class LimitsModel(_Model):
-    maxSpendAmount: AmountModel
-
-
-class AvailableLimitsModel(_Model):
-    availableSpendAmount: AmountModel | None = None
-    updatedAt: str | None = None
-
-
-class RequestModel(_Model):
-    paymentManagerArn: str
-    expiryTimeInMinutes: int
-    userId: str | None = None
-    agentName: str | None = None
-    limits: LimitsModel | None = None
-
-
-class PaymentSessionModel(_Model):
-    """The API's ``paymentSession``, timestamps as ISO-8601 strings with a UTC offset."""
-
-    model_config = ConfigDict(extra="allow", strict=True)
-
-    paymentSessionId: str
-    paymentManagerArn: str
-    userId: str
-    expiryTimeInMinutes: int
-    createdAt: str
-    updatedAt: str
-    limits: LimitsModel | None = None
-    availableLimits: AvailableLimitsModel | None = None
-
-
-class FieldModel(_Model):
-    model_config = ConfigDict(extra="allow", strict=True)
-
-    name: str
-    message: str
-
-
-class ErrorModel(_Model):
-    code: str
-    message: str
-    retryable: bool
-    reason: str | None = None
-    fieldList: list[FieldModel] | None = None
-
-
-class _DetailModel(_Model):
-    schemaVersion: Literal["1.0"]
-    clientToken: str
-    messageId: str
-    correlationId: str | None
-    request: RequestModel
-
-
-class PaymentSessionCreatedDetail(_DetailModel):
-    """Detail of ``PaymentSessionCreated``."""
-
-    paymentSession: PaymentSessionModel
-
-
-class PaymentSessionCreationFailedDetail(_DetailModel):
-    """Detail of ``PaymentSessionCreationFailed``."""
-
-    error: ErrorModel
-
-
-DETAIL_MODELS: Final[Mapping[DetailType, type[_DetailModel]]] = {
-    DetailType.CREATED: PaymentSessionCreatedDetail,
-    DetailType.FAILED: PaymentSessionCreationFailedDetail,
-}
+        return getattr(event_models, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,107 +4,40 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, Any, Final, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic_core import PydanticCustomError
+from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 
 from domain import constraints as c
 from domain.errors import FieldProblem, PoisonCode, PoisonMessage
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from domain.request_model import Amount as Amount
+    from domain.request_model import RequestMessage as RequestMessage
+    from domain.request_model import SessionLimits as SessionLimits
 
 Currency = Literal["USD"]
 
 # Envelopes may be stacked (EventBridge -> SNS -> SQS); deeper than this is not a real topology.
 MAX_ENVELOPES: Final = 3
 
-_AMOUNT_RE: Final = re.compile(r"(?:0|[1-9][0-9]*)(?:\.[0-9]{1,2})?")
-_CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+AMOUNT_RE: Final = re.compile(r"(?:0|[1-9][0-9]*)(?:\.[0-9]{1,2})?")
+CONTROL_RE: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+# The pydantic models live in domain.request_model, imported when first needed (see __getattr__).
+_MODELS: Final = frozenset({"Amount", "RequestMessage", "SessionLimits"})
 
 
-class _Strict(BaseModel):
-    """Strict JSON types, unknown fields rejected, ``null`` never accepted for an optional field."""
+def __getattr__(name: str) -> Any:
+    """``Amount``, ``RequestMessage`` and ``SessionLimits``, importing pydantic on first use only."""
+    if name in _MODELS:
+        from domain import request_model
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_null(cls, value: Any) -> Any:
-        if value is None:
-            raise PydanticCustomError("null_not_allowed", "null is not allowed; omit the field")
-        return value
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _valid_unicode(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                raise PydanticCustomError("invalid_unicode", "lone surrogate in string") from None
-        return value
-
-
-class Amount(_Strict):
-    """``limits.maxSpendAmount``: a positive decimal string with at most 2 fraction digits."""
-
-    value: str
-    currency: Currency
-
-    @field_validator("value")
-    @classmethod
-    def _positive_decimal(cls, value: str) -> str:
-        if _AMOUNT_RE.fullmatch(value) is None:
-            raise PydanticCustomError("amount_format", "a plain decimal with at most 2 fraction digits")
-        if Decimal(value) <= 0:
-            raise PydanticCustomError("amount_not_positive", "the amount must be greater than zero")
-        return value
-
-
-class SessionLimits(_Strict):
-    """``limits``: when given, ``maxSpendAmount`` is required."""
-
-    maxSpendAmount: Amount
-
-
-def _no_control_characters(value: str) -> str:
-    if _CONTROL_RE.search(value) is not None:
-        raise PydanticCustomError("control_character", "control characters are not allowed in a header value")
-    return value
-
-
-class RequestMessage(_Strict):
-    """The SQS message body, field for field (CONTRACT section 1)."""
-
-    expiryTimeInMinutes: Annotated[int, Field(ge=c.EXPIRY_MIN, le=c.EXPIRY_MAX)]
-    paymentManagerArn: (
-        Annotated[str, Field(min_length=c.PAYMENT_MANAGER_ARN_MIN, max_length=c.PAYMENT_MANAGER_ARN_MAX)] | None
-    ) = None
-    userId: Annotated[str, Field(min_length=c.USER_ID_MIN, max_length=c.USER_ID_MAX)] | None = None
-    agentName: Annotated[str, Field(min_length=c.AGENT_NAME_MIN, max_length=c.AGENT_NAME_MAX)] | None = None
-    limits: SessionLimits | None = None
-    clientToken: Annotated[str, Field(min_length=c.CLIENT_TOKEN_MIN, max_length=c.CLIENT_TOKEN_MAX)] | None = None
-    correlationId: Annotated[str, Field(min_length=c.CORRELATION_ID_MIN, max_length=c.CORRELATION_ID_MAX)] | None = None
-
-    @field_validator("paymentManagerArn")
-    @classmethod
-    def _arn_pattern(cls, value: str) -> str:
-        if c.PAYMENT_MANAGER_ARN_RE.fullmatch(value) is None:
-            raise PydanticCustomError("pattern_mismatch", "does not match the payment manager ARN pattern")
-        return value
-
-    @field_validator("clientToken")
-    @classmethod
-    def _token_pattern(cls, value: str) -> str:
-        if c.CLIENT_TOKEN_RE.fullmatch(value) is None:
-            raise PydanticCustomError("pattern_mismatch", "does not match the client token pattern")
-        return value
-
-    @field_validator("userId", "agentName")
-    @classmethod
-    def _header_safe(cls, value: str) -> str:
-        return _no_control_characters(value)
+        return getattr(request_model, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,22 +183,121 @@ def validate_message(document: Any) -> RequestMessage:
     """Validate an unwrapped document as a request message; any broken rule is ``InvalidRequest``."""
     if not isinstance(document, dict):
         raise PoisonMessage(PoisonCode.INVALID_REQUEST, (FieldProblem("", "body is not a JSON object"),))
+    from pydantic import ValidationError
+
+    from domain.request_model import RequestMessage
+
     try:
         return RequestMessage.model_validate(document)
     except ValidationError as exc:
         raise PoisonMessage(PoisonCode.INVALID_REQUEST, _problems(exc)) from None
 
 
+# The request check: plain Python, for the cold start and the hot path. It accepts a document only when
+# RequestMessage would accept it unchanged, and says "not sure" (False) otherwise, leaving the verdict and
+# its explanation to the model; tests/unit/test_request_check.py proves both halves on generated documents.
+_FIELDS: Final = frozenset(
+    {"expiryTimeInMinutes", "paymentManagerArn", "userId", "agentName", "limits", "clientToken", "correlationId"}
+)
+_LIMITS_FIELDS: Final = frozenset({"maxSpendAmount"})
+_AMOUNT_FIELDS: Final = frozenset({"value", "currency"})
+_CURRENCIES: Final = frozenset(get_args(Currency))
+
+
+def _text(value: Any, low: int, high: int) -> bool:
+    """A JSON string of ``low``..``high`` characters that UTF-8 can encode (no lone surrogate)."""
+    if type(value) is not str or not low <= len(value) <= high:
+        return False
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _header(value: Any, low: int, high: int) -> bool:
+    return _text(value, low, high) and CONTROL_RE.search(value) is None
+
+
+def _amount(value: Any) -> bool:
+    if type(value) is not dict or value.keys() != _AMOUNT_FIELDS:
+        return False
+    number, currency = value["value"], value["currency"]
+    return (
+        type(number) is str
+        and AMOUNT_RE.fullmatch(number) is not None
+        and Decimal(number) > 0
+        and type(currency) is str
+        and currency in _CURRENCIES
+    )
+
+
+def _manager_arn(value: Any) -> bool:
+    return (
+        _text(value, c.PAYMENT_MANAGER_ARN_MIN, c.PAYMENT_MANAGER_ARN_MAX)
+        and c.PAYMENT_MANAGER_ARN_RE.fullmatch(value) is not None
+    )
+
+
+def _user_id(value: Any) -> bool:
+    return _header(value, c.USER_ID_MIN, c.USER_ID_MAX)
+
+
+def _agent_name(value: Any) -> bool:
+    return _header(value, c.AGENT_NAME_MIN, c.AGENT_NAME_MAX)
+
+
+def _limits(value: Any) -> bool:
+    return type(value) is dict and value.keys() == _LIMITS_FIELDS and _amount(value["maxSpendAmount"])
+
+
+def _client_token(value: Any) -> bool:
+    return _text(value, c.CLIENT_TOKEN_MIN, c.CLIENT_TOKEN_MAX) and c.CLIENT_TOKEN_RE.fullmatch(value) is not None
+
+
+def _correlation_id(value: Any) -> bool:
+    return _text(value, c.CORRELATION_ID_MIN, c.CORRELATION_ID_MAX)
+
+
+_CHECKS: Final[tuple[tuple[str, Callable[[Any], bool]], ...]] = (
+    ("paymentManagerArn", _manager_arn),
+    ("userId", _user_id),
+    ("agentName", _agent_name),
+    ("limits", _limits),
+    ("clientToken", _client_token),
+    ("correlationId", _correlation_id),
+)
+
+
+def is_certainly_valid(document: Any) -> bool:
+    """Whether ``RequestMessage`` accepts ``document`` as it is; ``False`` also when the check is unsure."""
+    if type(document) is not dict or not _FIELDS.issuperset(document):
+        return False
+    expiry = document.get("expiryTimeInMinutes")
+    if type(expiry) is not int or not c.EXPIRY_MIN <= expiry <= c.EXPIRY_MAX:
+        return False
+    return all(check(document[name]) for name, check in _CHECKS if name in document)
+
+
 def parse_request(body: str, *, own_event_source: str, managers: ManagerPolicy) -> EffectiveRequest:
-    """From an SQS body to the effective request, or ``PoisonMessage`` naming what is wrong."""
-    message = validate_message(unwrap_envelopes(strict_json_loads(body), own_event_source))
-    limits = message.limits
+    """From an SQS body to the effective request, or ``PoisonMessage`` naming what is wrong.
+
+    A valid message passes the plain check; anything else goes to the pydantic model, which either
+    accepts it or raises the ``InvalidRequest`` that names every broken rule.
+    """
+    document = unwrap_envelopes(strict_json_loads(body), own_event_source)
+    fields: dict[str, Any] = (
+        document if is_certainly_valid(document) else validate_message(document).model_dump(exclude_none=True)
+    )
+    limits = fields.get("limits")
     return EffectiveRequest(
-        payment_manager_arn=managers.resolve(message.paymentManagerArn),
-        expiry_time_in_minutes=message.expiryTimeInMinutes,
-        user_id=message.userId,
-        agent_name=message.agentName,
-        max_spend=(Money(limits.maxSpendAmount.value, limits.maxSpendAmount.currency) if limits is not None else None),
-        client_token=message.clientToken,
-        correlation_id=message.correlationId,
+        payment_manager_arn=managers.resolve(fields.get("paymentManagerArn")),
+        expiry_time_in_minutes=fields["expiryTimeInMinutes"],
+        user_id=fields.get("userId"),
+        agent_name=fields.get("agentName"),
+        max_spend=None if limits is None else Money(**limits["maxSpendAmount"]),
+        client_token=fields.get("clientToken"),
+        correlation_id=fields.get("correlationId"),
     )
