@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 
 import botocore.session
+import botocore.utils
 from botocore.config import Config
+
+# The ISO 8601 forms that datetime.fromisoformat and botocore's dateutil parse identically.
+_ISO_TIMESTAMP: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,14 +37,30 @@ class ClientSettings:
         )
 
 
+def parse_timestamp(value: Any) -> datetime:
+    """A response timestamp as botocore's default parser reads it, without dateutil for plain ISO 8601.
+
+    ``CreatePaymentSession`` answers ``createdAt`` and ``updatedAt`` as ISO 8601 strings, which botocore
+    parses with ``dateutil``: a tenth of the CPU of a warm call. ``datetime.fromisoformat`` gives the
+    same datetime for the forms ``_ISO_TIMESTAMP`` admits; anything else goes to botocore's own parser.
+    """
+    if isinstance(value, str) and _ISO_TIMESTAMP.fullmatch(value):
+        return datetime.fromisoformat(value)
+    parsed: datetime = botocore.utils.parse_timestamp(value)
+    return parsed
+
+
 @lru_cache(maxsize=1)
 def shared_session() -> botocore.session.Session:
     """One botocore session for every client: the service models and credentials are loaded once.
 
     botocore directly, not boto3: ``import boto3`` also loads s3transfer and multiprocessing, which no
     client here uses, at every cold start; the clients are the same botocore clients either way.
+    Responses' timestamps go through :func:`parse_timestamp`.
     """
-    return botocore.session.get_session()
+    session = botocore.session.get_session()
+    session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse_timestamp)
+    return session
 
 
 def make_client(service_name: str, settings: ClientSettings) -> Any:
