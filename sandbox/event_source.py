@@ -373,6 +373,11 @@ class SqsEventSource:
         self.batching_window = float(mapping.maximum_batching_window)
         self.poll_wait_seconds = max(0, min(20, poll_wait_seconds))
         self.environment = function_environment(stack, payments_endpoint=payments_endpoint, overrides=environment)
+        if "MAX_CONCURRENCY" not in (environment or {}):
+            # Each Lambda instance has a pool of MAX_CONCURRENCY threads of its own; the pollers here share
+            # one process, so one pool, sized for all of them lest one batch wait on another's records.
+            per_instance = int(self.environment.get("MAX_CONCURRENCY", "10"))
+            self.environment["MAX_CONCURRENCY"] = str(per_instance * self.pollers)
         self._handler = handler
         self._reset_dependencies = reset_dependencies
         self._output = output

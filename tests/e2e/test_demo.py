@@ -19,13 +19,17 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def demo(moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoResult, str]:
-    """A short demo: 40 generated requests, two receives per request, 6 s timeouts, light API faults."""
+    """A short demo: 40 generated requests, two receives per request, 10 s timeouts, light API faults.
+
+    10 s, not less: the worker keeps 4 s of the invocation for publishing and dead-lettering, and the throttled
+    sample's three attempts back off for up to 3 s in all; with less, its last receive may end as Timeout.
+    """
     out = io.StringIO()
     options = DemoOptions(
         requests=40,
         max_receive_count=2,
-        function_timeout=6,
-        visibility_timeout=6,
+        function_timeout=10,
+        visibility_timeout=10,
         throttle_rate=0.05,
         error_rate=0.05,
         timeout=50.0,
