@@ -1,0 +1,97 @@
+"""``python -m bench`` (``make bench``): every benchmark against its baseline, one table, exit 1 on a miss.
+
+Options: ``--only NAME`` (repeatable; cold_start, batch_latency, cpu_per_record, peak_rss), ``--repeats N``
+(samples per figure, at least 7 for the cold start), ``--json PATH`` (default ``bench/results/last.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import ROOT, Info, Result, fmt, provision
+from bench.services import Services
+
+BENCHMARKS = ("cold_start", "batch_latency", "cpu_per_record", "peak_rss")
+
+
+def _row(item: Result | Info) -> list[str]:
+    if isinstance(item, Info):
+        ratio = f"{item.figure / item.relative_to:.2f}x" if item.relative_to else ""
+        return [item.name, fmt(item.figure, item.unit), "", ratio, "", ""]
+    ratio = item.ratio
+    return [
+        item.name,
+        fmt(item.figure, item.unit),
+        f"{fmt(item.baseline, item.unit)} ({item.baseline_name})",
+        f"{ratio:.2f}x" if ratio is not None else "-",
+        item.target_text(),
+        "PASS" if item.passed else "FAIL",
+    ]
+
+
+def _table(rows: list[list[str]]) -> str:
+    header = ["benchmark", "figure", "baseline", "ratio", "target", ""]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    rule = "  ".join("-" * width for width in widths)
+    return "\n".join(["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip(), rule, *lines])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--only", action="append", choices=BENCHMARKS, help="run only this benchmark")
+    parser.add_argument("--repeats", type=int, default=9, help="samples per figure (cold start: at least 7)")
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "last.json")
+    args = parser.parse_args(argv)
+    selected = args.only or list(BENCHMARKS)
+    repeats = max(7, args.repeats)
+
+    started = time.monotonic()
+    load_before = os.getloadavg()
+    items: list[Result | Info] = []
+    with Services() as endpoints:
+        stack = provision(endpoints)
+        for name in selected:
+            module = importlib.import_module(f"bench.{name}")
+            began = time.monotonic()
+            produced = module.run(stack, repeats)
+            items.extend(produced)
+            print(f"[{name}: {time.monotonic() - began:.0f} s]", file=sys.stderr, flush=True)
+    elapsed = time.monotonic() - started
+    load_after = os.getloadavg()
+
+    print(_table([_row(item) for item in items]))
+    results = [item for item in items if isinstance(item, Result)]
+    failed = [result.name for result in results if not result.passed]
+    print(
+        f"\n{len(results) - len(failed)}/{len(results)} targets met in {elapsed:.0f} s; "
+        f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after; "
+        f"{platform.python_implementation()} {platform.python_version()} on {os.cpu_count()} CPUs"
+    )
+    report: dict[str, Any] = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "seconds": elapsed,
+        "load_average": {"before": load_before, "after": load_after},
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "repeats": repeats,
+        "items": [item.as_dict() for item in items],
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    if failed:
+        print("missed: " + "; ".join(failed), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""4. Peak RSS of a 100-record batch: the worker's, absolute, with the bare boto3 baseline's beside it.
+
+Each sample is a fresh process that makes the cold invocation (1 record) and then one 100-record batch at
+``MAX_CONCURRENCY=50`` (the largest configuration benchmarked), and reports its ``ru_maxrss``: the peak
+resident set of the whole process, interpreter included, which is what Lambda's ``Max Memory Used`` reports.
+Medians over the samples.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+TARGET_MIB = 100.0
+BATCH = 100
+CONCURRENCY = 50
+
+
+def _child(kind: str, size: int, concurrency: int) -> None:
+    import resource
+
+    from bench.lambda_shim import bare_invoke, emit, sqs_event, worker_invoke
+
+    invoke = worker_invoke() if kind == "worker" else bare_invoke(concurrency)
+    invoke(sqs_event(1))
+    invoke(sqs_event(size))
+    emit({"mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})  # KiB on Linux
+
+
+def run(stack: Any, repeats: int) -> list[Any]:
+    from bench.common import Result, lambda_environment, median, run_child
+
+    env = lambda_environment(stack, latency_ms=0, max_concurrency=str(CONCURRENCY))
+    samples: dict[str, list[float]] = {"worker": [], "bare": []}
+    for _ in range(max(3, repeats // 2)):
+        for kind in samples:
+            samples[kind].append(run_child("bench.peak_rss", ["child", kind, str(BATCH), str(CONCURRENCY)], env)["mib"])
+    return [
+        Result(
+            name=f"peak RSS, {BATCH}-record batch, MAX_CONCURRENCY={CONCURRENCY}",
+            figure=median(samples["worker"]),
+            baseline=median(samples["bare"]),
+            unit="MiB",
+            target=TARGET_MIB,
+            absolute=True,
+        )
+    ]
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["child"]:
+        _child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
