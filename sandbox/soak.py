@@ -546,12 +546,12 @@ class SoakReport:
     dead_letter_sends: FaultCounts
     invocation_faults: InvocationFaultCounts
     duration: float
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # phases that did not finish in time
 
     @property
     def failures(self) -> list[str]:
         """Each broken invariant, in words."""
-        broken = []
+        broken = list(self.notes)  # a phase that did not finish in time
         if self.lost:
             broken.append(f"{len(self.lost)} requests lost (e.g. #{', #'.join(map(str, self.lost[:5]))})")
         if any(self.queue_left.values()):
@@ -774,14 +774,19 @@ def feed(
     max_backlog: int,
     max_receive_count: int,
     slow_ms: float,
-) -> None:
+    timeout: float,
+) -> bool:
     """Send the requests by tens while the queue's backlog is under ``max_backlog``, scripting their fates.
 
     A fate keyed by a body token is scripted before its request is sent; one keyed by a derived token only
-    after (the token needs the message ID), so a poller may rarely receive the request first.
+    after (the token needs the message ID), so a poller may rarely receive the request first. Returns
+    whether every request was sent; ``False`` when the backlog stayed full for ``timeout`` seconds.
     """
     for start in range(0, len(requests), 10):
+        stuck_until = time.monotonic() + timeout
         while watch.source.queue_depth()["visible"] >= max_backlog:
+            if time.monotonic() > stuck_until:
+                return False
             watch.tick("sending")
             time.sleep(0.2)
         chunk = requests[start : start + 10]
@@ -791,6 +796,7 @@ def feed(
             request.message_id = message_id
         script_fates(api, [r for r in chunk if not r.body_token], max_receive_count=max_receive_count, slow_ms=slow_ms)
         watch.tick("sending")
+    return True
 
 
 def run_soak(options: SoakOptions, out: IO[str] | None = None, *, aws_endpoint: str | None = None) -> SoakReport:
@@ -844,7 +850,7 @@ def run_soak(options: SoakOptions, out: IO[str] | None = None, *, aws_endpoint: 
         faults.open()
 
         watch = _Watch(source, tap, out)
-        feed(
+        sent = feed(
             watch,
             sqs,
             deployed.request_queue.url,
@@ -853,14 +859,18 @@ def run_soak(options: SoakOptions, out: IO[str] | None = None, *, aws_endpoint: 
             max_backlog=options.max_backlog,
             max_receive_count=max_receive,
             slow_ms=options.slow_answer_ms,
+            timeout=options.phase_timeout,
         )
-        drained = watch.drain(options.phase_timeout, "requests")
-        out.write(f"  requests sent and drained at {time.monotonic() - started:.0f} s\n")
+        if not sent:
+            notes.append(f"the workers took no request for {options.phase_timeout:.0f} s: sending stopped")
+        drained = sent and watch.drain(options.phase_timeout, "requests")
+        out.write(
+            f"  requests sent, queue {'drained' if drained else 'NOT drained'} at {time.monotonic() - started:.0f} s\n"
+        )
         redriven = stamped = rounds = 0
         poison_letters: list[dict[str, Any]] = []
         for round_number in range(1, options.max_redrive_rounds + 1):
             if not drained:
-                notes.append(f"the request queue did not drain within {options.phase_timeout:.0f} s")
                 break
             if round_number == 2:
                 # The operator found and fixed the cause: no more random or injected faults.
@@ -882,6 +892,8 @@ def run_soak(options: SoakOptions, out: IO[str] | None = None, *, aws_endpoint: 
             out.write(f"  redrive {round_number}: {moved.moved} messages back ({moved.stamped} token-stamped)\n")
             drained = watch.drain(options.phase_timeout, f"redrive {round_number}")
             out.write(f"  redrive {round_number} drained at {time.monotonic() - started:.0f} s\n")
+        if not drained:
+            notes.append(f"the request queue did not drain within {options.phase_timeout:.0f} s")
         leftovers = read_queue(sqs, deployed.dead_letter_queue.url)  # rounds exhausted: these stay dead-lettered
         queue_left = source.queue_depth()
         queue_left["invocations running"] = source.in_flight
@@ -954,8 +966,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     report = run_soak(options)
     print(report.table())
-    for note in report.notes:
-        print(f"note: {note}")
     if report.ok:
         print("invariants: all hold")
         return 0
