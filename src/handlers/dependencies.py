@@ -5,6 +5,7 @@ Nothing here runs at import time; tests call ``reset()`` or ``override()`` to re
 
 from __future__ import annotations
 
+import gc
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -60,13 +61,33 @@ _lock = threading.Lock()
 _current: Dependencies | None = None
 
 
+_cold_start = True
+
+
+def end_cold_start() -> None:
+    """Freeze what the cold start built (once per process) and turn the garbage collector back on.
+
+    The entry module disables the collector while the modules load and the first clients are built;
+    ``gc.freeze()`` then moves every object alive (modules, models, clients: they live as long as the
+    execution environment) out of the generations the collector scans, so later collections skip them.
+    """
+    global _cold_start
+    if _cold_start:
+        _cold_start = False
+        gc.freeze()
+    gc.enable()
+
+
 def get_dependencies() -> Dependencies:
     """The wiring of this execution environment, built on first use."""
     global _current
     if _current is None:
         with _lock:
             if _current is None:
-                _current = build(get_settings())
+                try:
+                    _current = build(get_settings())
+                finally:
+                    end_cold_start()
     return _current
 
 
@@ -75,6 +96,7 @@ def override(dependencies: Dependencies) -> None:
     global _current
     reset()
     _current = dependencies
+    end_cold_start()
 
 
 def reset() -> None:
