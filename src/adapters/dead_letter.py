@@ -1,4 +1,8 @@
-"""The dead-letter queue: ``SendMessage`` for one, ``SendMessageBatch`` for several; failures mapped back."""
+"""The dead-letter queue: ``SendMessage`` for one, ``SendMessageBatch`` for several; failures mapped back.
+
+A ``SendMessageBatch`` takes at most 1 MiB for all its messages together (bodies and attributes), so the
+letters of one call are sent in as many consecutive groups as their sizes need.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,31 @@ from adapters.deadline import DeadlineExceeded, DeadlineGuard
 from domain.dead_letter import DeadLetter
 
 MAX_ENTRIES: Final = 10
+MAX_BATCH_BYTES: Final = 1_048_576  # SQS: the messages of one SendMessageBatch together, as for one message
+
+
+def message_size(letter: DeadLetter) -> int:
+    """The bytes SQS counts for a message: its body, and each attribute's name, data type and value."""
+    size = len(letter.body.encode("utf-8", "surrogatepass"))
+    for name, attribute in letter.attributes.items():
+        value = attribute.get("StringValue", attribute.get("BinaryValue", b""))
+        size += len(name.encode()) + len(str(attribute.get("DataType", "")).encode())
+        size += len(value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value)
+    return size
+
+
+def size_groups(letters: Sequence[DeadLetter]) -> list[Sequence[DeadLetter]]:
+    """Consecutive groups of ``letters``, each within ``MAX_BATCH_BYTES`` (a larger letter alone)."""
+    groups: list[Sequence[DeadLetter]] = []
+    start, total = 0, 0
+    for index, letter in enumerate(letters):
+        size = message_size(letter)
+        if index > start and total + size > MAX_BATCH_BYTES:
+            groups.append(letters[start:index])
+            start, total = index, 0
+        total += size
+    groups.append(letters[start:])
+    return groups
 
 
 class SqsDeadLetterSender:
@@ -40,15 +69,18 @@ class SqsDeadLetterSender:
         if len(letters) > MAX_ENTRIES:
             raise ValueError(f"SendMessageBatch takes at most {MAX_ENTRIES} entries, got {len(letters)}")
         with self._guard.bounded_by(deadline):
-            try:
-                if len(letters) == 1:
-                    return self._send_one(letters[0])
-                return self._send_batch(letters)
-            except ClientError as error:
-                code = error.response.get("Error", {}).get("Code", "Unknown")
-                return [f"send to the DLQ failed: {code}"] * len(letters)
-            except (BotoCoreError, DeadlineExceeded) as error:
-                return [f"send to the DLQ failed: {type(error).__name__}"] * len(letters)
+            return [result for group in size_groups(letters) for result in self._send_group(group)]
+
+    def _send_group(self, letters: Sequence[DeadLetter]) -> list[str | None]:
+        try:
+            if len(letters) == 1:
+                return self._send_one(letters[0])
+            return self._send_batch(letters)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "Unknown")
+            return [f"send to the DLQ failed: {code}"] * len(letters)
+        except (BotoCoreError, DeadlineExceeded) as error:
+            return [f"send to the DLQ failed: {type(error).__name__}"] * len(letters)
 
     def _send_one(self, letter: DeadLetter) -> list[str | None]:
         self._client.send_message(
