@@ -46,23 +46,18 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import IO, Any, Final, TypeVar
 
 from adapters.clients import ClientSettings
-from adapters.dead_letter import SqsDeadLetterSender
-from adapters.event_publisher import EventBridgePublisher
-from adapters.payments_api import PaymentsApiClient
 from domain.dead_letter import DeadLetter
 from domain.errors import PoisonCode
 from domain.events import EventEntry
 from domain.ports import DeadLetterSender, EventPublisher
-from domain.processing import BatchWorker, Timing, WorkerConfig
 from domain.tokens import CLIENT_TOKEN_ATTRIBUTE, derive_token
 from handlers import dependencies
-from handlers.dependencies import AWS_CLIENT, FINISH_RESERVE_SECONDS, Dependencies
+from handlers.dependencies import Dependencies
 from handlers.settings import Settings, load_settings
 from sandbox.aws import MotoServer, client
 from sandbox.demo import OutgoingMessage, send_messages
@@ -203,36 +198,25 @@ def wire(
     ``MAX_CONCURRENCY`` large, as in ``build``: the sandbox's event source already multiplies that variable by
     its pollers, which all share this one wiring.
     """
-    pool = settings.max_concurrency
-    executor = ThreadPoolExecutor(max_workers=pool, thread_name_prefix="record")
     rng = random.Random(seed)
-    publisher = FaultyPublisher(
-        EventBridgePublisher.create(
-            replace(AWS_CLIENT, max_pool_connections=pool),
-            bus_name=settings.event_bus_name,
-            source=settings.event_source,
-        ),
-        FaultInjector(rng=random.Random(rng.random())),
+    injectors = (FaultInjector(rng=random.Random(rng.random())), FaultInjector(rng=random.Random(rng.random())))
+    wrapped: dict[str, Any] = {}
+
+    def faulty_publisher(publisher: EventPublisher) -> EventPublisher:
+        wrapped["publisher"] = FaultyPublisher(publisher, injectors[0])
+        return wrapped["publisher"]  # type: ignore[no-any-return]
+
+    def faulty_dead_letters(sender: DeadLetterSender) -> DeadLetterSender:
+        wrapped["dead_letters"] = FaultyDeadLetters(sender, injectors[1])
+        return wrapped["dead_letters"]  # type: ignore[no-any-return]
+
+    wiring = dependencies.build(
+        settings,
+        payments_client=payments_client,
+        wrap_publisher=faulty_publisher,
+        wrap_dead_letters=faulty_dead_letters,
     )
-    dead_letters = FaultyDeadLetters(
-        SqsDeadLetterSender.create(
-            replace(AWS_CLIENT, max_pool_connections=pool), queue_url=settings.dead_letter_queue_url
-        ),
-        FaultInjector(rng=random.Random(rng.random())),
-    )
-    worker = BatchWorker(
-        WorkerConfig(
-            event_source=settings.event_source,
-            managers=settings.managers,
-            max_receive_count=settings.max_receive_count,
-            timing=Timing(finish_reserve=FINISH_RESERVE_SECONDS),
-        ),
-        api=PaymentsApiClient.create(replace(payments_client, max_pool_connections=pool)),
-        publisher=publisher,
-        dead_letters=dead_letters,
-        executor=executor,
-    )
-    return Wiring(Dependencies(settings=settings, worker=worker, executor=executor), publisher, dead_letters)
+    return Wiring(wiring, wrapped["publisher"], wrapped["dead_letters"])
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Final
@@ -15,6 +16,7 @@ from adapters.clients import ClientSettings
 from adapters.dead_letter import SqsDeadLetterSender
 from adapters.event_publisher import EventBridgePublisher
 from adapters.payments_api import PaymentsApiClient
+from domain.ports import DeadLetterSender, EventPublisher
 from domain.processing import BatchWorker, Timing, WorkerConfig
 from handlers.settings import Settings, get_settings
 
@@ -32,10 +34,28 @@ class Dependencies:
     executor: ThreadPoolExecutor
 
 
-def build(settings: Settings) -> Dependencies:
-    """Wire the worker for ``settings``: one pool of threads and connections as large as the concurrency."""
+def build(
+    settings: Settings,
+    *,
+    payments_client: ClientSettings = PAYMENTS_CLIENT,
+    wrap_publisher: Callable[[EventPublisher], EventPublisher] | None = None,
+    wrap_dead_letters: Callable[[DeadLetterSender], DeadLetterSender] | None = None,
+) -> Dependencies:
+    """Wire the worker for ``settings``: one pool of threads and connections as large as the concurrency.
+
+    The keyword arguments serve the sandbox's soak: another payments client (shorter timeouts) and
+    wrappers around the publisher and the dead-letter sender (injected faults). Lambda uses the defaults.
+    """
     pool = settings.max_concurrency
     executor = ThreadPoolExecutor(max_workers=pool, thread_name_prefix="record")
+    publisher: EventPublisher = EventBridgePublisher.create(
+        replace(AWS_CLIENT, max_pool_connections=pool),
+        bus_name=settings.event_bus_name,
+        source=settings.event_source,
+    )
+    dead_letters: DeadLetterSender = SqsDeadLetterSender.create(
+        replace(AWS_CLIENT, max_pool_connections=pool), queue_url=settings.dead_letter_queue_url
+    )
     worker = BatchWorker(
         WorkerConfig(
             event_source=settings.event_source,
@@ -43,15 +63,9 @@ def build(settings: Settings) -> Dependencies:
             max_receive_count=settings.max_receive_count,
             timing=Timing(finish_reserve=FINISH_RESERVE_SECONDS),
         ),
-        api=PaymentsApiClient.create(replace(PAYMENTS_CLIENT, max_pool_connections=pool)),
-        publisher=EventBridgePublisher.create(
-            replace(AWS_CLIENT, max_pool_connections=pool),
-            bus_name=settings.event_bus_name,
-            source=settings.event_source,
-        ),
-        dead_letters=SqsDeadLetterSender.create(
-            replace(AWS_CLIENT, max_pool_connections=pool), queue_url=settings.dead_letter_queue_url
-        ),
+        api=PaymentsApiClient.create(replace(payments_client, max_pool_connections=pool)),
+        publisher=wrap_publisher(publisher) if wrap_publisher else publisher,
+        dead_letters=wrap_dead_letters(dead_letters) if wrap_dead_letters else dead_letters,
         executor=executor,
     )
     return Dependencies(settings=settings, worker=worker, executor=executor)
