@@ -6,11 +6,36 @@ import base64
 import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Final
 
 from domain.errors import truncate
 
 MAX_MESSAGE_ATTRIBUTES: Final = 10  # SQS's limit per message
+
+
+class LetterAttribute(StrEnum):
+    """The worker's own message attributes on a dead letter (CONTRACT section 5)."""
+
+    ERROR_CODE = "ErrorCode"
+    ERROR_MESSAGE = "ErrorMessage"
+    SOURCE_MESSAGE_ID = "SourceMessageId"
+    SOURCE_QUEUE_ARN = "SourceQueueArn"
+    CLIENT_TOKEN = "ClientToken"
+    PAYMENT_SESSION_ID = "PaymentSessionId"
+    ORIGINAL_SENT_TIMESTAMP = "OriginalSentTimestamp"  # epoch milliseconds of the first enqueue
+
+
+# What a redrive drops (CONTRACT section 8): the diagnosis of one delivery, not part of the request.
+DIAGNOSTIC_ATTRIBUTES: Final = frozenset(
+    {
+        LetterAttribute.ERROR_CODE,
+        LetterAttribute.ERROR_MESSAGE,
+        LetterAttribute.SOURCE_MESSAGE_ID,
+        LetterAttribute.SOURCE_QUEUE_ARN,
+        LetterAttribute.PAYMENT_SESSION_ID,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,14 +80,14 @@ def dead_letter(
 ) -> DeadLetter:
     """The original body byte for byte, the worker's attributes first, then the record's own up to 10."""
     own: dict[str, dict[str, Any]] = {
-        "ErrorCode": _string(error_code),
-        "ErrorMessage": _string(truncate(error_message or error_code)),
-        "SourceMessageId": _string(message_id),
+        LetterAttribute.ERROR_CODE: _string(error_code),
+        LetterAttribute.ERROR_MESSAGE: _string(truncate(error_message or error_code)),
+        LetterAttribute.SOURCE_MESSAGE_ID: _string(message_id),
     }
     if source_queue_arn:
-        own["SourceQueueArn"] = _string(source_queue_arn)
+        own[LetterAttribute.SOURCE_QUEUE_ARN] = _string(source_queue_arn)
     if client_token is not None:
-        own["ClientToken"] = _string(client_token)
+        own[LetterAttribute.CLIENT_TOKEN] = _string(client_token)
     for name, attribute in record_attributes.items():
         if len(own) >= MAX_MESSAGE_ATTRIBUTES:
             break
