@@ -51,11 +51,11 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Final, TypeVar
 
 from adapters.clients import ClientSettings
-from domain.dead_letter import DeadLetter
+from domain.dead_letter import DeadLetter, LetterAttribute
 from domain.errors import PoisonCode
 from domain.events import EventEntry
 from domain.ports import DeadLetterSender, EventPublisher
-from domain.tokens import CLIENT_TOKEN_ATTRIBUTE, derive_token
+from domain.tokens import derive_token
 from handlers import dependencies
 from handlers.dependencies import Dependencies
 from handlers.settings import Settings, load_settings
@@ -458,10 +458,10 @@ def redrive(sqs: Any, *, dead_letter_queue_url: str, queue_url: str, keep_poison
             if keep_poison and code in POISON_CODES:
                 round_.poison.append(message)
                 continue
-            if CLIENT_TOKEN_ATTRIBUTE not in attributes:
+            if LetterAttribute.CLIENT_TOKEN not in attributes:
                 if len(attributes) >= MAX_ATTRIBUTES:
                     attributes.pop(next(reversed(attributes)))
-                attributes[CLIENT_TOKEN_ATTRIBUTE] = {
+                attributes[LetterAttribute.CLIENT_TOKEN] = {
                     "DataType": "String",
                     "StringValue": derive_token(message["MessageId"]),
                 }

@@ -65,7 +65,7 @@ def _to_draft4(node: Any) -> Any:
 
 def detail_schema(detail_type: DetailType) -> dict[str, Any]:
     """The draft 4 JSON Schema of ``detail`` for ``detail_type``."""
-    schema = _to_draft4(DETAIL_MODELS[detail_type].model_json_schema(mode="validation"))
+    schema = _to_draft4(DETAIL_MODELS[detail_type].model_json_schema(mode="serialization"))
     return {"$schema": DRAFT4, "id": f"urn:payment-session-worker:detail:{detail_type}", **schema}
 
 

@@ -42,11 +42,12 @@ def sqs_record(
     message_attributes: dict[str, dict[str, Any]] | None = None,
     trace_header: str | None = None,
 ) -> dict[str, Any]:
+    sent = now_millis()
     attributes = {
         "ApproximateReceiveCount": str(receive_count),
-        "SentTimestamp": "1795000000000",
+        "SentTimestamp": str(sent),
         "SenderId": "AIDAEXAMPLE",
-        "ApproximateFirstReceiveTimestamp": "1795000000100",
+        "ApproximateFirstReceiveTimestamp": str(sent + 100),
     }
     if trace_header is not None:
         attributes["AWSTraceHeader"] = trace_header
@@ -71,8 +72,16 @@ def string_attribute(value: str) -> dict[str, Any]:
     return {"stringValue": value, "stringListValues": [], "binaryListValues": [], "dataType": "String"}
 
 
+def now_millis() -> int:
+    return int(time.time() * 1000)
+
+
 def load_event(name: str) -> dict[str, Any]:
+    """A sample event of ``events/``, its records sent just now (as SQS stamps them), not on the day it was written."""
     event: dict[str, Any] = json.loads((EVENTS / name).read_text(encoding="utf-8"))
+    for record in event.get("Records", []):
+        if "SentTimestamp" in record.get("attributes", {}):
+            record["attributes"]["SentTimestamp"] = str(now_millis())
     return event
 
 

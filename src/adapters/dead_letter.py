@@ -43,6 +43,19 @@ def size_groups(letters: Sequence[DeadLetter]) -> list[Sequence[DeadLetter]]:
     return groups
 
 
+def _message(letter: DeadLetter) -> dict[str, Any]:
+    """``SendMessage`` parameters; to a FIFO DLQ with the group kept and the source message ID as deduplication ID.
+
+    The source message ID names one delivery of one request, so a dead letter sent twice (a send that failed
+    after SQS took it, then the record's next receive) is taken once (CONTRACT section 9).
+    """
+    message: dict[str, Any] = {"MessageBody": letter.body, "MessageAttributes": letter.attributes}
+    if letter.group_id is not None:
+        message["MessageGroupId"] = letter.group_id
+        message["MessageDeduplicationId"] = letter.message_id
+    return message
+
+
 class SqsDeadLetterSender:
     """Implements the domain's ``DeadLetterSender`` port."""
 
@@ -83,16 +96,11 @@ class SqsDeadLetterSender:
             return [f"send to the DLQ failed: {type(error).__name__}"] * len(letters)
 
     def _send_one(self, letter: DeadLetter) -> list[str | None]:
-        self._client.send_message(
-            QueueUrl=self._queue_url, MessageBody=letter.body, MessageAttributes=letter.attributes
-        )
+        self._client.send_message(QueueUrl=self._queue_url, **_message(letter))
         return [None]
 
     def _send_batch(self, letters: Sequence[DeadLetter]) -> list[str | None]:
-        entries: list[dict[str, Any]] = [
-            {"Id": str(index), "MessageBody": letter.body, "MessageAttributes": letter.attributes}
-            for index, letter in enumerate(letters)
-        ]
+        entries: list[dict[str, Any]] = [{"Id": str(index), **_message(letter)} for index, letter in enumerate(letters)]
         response = self._client.send_message_batch(QueueUrl=self._queue_url, Entries=entries)
         results: list[str | None] = ["no answer for this entry"] * len(letters)
         for ok in response.get("Successful", []):

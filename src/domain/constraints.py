@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Final, Literal, get_args
 
 PAYMENT_MANAGER_ARN_PATTERN: Final = (
     r"arn:(aws|aws-[a-z0-9-]+):bedrock-agentcore:[a-z0-9-]+:[0-9]{12}:"
@@ -28,7 +28,8 @@ CLIENT_TOKEN_PATTERN: Final = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,256}"
 CLIENT_TOKEN_MIN: Final = 33
 CLIENT_TOKEN_MAX: Final = 256
 
-CURRENCIES: Final = ("USD",)
+Currency = Literal["USD"]
+CURRENCIES: Final = get_args(Currency)
 
 # Our own rule (CONTRACT section 1), not the model's: correlationId is echoed in events and logs.
 CORRELATION_ID_MIN: Final = 1
@@ -37,16 +38,3 @@ CORRELATION_ID_MAX: Final = 128
 # AWS patterns are whole-value matches.
 PAYMENT_MANAGER_ARN_RE: Final = re.compile(PAYMENT_MANAGER_ARN_PATTERN)
 CLIENT_TOKEN_RE: Final = re.compile(CLIENT_TOKEN_PATTERN)
-
-
-def is_valid_payment_manager_arn(value: str) -> bool:
-    """Whether ``value`` is an ARN the API accepts as ``paymentManagerArn``."""
-    return (
-        PAYMENT_MANAGER_ARN_MIN <= len(value) <= PAYMENT_MANAGER_ARN_MAX
-        and PAYMENT_MANAGER_ARN_RE.fullmatch(value) is not None
-    )
-
-
-def is_valid_client_token(value: str) -> bool:
-    """Whether ``value`` is a ``clientToken`` the API accepts."""
-    return CLIENT_TOKEN_MIN <= len(value) <= CLIENT_TOKEN_MAX and CLIENT_TOKEN_RE.fullmatch(value) is not None

@@ -42,9 +42,10 @@ DIAGNOSTIC_ATTRIBUTES: Final = frozenset(
 class DeadLetter:
     """One message for the dead-letter queue, in ``SendMessage`` terms."""
 
-    message_id: str  # the source record's, used as the batch entry ID
+    message_id: str  # the source record's: the batch entry ID, and on a FIFO DLQ the deduplication ID
     body: str
     attributes: dict[str, dict[str, Any]]
+    group_id: str | None = None  # MessageGroupId, kept when the source queue is FIFO (CONTRACT section 9)
 
 
 def _string(value: str) -> dict[str, Any]:
@@ -77,6 +78,9 @@ def dead_letter(
     source_queue_arn: str,
     client_token: str | None,
     record_attributes: Mapping[str, Mapping[str, Any]],
+    payment_session_id: str | None = None,
+    original_sent_timestamp: int | None = None,
+    group_id: str | None = None,
 ) -> DeadLetter:
     """The original body byte for byte, the worker's attributes first, then the record's own up to 10."""
     own: dict[str, dict[str, Any]] = {
@@ -88,6 +92,10 @@ def dead_letter(
         own[LetterAttribute.SOURCE_QUEUE_ARN] = _string(source_queue_arn)
     if client_token is not None:
         own[LetterAttribute.CLIENT_TOKEN] = _string(client_token)
+    if payment_session_id is not None:
+        own[LetterAttribute.PAYMENT_SESSION_ID] = _string(payment_session_id)
+    if original_sent_timestamp is not None:
+        own[LetterAttribute.ORIGINAL_SENT_TIMESTAMP] = _string(str(original_sent_timestamp))
     for name, attribute in record_attributes.items():
         if len(own) >= MAX_MESSAGE_ATTRIBUTES:
             break
@@ -96,4 +104,4 @@ def dead_letter(
         carried = _carried(attribute)
         if carried is not None:
             own[name] = carried
-    return DeadLetter(message_id=message_id, body=body, attributes=own)
+    return DeadLetter(message_id=message_id, body=body, attributes=own, group_id=group_id)

@@ -1,4 +1,4 @@
-"""Error codes and the classification table of CONTRACT section 3."""
+"""Error codes (CONTRACT sections 3 and 5) and the errors the domain raises or is given."""
 
 from __future__ import annotations
 
@@ -18,49 +18,18 @@ class PoisonCode(StrEnum):
 
 
 class WorkerErrorCode(StrEnum):
-    """``ErrorCode`` of a retried cause that is not an error code of the payments API."""
+    """``ErrorCode`` of an outcome that is not an error code of the payments API."""
 
     EVENT_PUBLISH_FAILED = "EventPublishFailed"
     TIMEOUT = "Timeout"
     NETWORK_ERROR = "NetworkError"
     INTERNAL_ERROR = "InternalError"
+    REQUEST_EXPIRED = "RequestExpired"  # failed: older than MAX_REQUEST_AGE_MINUTES, never sent to the API
+    HELD_BACK = "HeldBack"  # FIFO: handed back untouched behind a retried record of its group, or out of time
 
-
-class Disposition(StrEnum):
-    """What an API error means for the record."""
-
-    FAILED = "failed"  # final: announce PaymentSessionCreationFailed, delete the record
-    RETRIED = "retried"  # transient: hand back to SQS (or dead-letter on the last receive)
-
-
-# CONTRACT section 3: these API errors are final for the request.
-FINAL_API_ERRORS: Final = frozenset({"ValidationException", "ConflictException", "ServiceQuotaExceededException"})
-
-# CONTRACT section 3: these are retried; so is every other code, any 5xx and anything unexpected.
-RETRIED_API_ERRORS: Final = frozenset(
-    {
-        "ThrottlingException",
-        "InternalServerException",
-        "AccessDeniedException",
-        "SubscriptionRequiredException",
-    }
-)
 
 MAX_ERROR_MESSAGE_CHARS: Final = 1024
 _UNPRINTABLE_RE: Final = re.compile(r"[^\x20-\x7e]")
-
-
-def classify_api_error(code: str, http_status: int | None) -> Disposition:
-    """Classify an error answered by the payments API by its error code (never by its message).
-
-    A 5xx is retried whatever its code; the three final codes fail the request; everything else,
-    known or not, is retried so that SQS and the redrive policy decide, and nothing is lost.
-    """
-    if http_status is not None and http_status >= 500:
-        return Disposition.RETRIED
-    if code in FINAL_API_ERRORS:
-        return Disposition.FAILED
-    return Disposition.RETRIED
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,12 +85,22 @@ class ApiError(Exception):
     reason: str | None = None
     field_list: tuple[dict[str, str], ...] | None = None
 
-    @property
-    def disposition(self) -> Disposition:
-        return classify_api_error(self.code, self.http_status)
-
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReport:
+    """The error of an outcome: its ``ErrorCode`` and message, and what the API added (CONTRACT section 4)."""
+
+    code: str
+    message: str
+    reason: str | None = None
+    field_list: tuple[dict[str, str], ...] | None = None
+
+    @classmethod
+    def of(cls, error: ApiError) -> ErrorReport:
+        return cls(error.code, truncate(error.message), error.reason, error.field_list)
 
 
 @dataclass(eq=False)

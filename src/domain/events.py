@@ -1,8 +1,8 @@
-"""Published events (CONTRACT section 4): the builders of their details, and (lazily) the detail models.
+"""Published events (CONTRACT section 4): the detail models, and the builders of the details they describe.
 
-The models (``domain.event_models``) are the source of ``events/schemas/`` and of the stack's schema
-registry; the builders produce plain dicts on the hot path, and a test proves every built detail
-validates against its model. The models are imported on first use, so the cold start skips pydantic.
+The models are the source of ``events/schemas/`` and of the stack's schema registry (``scripts/schemas.py``);
+their ``request`` is the effective request model itself. The builders give the plain dicts ``PutEvents`` sends,
+and a test proves every built detail validates against its model.
 """
 
 from __future__ import annotations
@@ -11,15 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Literal
 
-from domain.errors import ApiError
-from domain.requests import EffectiveRequest
+from pydantic import BaseModel, ConfigDict
 
-if TYPE_CHECKING:
-    from domain.event_models import DETAIL_MODELS as DETAIL_MODELS
-    from domain.event_models import PaymentSessionCreatedDetail as PaymentSessionCreatedDetail
-    from domain.event_models import PaymentSessionCreationFailedDetail as PaymentSessionCreationFailedDetail
+from domain.errors import ErrorReport
+from domain.request import EffectiveRequest, PaymentSession
 
 SCHEMA_VERSION: Final = "1.0"
 
@@ -29,30 +26,51 @@ class DetailType(StrEnum):
     FAILED = "PaymentSessionCreationFailed"
 
 
-# The detail models live in domain.event_models, imported when first needed (see __getattr__).
-_MODELS: Final = frozenset(
-    {
-        "DETAIL_MODELS",
-        "PaymentSessionCreatedDetail",
-        "PaymentSessionCreationFailedDetail",
-        "AmountModel",
-        "LimitsModel",
-        "AvailableLimitsModel",
-        "RequestModel",
-        "PaymentSessionModel",
-        "FieldModel",
-        "ErrorModel",
-    }
-)
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
-def __getattr__(name: str) -> Any:
-    """The detail models (``DETAIL_MODELS``, ``PaymentSessionCreatedDetail``...), importing pydantic on first use."""
-    if name in _MODELS:
-        from domain import event_models
+class FieldModel(_Model):
+    """One entry of the API's ``fieldList``."""
 
-        return getattr(event_models, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    name: str
+    message: str
+
+
+class ErrorModel(_Model):
+    code: str
+    message: str
+    retryable: bool
+    reason: str | None = None
+    fieldList: list[FieldModel] | None = None
+
+
+class _DetailModel(_Model):
+    schemaVersion: Literal["1.0"]
+    clientToken: str
+    messageId: str
+    correlationId: str | None
+    request: EffectiveRequest
+
+
+class PaymentSessionCreatedDetail(_DetailModel):
+    """Detail of ``PaymentSessionCreated``."""
+
+    paymentSession: PaymentSession
+
+
+class PaymentSessionCreationFailedDetail(_DetailModel):
+    """Detail of ``PaymentSessionCreationFailed``."""
+
+    error: ErrorModel
+
+
+DETAIL_MODELS: Final[Mapping[DetailType, type[_DetailModel]]] = {
+    DetailType.CREATED: PaymentSessionCreatedDetail,
+    DetailType.FAILED: PaymentSessionCreationFailedDetail,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,14 +94,17 @@ def _iso(value: Any) -> Any:
     return value
 
 
-def _base(client_token: str, message_id: str, correlation_id: str | None, request: EffectiveRequest) -> dict[str, Any]:
-    return {
+def _entry(
+    detail_type: DetailType, *, client_token: str, message_id: str, request: EffectiveRequest, trace_header: str | None
+) -> EventEntry:
+    detail: dict[str, Any] = {
         "schemaVersion": SCHEMA_VERSION,
         "clientToken": client_token,
         "messageId": message_id,
-        "correlationId": correlation_id,
-        "request": request.as_event_request(),
+        "correlationId": request.correlationId,
+        "request": request.terms(),
     }
+    return EventEntry(detail_type, detail, (request.paymentManagerArn,), trace_header)
 
 
 def created_event(
@@ -95,25 +116,24 @@ def created_event(
     trace_header: str | None,
 ) -> EventEntry:
     """``PaymentSessionCreated`` for a session the API returned."""
-    detail = _base(client_token, message_id, request.correlation_id, request)
-    detail["paymentSession"] = _iso(dict(payment_session))
-    return EventEntry(DetailType.CREATED, detail, (request.payment_manager_arn,), trace_header)
+    entry = _entry(
+        DetailType.CREATED,
+        client_token=client_token,
+        message_id=message_id,
+        request=request,
+        trace_header=trace_header,
+    )
+    entry.detail["paymentSession"] = _iso(dict(payment_session))
+    return entry
 
 
-def error_detail(
-    code: str,
-    message: str,
-    *,
-    retryable: bool,
-    reason: str | None = None,
-    field_list: tuple[dict[str, str], ...] | None = None,
-) -> dict[str, Any]:
+def error_detail(error: ErrorReport, *, retryable: bool) -> dict[str, Any]:
     """The ``error`` object: code, message, retryable, and ``reason``/``fieldList`` when the API gave them."""
-    out: dict[str, Any] = {"code": code, "message": message, "retryable": retryable}
-    if reason is not None:
-        out["reason"] = reason
-    if field_list is not None:
-        out["fieldList"] = [dict(item) for item in field_list]
+    out: dict[str, Any] = {"code": str(error.code), "message": error.message, "retryable": retryable}
+    if error.reason is not None:
+        out["reason"] = error.reason
+    if error.field_list is not None:
+        out["fieldList"] = [dict(item) for item in error.field_list]
     return out
 
 
@@ -125,13 +145,13 @@ def failed_event(
     error: dict[str, Any],
     trace_header: str | None,
 ) -> EventEntry:
-    """``PaymentSessionCreationFailed``: a final API error, or a retried cause on the last receive."""
-    detail = _base(client_token, message_id, request.correlation_id, request)
-    detail["error"] = error
-    return EventEntry(DetailType.FAILED, detail, (request.payment_manager_arn,), trace_header)
-
-
-def api_error_detail(error: ApiError, *, retryable: bool) -> dict[str, Any]:
-    return error_detail(
-        error.code, error.message, retryable=retryable, reason=error.reason, field_list=error.field_list
+    """``PaymentSessionCreationFailed``: a final error, or a retried cause that was dead-lettered."""
+    entry = _entry(
+        DetailType.FAILED,
+        client_token=client_token,
+        message_id=message_id,
+        request=request,
+        trace_header=trace_header,
     )
+    entry.detail["error"] = error
+    return entry

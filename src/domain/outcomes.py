@@ -1,9 +1,25 @@
-"""The four outcomes of a record (CONTRACT section 3) and what the handler reports of each."""
+"""The outcome table of CONTRACT section 3, in one pure function.
+
+Each stage of a batch observes something of a record (``Seen``); ``decide`` turns everything observed so far,
+and whether this is the record's last receive, into a ``Decision``: the outcome, the error code and message,
+the event the outcome publishes, whether the record is copied to the DLQ, and whether its failure is announced.
+The stages run in a fixed order and each acts on its part of the decision once:
+
+    admit (parse, token, age) -> API -> publish ``Decision.publish`` -> dead-letter ``Decision.dead_letter``
+    -> announce ``Decision.announce``
+
+after which ``decide`` gives the final outcome. Nothing else in the worker chooses an outcome.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Any, Final
+
+from domain.errors import ApiError, ErrorReport, PoisonMessage, WorkerErrorCode, truncate
+from domain.events import DetailType
 
 
 class Outcome(StrEnum):
@@ -13,30 +29,138 @@ class Outcome(StrEnum):
     DEAD_LETTERED = "dead-lettered"
 
 
+# CONTRACT section 3: these API errors are final for the request; every other answer is retried (so are
+# ThrottlingException, InternalServerException, AccessDeniedException and SubscriptionRequiredException, which
+# the contract names, any 5xx whatever its code, and codes this worker has never heard of).
+FINAL_API_ERRORS: Final = frozenset({"ValidationException", "ConflictException", "ServiceQuotaExceededException"})
+
+
+def is_final(error: ApiError) -> bool:
+    """Whether an API answer ends the request (failed) rather than asking for another try (retried)."""
+    server_error = error.http_status is not None and error.http_status >= 500
+    return not server_error and error.code in FINAL_API_ERRORS
+
+
+# -- what the stages observe ------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True, slots=True)
-class RecordResult:
-    """How one record ended; everything the handler logs and counts, and nothing it must not log."""
+class Created:
+    """The API returned a session."""
 
-    message_id: str
-    outcome: Outcome
-    receive_count: int
-    client_token: str | None = None
-    correlation_id: str | None = None
-    user_id: str | None = None
-    error_code: str | None = None
-    error_message: str | None = None
-    payment_session_id: str | None = None
-    api_called: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class BatchReport:
-    results: tuple[RecordResult, ...]
+    session: Mapping[str, Any]
 
     @property
-    def batch_item_failures(self) -> list[dict[str, str]]:
-        """The ``batchItemFailures`` of the Lambda response: every retried record, in batch order."""
-        return [{"itemIdentifier": r.message_id} for r in self.results if r.outcome is Outcome.RETRIED]
+    def session_id(self) -> str | None:
+        value = self.session.get("paymentSessionId")
+        return value if isinstance(value, str) else None
 
-    def response(self) -> dict[str, list[dict[str, str]]]:
-        return {"batchItemFailures": self.batch_item_failures}
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """The API answered with an error."""
+
+    error: ApiError
+
+
+@dataclass(frozen=True, slots=True)
+class Unavailable:
+    """No answer: a timeout, a network error, an unexpected exception, or no time left to call (``called``)."""
+
+    code: str
+    message: str
+    called: bool = True
+
+
+ApiObservation = Created | Answered | Unavailable
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """Everything the stages observed of one record; each stage adds its part with ``dataclasses.replace``."""
+
+    poison: PoisonMessage | None = None  # admit: the body (or an attribute) can never become a request
+    expired: bool = False  # admit: older than MAX_REQUEST_AGE_MINUTES
+    held: str | None = None  # FIFO: handed back untouched (why)
+    api: ApiObservation | None = None  # API stage
+    publish_failure: str | None = None  # publish stage: why the outcome's event was not published
+    letter_failure: str | None = None  # dead-letter stage: why the copy to the DLQ failed
+
+    @property
+    def needs_api(self) -> bool:
+        return self.poison is None and not self.expired and self.held is None and self.api is None
+
+    @property
+    def session_id(self) -> str | None:
+        return self.api.session_id if isinstance(self.api, Created) else None
+
+    @property
+    def api_called(self) -> bool:
+        return isinstance(self.api, Created | Answered) or (isinstance(self.api, Unavailable) and self.api.called)
+
+
+# -- what follows from it ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    outcome: Outcome
+    error: ErrorReport | None = None
+    publish: DetailType | None = None  # the event the outcome publishes (the publish stage)
+    dead_letter: bool = False  # the record is copied to the DLQ (the dead-letter stage)
+    announce: bool = False  # PaymentSessionCreationFailed, retryable, best effort (the announce stage)
+
+
+_NOT_CALLED: Final = ErrorReport(WorkerErrorCode.INTERNAL_ERROR, "the API stage did not run for this record")
+_EXPIRED: Final = ErrorReport(WorkerErrorCode.REQUEST_EXPIRED, "older than MAX_REQUEST_AGE_MINUTES")
+
+
+def decide(seen: Seen, *, last_receive: bool) -> Decision:
+    """The outcome table (CONTRACT section 3). ``last_receive``: ``ApproximateReceiveCount >= MAX_RECEIVE_COUNT``."""
+    if seen.poison is not None:
+        # Poison never becomes valid: dead-lettered on any receive, never announced.
+        return _to_dead_letter_queue(seen, ErrorReport(seen.poison.code, str(seen.poison)), announce=False)
+    if seen.held is not None:
+        return Decision(Outcome.RETRIED, ErrorReport(WorkerErrorCode.HELD_BACK, seen.held))
+    cause = _retried_cause(seen)
+    if cause is None:
+        return _final(seen)
+    if not last_receive:
+        return Decision(Outcome.RETRIED, cause)
+    # A created session is never announced as failed: its dead letter carries PaymentSessionId instead.
+    return _to_dead_letter_queue(seen, cause, announce=seen.session_id is None)
+
+
+def _retried_cause(seen: Seen) -> ErrorReport | None:
+    if seen.publish_failure is not None:
+        return ErrorReport(
+            WorkerErrorCode.EVENT_PUBLISH_FAILED, truncate(f"event not published: {seen.publish_failure}")
+        )
+    if seen.expired:
+        return None
+    match seen.api:
+        case Unavailable(code, message, _):
+            return ErrorReport(code, truncate(message))
+        case Answered(error) if not is_final(error):
+            return ErrorReport.of(error)
+        case None:
+            return _NOT_CALLED
+        case _:
+            return None
+
+
+def _final(seen: Seen) -> Decision:
+    """Created or failed: the record is deleted once the outcome's event is out."""
+    if seen.expired:
+        return Decision(Outcome.FAILED, _EXPIRED, publish=DetailType.FAILED)
+    if isinstance(seen.api, Answered):
+        return Decision(Outcome.FAILED, ErrorReport.of(seen.api.error), publish=DetailType.FAILED)
+    return Decision(Outcome.CREATED, publish=DetailType.CREATED)
+
+
+def _to_dead_letter_queue(seen: Seen, cause: ErrorReport, *, announce: bool) -> Decision:
+    if seen.letter_failure is not None:
+        # Handed back instead: the queue's redrive policy is the backstop that still moves it. Keep the cause.
+        message = truncate(f"{cause.message}; dead-letter send failed: {seen.letter_failure}")
+        return Decision(Outcome.RETRIED, replace(cause, message=message))
+    return Decision(Outcome.DEAD_LETTERED, cause, dead_letter=True, announce=announce)

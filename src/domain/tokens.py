@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from domain.constraints import is_valid_client_token
+from domain.dead_letter import LetterAttribute
 from domain.errors import FieldProblem, PoisonCode, PoisonMessage
+from domain.request import is_valid_client_token
 
-CLIENT_TOKEN_ATTRIBUTE: Final = "ClientToken"
 DERIVED_TOKEN_PREFIX: Final = "sqs-"
 
 
@@ -39,7 +39,7 @@ def attribute_token(attribute: str | None) -> str | None:
     if not is_valid_client_token(attribute):
         raise PoisonMessage(
             PoisonCode.INVALID_REQUEST,
-            (FieldProblem(f"messageAttributes.{CLIENT_TOKEN_ATTRIBUTE}", "not a valid client token"),),
+            (FieldProblem(f"messageAttributes.{LetterAttribute.CLIENT_TOKEN}", "not a valid client token"),),
         )
     return attribute
 

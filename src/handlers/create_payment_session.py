@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import gc
+from handlers.cold_start import collector_paused
 
-# Cold start: no cyclic garbage collection while the modules load and the first invocation builds its
-# clients (millions of long-lived objects, scanned again at every collection for nothing);
-# handlers.dependencies.end_cold_start() freezes what was built and turns the collector back on.
-gc.disable()
+with collector_paused():  # the imports below are most of the cold start (handlers.cold_start)
+    import time
+    from collections.abc import Mapping
+    from typing import Any, Final
 
-import time  # noqa: E402
-from collections.abc import Mapping  # noqa: E402
-from typing import Any, Final  # noqa: E402
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from aws_lambda_powertools.utilities.typing import LambdaContext  # noqa: E402
-
-from domain.outcomes import BatchReport  # noqa: E402
-from domain.processing import InboundRecord  # noqa: E402
-from handlers.dependencies import get_dependencies  # noqa: E402
-from handlers.observability import logger, metrics, observe, tracer  # noqa: E402
+    from domain.records import InboundRecord, parse_millis
+    from domain.report import BatchReport
+    from handlers.dependencies import get_dependencies
+    from handlers.observability import logger, metrics, observe, tracer
 
 # Kept back from the invocation's remaining time to log, flush metrics and return.
 RETURN_RESERVE_SECONDS: Final = 0.3
@@ -33,6 +29,7 @@ def to_inbound(record: Mapping[str, Any]) -> InboundRecord:
         receive_count = 1
     body = record.get("body")
     message_attributes = record.get("messageAttributes")
+    group_id = attributes.get("MessageGroupId")
     return InboundRecord(
         message_id=str(record.get("messageId", "")),
         body=body if isinstance(body, str) else "",
@@ -40,6 +37,8 @@ def to_inbound(record: Mapping[str, Any]) -> InboundRecord:
         message_attributes=message_attributes if isinstance(message_attributes, dict) else {},
         source_queue_arn=str(record.get("eventSourceARN", "")),
         trace_header=attributes.get("AWSTraceHeader"),
+        sent_timestamp=parse_millis(attributes.get("SentTimestamp")),
+        group_id=group_id if isinstance(group_id, str) else None,
     )
 
 

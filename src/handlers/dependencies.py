@@ -5,7 +5,6 @@ Nothing here runs at import time; tests call ``reset()`` or ``override()`` to re
 
 from __future__ import annotations
 
-import gc
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,20 +16,21 @@ from adapters.dead_letter import SqsDeadLetterSender
 from adapters.event_publisher import EventBridgePublisher
 from adapters.payments_api import PaymentsApiClient
 from domain.ports import DeadLetterSender, EventPublisher
-from domain.processing import BatchWorker, Timing, WorkerConfig
+from domain.record_state import AdmissionRules
+from handlers.cold_start import collector_paused
 from handlers.settings import Settings, get_settings
+from service.batch import BatchService, WorkerConfig
 
 # The payments API is the slow dependency: a longer read timeout, three attempts in all.
 PAYMENTS_CLIENT: Final = ClientSettings(connect_timeout=2.0, read_timeout=10.0, total_max_attempts=3)
 # EventBridge and SQS answer in milliseconds; their budget is the finish reserve of the invocation.
 AWS_CLIENT: Final = ClientSettings(connect_timeout=1.0, read_timeout=3.0, total_max_attempts=3)
-FINISH_RESERVE_SECONDS: Final = 4.0
 
 
 @dataclass(frozen=True, slots=True)
 class Dependencies:
     settings: Settings
-    worker: BatchWorker
+    worker: BatchService
     executor: ThreadPoolExecutor
 
 
@@ -56,12 +56,14 @@ def build(
     dead_letters: DeadLetterSender = SqsDeadLetterSender.create(
         replace(AWS_CLIENT, max_pool_connections=pool), queue_url=settings.dead_letter_queue_url
     )
-    worker = BatchWorker(
+    worker = BatchService(
         WorkerConfig(
-            event_source=settings.event_source,
-            managers=settings.managers,
-            max_receive_count=settings.max_receive_count,
-            timing=Timing(finish_reserve=FINISH_RESERVE_SECONDS),
+            AdmissionRules(
+                event_source=settings.event_source,
+                managers=settings.managers,
+                max_receive_count=settings.max_receive_count,
+                age_limit=settings.age_limit,
+            )
         ),
         api=PaymentsApiClient.create(replace(payments_client, max_pool_connections=pool)),
         publisher=wrap_publisher(publisher) if wrap_publisher else publisher,
@@ -75,33 +77,14 @@ _lock = threading.Lock()
 _current: Dependencies | None = None
 
 
-_cold_start = True
-
-
-def end_cold_start() -> None:
-    """Freeze what the cold start built (once per process) and turn the garbage collector back on.
-
-    The entry module disables the collector while the modules load and the first clients are built;
-    ``gc.freeze()`` then moves every object alive (modules, models, clients: they live as long as the
-    execution environment) out of the generations the collector scans, so later collections skip them.
-    """
-    global _cold_start
-    if _cold_start:
-        _cold_start = False
-        gc.freeze()
-    gc.enable()
-
-
 def get_dependencies() -> Dependencies:
     """The wiring of this execution environment, built on first use."""
     global _current
     if _current is None:
         with _lock:
             if _current is None:
-                try:
+                with collector_paused(freeze=True):
                     _current = build(get_settings())
-                finally:
-                    end_cold_start()
     return _current
 
 
@@ -110,7 +93,6 @@ def override(dependencies: Dependencies) -> None:
     global _current
     reset()
     _current = dependencies
-    end_cold_start()
 
 
 def reset() -> None:

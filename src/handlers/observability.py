@@ -11,7 +11,8 @@ from typing import Any, Final
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from domain.outcomes import BatchReport, Outcome, RecordResult
+from domain.outcomes import Outcome
+from domain.report import BatchReport, RecordResult
 
 SERVICE: Final = "payment-session-worker"
 NAMESPACE: Final = "PaymentSessionWorker"

@@ -111,7 +111,7 @@ def fuzz_environment(payments_server: PaymentsApiServer) -> Iterator[FuzzEnviron
         events.put_targets(Rule="all", EventBusName=bus, Targets=[{"Id": "capture", "Arn": capture_arn}])
         worker_settings = Settings(
             payment_manager_arn=MANAGER_ARN,
-            allowed_payment_manager_arns=OTHER_MANAGER_ARN,
+            allowed_payment_manager_arns=frozenset({OTHER_MANAGER_ARN}),
             dead_letter_queue_url=dlq_url,
             event_bus_name=bus,
             event_source=EVENT_SOURCE,

@@ -22,7 +22,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.errors import MAX_ERROR_MESSAGE_CHARS, PoisonCode, PoisonMessage
-from domain.requests import MAX_ENVELOPES, EffectiveRequest, ManagerPolicy, parse_request
+from domain.parsing import MAX_ENVELOPES, ManagerPolicy, parse_request
+from domain.request import EffectiveRequest
 from domain.tokens import derive_token
 from handlers.create_payment_session import lambda_handler
 from sandbox.soak import NO_FAULTS, CallFaults
@@ -753,7 +754,7 @@ def test_parsing_any_body_yields_a_request_or_poison_and_agrees_with_the_generat
     else:
         assert payload.kind is not Kind.POISON, "a poison body was accepted"
         if payload.kind is Kind.VALID:
-            assert parsed.client_token == payload.body_token
+            assert parsed.clientToken == payload.body_token
 
 
 _MARKER: Final = "Zq7xMARKERx7qZ"

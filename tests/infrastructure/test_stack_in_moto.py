@@ -141,7 +141,7 @@ def test_with_defaults_the_stack_deploys_and_wires_queues_key_bus_and_function(d
             patch.setenv(name, value)
         settings = load_settings()
     assert settings.payment_manager_arn == MANAGER_ARN
-    assert settings.allowed_payment_manager_arns == ""
+    assert settings.allowed_payment_manager_arns == frozenset()
 
 
 def test_with_defaults_the_event_source_and_concurrency_match_the_parameters(deploy):

@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from domain.constraints import PAYMENT_MANAGER_ARN_PATTERN
-from handlers.dependencies import FINISH_RESERVE_SECONDS, PAYMENTS_CLIENT
+from handlers.dependencies import PAYMENTS_CLIENT
 from handlers.settings import COUNT_MAX, COUNT_MIN, DEFAULT_EVENT_SOURCE, VARIABLES
+from service.budget import Budget
 
 FOURTEEN_DAYS = 14 * 24 * 60 * 60
 MANAGER = "arn:aws:bedrock-agentcore:us-east-1:123456789012:payment-manager/checkout-manager-a1b2c3d4e5"
@@ -187,7 +188,7 @@ def test_the_timeout_leaves_a_payments_call_its_room_before_the_workers_finish_r
     one_call = PAYMENTS_CLIENT.connect_timeout + PAYMENTS_CLIENT.read_timeout
 
     # Then after the finish reserve there is time for at least one slow payments call
-    assert function["Timeout"] >= FINISH_RESERVE_SECONDS + one_call
+    assert function["Timeout"] >= Budget().finish_max + one_call
     assert function["MemorySize"] >= 256
 
 

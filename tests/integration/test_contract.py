@@ -260,15 +260,17 @@ def test_the_dead_letter_carries_the_workers_attributes_first_then_the_records_o
     handler(sqs_event(record))
 
     attributes: dict[str, Any] = only(aws.dead_letters(1))["MessageAttributes"]
-    # Then the worker's five come first and SQS's limit of 10 keeps five of the record's own
+    # Then the worker's six come first (OriginalSentTimestamp is the record's SentTimestamp) and SQS's limit of 10
+    # keeps four of the record's own
     assert len(attributes) == 10
+    assert attributes["OriginalSentTimestamp"]["StringValue"] == record["attributes"]["SentTimestamp"]
     assert {name: attributes[name]["StringValue"] for name in ("ErrorCode", "SourceMessageId", "SourceQueueArn")} == {
         "ErrorCode": "MalformedJson",
         "SourceMessageId": "m-attrs",
         "SourceQueueArn": record["eventSourceARN"],
     }
     assert attributes["ClientToken"]["StringValue"] == derive_token("m-attrs")
-    assert {name for name in attributes if name.startswith("Custom")} == {f"Custom{i}" for i in range(5)}
+    assert {name for name in attributes if name.startswith("Custom")} == {f"Custom{i}" for i in range(4)}
 
 
 def test_the_error_message_never_contains_the_input_values(handler, aws, payments_api):

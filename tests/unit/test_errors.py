@@ -1,64 +1,10 @@
-"""The classification table of CONTRACT section 3 and the bounded error message of section 5."""
+"""The bounded, value-free error message of CONTRACT section 5."""
 
 from __future__ import annotations
 
 import pytest
 
-from domain.errors import (
-    MAX_ERROR_MESSAGE_CHARS,
-    ApiError,
-    Disposition,
-    FieldProblem,
-    PoisonCode,
-    PoisonMessage,
-    classify_api_error,
-    describe,
-    truncate,
-)
-
-FAILED_CODES = {"ValidationException": 400, "ConflictException": 409, "ServiceQuotaExceededException": 402}
-RETRIED_CODES = {
-    "ThrottlingException": 429,
-    "InternalServerException": 500,
-    "AccessDeniedException": 403,
-    "SubscriptionRequiredException": 403,
-}
-
-
-@pytest.mark.parametrize(("code", "status"), FAILED_CODES.items())
-def test_validation_conflict_and_quota_errors_fail_the_request(code: str, status: int) -> None:
-    assert classify_api_error(code, status) is Disposition.FAILED
-    assert classify_api_error(code, None) is Disposition.FAILED
-    assert ApiError(code, "message", status).disposition is Disposition.FAILED
-
-
-@pytest.mark.parametrize(("code", "status"), RETRIED_CODES.items())
-def test_throttling_internal_access_and_subscription_errors_are_retried(code: str, status: int) -> None:
-    assert classify_api_error(code, status) is Disposition.RETRIED
-    assert classify_api_error(code, None) is Disposition.RETRIED
-    assert ApiError(code, "message", status).disposition is Disposition.RETRIED
-
-
-@pytest.mark.parametrize("code", [*FAILED_CODES, "UnknownError", "Unknown", ""])
-@pytest.mark.parametrize("status", [500, 502, 503, 504, 599])
-def test_any_5xx_is_retried_whatever_its_code(code: str, status: int) -> None:
-    assert classify_api_error(code, status) is Disposition.RETRIED
-
-
-@pytest.mark.parametrize("status", [400, 404, 418, 499, None])
-def test_an_unknown_code_is_retried_so_that_sqs_decides(status: int | None) -> None:
-    assert classify_api_error("SomethingNewException", status) is Disposition.RETRIED
-
-
-def test_classification_reads_the_code_never_the_message() -> None:
-    # Given a retried code whose message mentions a final one, and the reverse
-    assert ApiError("ThrottlingException", "ValidationException: slow down", 429).disposition is Disposition.RETRIED
-    assert ApiError("ValidationException", "ThrottlingException? no", 400).disposition is Disposition.FAILED
-
-
-def test_codes_are_case_sensitive() -> None:
-    assert classify_api_error("validationexception", 400) is Disposition.RETRIED
-
+from domain.errors import MAX_ERROR_MESSAGE_CHARS, FieldProblem, PoisonCode, PoisonMessage, describe, truncate
 
 # -- the error message ---------------------------------------------------------------------------------------
 

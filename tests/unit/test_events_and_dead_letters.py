@@ -10,19 +10,18 @@ from typing import Any
 import pytest
 
 from domain.dead_letter import MAX_MESSAGE_ATTRIBUTES, dead_letter
-from domain.errors import ApiError
+from domain.errors import ApiError, ErrorReport
 from domain.events import (
     DETAIL_MODELS,
     SCHEMA_VERSION,
     DetailType,
     PaymentSessionCreatedDetail,
     PaymentSessionCreationFailedDetail,
-    api_error_detail,
     created_event,
     error_detail,
     failed_event,
 )
-from domain.requests import EffectiveRequest, Money
+from domain.request import EffectiveRequest, PaymentSessionRequest
 from tests.support import MANAGER_ARN, OTHER_MANAGER_ARN, REQUEST_QUEUE_ARN
 
 TOKEN = "sqs-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -30,16 +29,16 @@ MESSAGE_ID = "059f36b4-87a3-44ab-83d2-661975830a7d"
 TRACE = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
 BASE_KEYS = {"schemaVersion", "clientToken", "messageId", "correlationId", "request"}
 
-FULL_REQUEST = EffectiveRequest(
-    payment_manager_arn=OTHER_MANAGER_ARN,
-    expiry_time_in_minutes=60,
-    user_id="user-1234",
-    agent_name="checkout-agent",
-    max_spend=Money("25.50", "USD"),
-    client_token=None,
-    correlation_id="order-1001",
-)
-MINIMAL_REQUEST = EffectiveRequest(payment_manager_arn=MANAGER_ARN, expiry_time_in_minutes=15)
+FULL_REQUEST = PaymentSessionRequest.model_validate(
+    {
+        "expiryTimeInMinutes": 60,
+        "userId": "user-1234",
+        "agentName": "checkout-agent",
+        "limits": {"maxSpendAmount": {"value": "25.50", "currency": "USD"}},
+        "correlationId": "order-1001",
+    }
+).resolved(OTHER_MANAGER_ARN)
+MINIMAL_REQUEST = PaymentSessionRequest.model_validate({"expiryTimeInMinutes": 15}).resolved(MANAGER_ARN)
 
 CREATED_AT = datetime(2026, 11, 26, 12, 0, 0, 123000, tzinfo=UTC)
 UPDATED_AT = datetime(2026, 11, 26, 13, 30, 0, tzinfo=timezone(timedelta(hours=2)))
@@ -160,7 +159,7 @@ def failed(error: dict[str, Any], request: EffectiveRequest = FULL_REQUEST, trac
 
 
 def test_a_failed_detail_validates_against_its_model_with_exactly_the_contracts_keys() -> None:
-    entry = failed(error_detail("ConflictException", "token reused", retryable=False))
+    entry = failed(error_detail(ErrorReport("ConflictException", "token reused"), retryable=False))
     assert entry.detail_type is DetailType.FAILED
     assert set(entry.detail) == BASE_KEYS | {"error"}
     assert entry.detail["error"] == {"code": "ConflictException", "message": "token reused", "retryable": False}
@@ -177,7 +176,7 @@ def test_reason_and_field_list_appear_only_when_the_api_gave_them() -> None:
         reason="FieldValidationFailed",
         field_list=({"name": "userId", "message": "too long"},),
     )
-    detail = failed(api_error_detail(error, retryable=False)).detail
+    detail = failed(error_detail(ErrorReport.of(error), retryable=False)).detail
     # Then both are in the error object, and the detail still validates
     assert detail["error"] == {
         "code": "ValidationException",
@@ -188,19 +187,21 @@ def test_reason_and_field_list_appear_only_when_the_api_gave_them() -> None:
     }
     PaymentSessionCreationFailedDetail.model_validate(over_the_wire(detail))
     # And without them, neither key exists
-    bare = api_error_detail(ApiError("ConflictException", "conflict", 409), retryable=False)
+    bare = error_detail(ErrorReport.of(ApiError("ConflictException", "conflict", 409)), retryable=False)
     assert set(bare) == {"code", "message", "retryable"}
 
 
 def test_a_retried_cause_is_announced_as_retryable() -> None:
-    detail = failed(error_detail("ThrottlingException", "slow down", retryable=True), MINIMAL_REQUEST, None).detail
+    detail = failed(
+        error_detail(ErrorReport("ThrottlingException", "slow down"), retryable=True), MINIMAL_REQUEST, None
+    ).detail
     assert detail["error"]["retryable"] is True
     assert detail["correlationId"] is None
     PaymentSessionCreationFailedDetail.model_validate(over_the_wire(detail))
 
 
 def test_a_failed_event_targets_the_payment_manager_and_passes_the_trace_header() -> None:
-    entry = failed(error_detail("ValidationException", "bad", retryable=False))
+    entry = failed(error_detail(ErrorReport("ValidationException", "bad"), retryable=False))
     assert (entry.resources, entry.trace_header) == ((OTHER_MANAGER_ARN,), TRACE)
 
 
@@ -348,3 +349,48 @@ def test_an_attribute_that_cannot_be_carried_is_skipped_without_taking_a_slot(at
     dl = letter({"broken": attribute, "tenant": string("acme")})
     assert "broken" not in dl.attributes
     assert list(dl.attributes)[5:] == ["tenant"]
+
+
+def test_a_dead_letter_carries_the_session_id_and_the_first_enqueue_when_known() -> None:
+    # Given a created session whose event failed, first enqueued at a known time
+    dl = dead_letter(
+        message_id=MESSAGE_ID,
+        body=BODY,
+        error_code="EventPublishFailed",
+        error_message="event not published: ThrottlingException",
+        source_queue_arn=REQUEST_QUEUE_ARN,
+        client_token=TOKEN,
+        record_attributes={"tenant": string("acme")},
+        payment_session_id="payment-session-0123456789abcde",
+        original_sent_timestamp=1795000000000,
+    )
+    # Then both are String attributes after the token, before the record's own
+    assert dl.attributes["PaymentSessionId"] == {"DataType": "String", "StringValue": "payment-session-0123456789abcde"}
+    assert dl.attributes["OriginalSentTimestamp"] == {"DataType": "String", "StringValue": "1795000000000"}
+    assert list(dl.attributes)[5:] == ["PaymentSessionId", "OriginalSentTimestamp", "tenant"]
+    assert dl.group_id is None
+
+
+def test_a_dead_letter_of_a_fifo_record_keeps_its_message_group() -> None:
+    dl = dead_letter(
+        message_id=MESSAGE_ID,
+        body=BODY,
+        error_code="InvalidRequest",
+        error_message="limit: extra_forbidden",
+        source_queue_arn=REQUEST_QUEUE_ARN + ".fifo",
+        client_token=TOKEN,
+        record_attributes={},
+        group_id="user-1234",
+    )
+    assert dl.group_id == "user-1234"
+
+
+def test_the_event_request_and_the_api_arguments_come_from_the_one_request_model() -> None:
+    # Given the request's model, with the worker's own fields (token, correlation) marked as not part of the terms
+    terms = FULL_REQUEST.terms()
+    declared = set(PaymentSessionRequest.model_fields)
+    worker_own = {name for name, info in PaymentSessionRequest.model_fields.items() if info.exclude}
+    # Then the event's request is every declared term, and the API's arguments add only the chosen token
+    assert worker_own == {"clientToken", "correlationId"}
+    assert set(terms) == declared - worker_own
+    assert FULL_REQUEST.api_params(TOKEN) == {**terms, "clientToken": TOKEN}

@@ -19,17 +19,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain import constraints as c
-from domain.errors import (
-    FINAL_API_ERRORS,
-    RETRIED_API_ERRORS,
-    Disposition,
-    PoisonCode,
-    PoisonMessage,
-    classify_api_error,
-)
-from domain.requests import Amount, Currency, ManagerPolicy, RequestMessage, SessionLimits, parse_request
+from domain.constraints import Currency
+from domain.errors import ApiError, PoisonCode, PoisonMessage
+from domain.outcomes import FINAL_API_ERRORS, is_final
+from domain.parsing import ManagerPolicy, parse_request
+from domain.request import Amount, PaymentSessionRequest, SessionLimits
 from tests.support import EVENT_SOURCE, MANAGER_ARN, valid_request
 
+# The contract names these as retried (section 3); every other code is retried too.
+RETRIED_API_ERRORS = frozenset(
+    {"ThrottlingException", "InternalServerException", "AccessDeniedException", "SubscriptionRequiredException"}
+)
 # Our own members, not the API's: correlationId only travels in events and logs (CONTRACT section 1).
 OWN_MEMBERS = {"correlationId"}
 
@@ -57,7 +57,7 @@ def amount_shape() -> StructureShape:
     return amount
 
 
-def string_bounds(model: type[RequestMessage], field: str) -> dict[str, Any]:
+def string_bounds(model: type[PaymentSessionRequest], field: str) -> dict[str, Any]:
     """The string schema pydantic enforces for ``field`` (the non-null branch of an optional)."""
     prop = model.model_json_schema()["properties"][field]
     (string_schema,) = [s for s in prop.get("anyOf", [prop]) if s.get("type") == "string"]
@@ -94,7 +94,7 @@ def arn_of_length(length: int) -> str:
 def test_message_fields_are_the_models_members_plus_our_own_correlation_id() -> None:
     # Given the model's input members and ours, at every level
     # Then they are the same names (so an unknown field is unknown to both)
-    assert set(RequestMessage.model_fields) == set(input_shape().members) | OWN_MEMBERS
+    assert set(PaymentSessionRequest.model_fields) == set(input_shape().members) | OWN_MEMBERS
     limits = member("limits")
     assert isinstance(limits, StructureShape)
     assert set(SessionLimits.model_fields) == set(limits.members)
@@ -104,11 +104,11 @@ def test_message_fields_are_the_models_members_plus_our_own_correlation_id() -> 
 def test_required_members_agree_except_the_payment_manager_which_defaults_from_configuration() -> None:
     # Given the model requires paymentManagerArn and expiryTimeInMinutes
     model_required = set(input_shape().required_members)
-    ours = {name for name, field in RequestMessage.model_fields.items() if field.is_required()}
+    ours = {name for name, field in PaymentSessionRequest.model_fields.items() if field.is_required()}
     # Then ours requires the same, except paymentManagerArn, deliberately optional in the message
     assert model_required == {"paymentManagerArn", "expiryTimeInMinutes"}
     assert ours == model_required - {"paymentManagerArn"}
-    assert RequestMessage.model_fields["paymentManagerArn"].default is None
+    assert PaymentSessionRequest.model_fields["paymentManagerArn"].default is None
     # And the API call always carries it: the configured default fills it in
     request = parse(valid_request())
     assert request.api_params("t" * 40)["paymentManagerArn"] == MANAGER_ARN
@@ -155,7 +155,7 @@ def test_the_idempotency_token_member_is_client_token() -> None:
 def test_string_length_bounds_agree_with_the_model(field: str, minimum: int, maximum: int) -> None:
     metadata = member(field).metadata
     assert (minimum, maximum) == (metadata["min"], metadata["max"])
-    bounds = string_bounds(RequestMessage, field)
+    bounds = string_bounds(PaymentSessionRequest, field)
     assert (bounds["minLength"], bounds["maxLength"]) == (metadata["min"], metadata["max"])
 
 
@@ -163,7 +163,7 @@ def test_expiry_range_agrees_with_the_model() -> None:
     metadata = member("expiryTimeInMinutes").metadata
     assert member("expiryTimeInMinutes").type_name == "integer"
     assert (metadata["min"], metadata["max"]) == (c.EXPIRY_MIN, c.EXPIRY_MAX)
-    schema = RequestMessage.model_json_schema()["properties"]["expiryTimeInMinutes"]
+    schema = PaymentSessionRequest.model_json_schema()["properties"]["expiryTimeInMinutes"]
     assert (schema["type"], schema["minimum"], schema["maximum"]) == ("integer", metadata["min"], metadata["max"])
 
 
@@ -199,7 +199,7 @@ def test_a_currency_outside_the_models_enum_is_invalid(currency: str) -> None:
 def test_every_currency_of_the_models_enum_is_accepted() -> None:
     for currency in amount_shape().members["currency"].enum:
         request = parse(valid_request(limits={"maxSpendAmount": {"value": "1", "currency": currency}}))
-        assert request.max_spend is not None and request.max_spend.currency == currency
+        assert request.limits is not None and request.limits.maxSpendAmount.currency == currency
 
 
 # -- errors -----------------------------------------------------------------------------------------------
@@ -213,17 +213,17 @@ def test_classified_errors_are_exactly_the_models_errors_of_the_operation() -> N
 
 def test_each_modeled_error_with_its_modeled_status_gets_the_contracts_disposition() -> None:
     expected = {
-        "ValidationException": Disposition.FAILED,
-        "ConflictException": Disposition.FAILED,
-        "ServiceQuotaExceededException": Disposition.FAILED,
-        "ThrottlingException": Disposition.RETRIED,
-        "InternalServerException": Disposition.RETRIED,
-        "AccessDeniedException": Disposition.RETRIED,
-        "SubscriptionRequiredException": Disposition.RETRIED,
+        "ValidationException": True,
+        "ConflictException": True,
+        "ServiceQuotaExceededException": True,
+        "ThrottlingException": False,
+        "InternalServerException": False,
+        "AccessDeniedException": False,
+        "SubscriptionRequiredException": False,
     }
     for shape in operation().error_shapes:
         status = shape.metadata["error"]["httpStatusCode"]
-        assert classify_api_error(shape.name, status) is expected[shape.name], shape.name
+        assert is_final(ApiError(shape.name, "message", status)) is expected[shape.name], shape.name
 
 
 # -- boundaries, derived from the model --------------------------------------------------------------------
@@ -240,7 +240,7 @@ def test_header_strings_at_their_model_bounds_are_accepted_and_one_over_is_inval
 def test_client_token_at_its_model_bounds_is_accepted_and_one_outside_is_invalid() -> None:
     metadata = member("clientToken").metadata
     for length in (metadata["min"], metadata["max"]):
-        assert parse(valid_request(clientToken="a" * length)).client_token == "a" * length
+        assert parse(valid_request(clientToken="a" * length)).clientToken == "a" * length
     for length in (metadata["min"] - 1, metadata["max"] + 1):
         assert_invalid(valid_request(clientToken="a" * length), "clientToken")
 
@@ -248,7 +248,7 @@ def test_client_token_at_its_model_bounds_is_accepted_and_one_outside_is_invalid
 def test_expiry_at_its_model_bounds_is_accepted_and_one_outside_is_invalid() -> None:
     metadata = member("expiryTimeInMinutes").metadata
     for value in (metadata["min"], metadata["max"]):
-        assert parse(valid_request(expiryTimeInMinutes=value)).expiry_time_in_minutes == value
+        assert parse(valid_request(expiryTimeInMinutes=value)).expiryTimeInMinutes == value
     for value in (metadata["min"] - 1, metadata["max"] + 1):
         assert_invalid(valid_request(expiryTimeInMinutes=value), "expiryTimeInMinutes")
 
@@ -259,7 +259,7 @@ def test_payment_manager_arn_at_the_model_maximum_is_accepted_and_one_over_is_in
     longest, too_long = arn_of_length(maximum), arn_of_length(maximum + 1)
     managers = ManagerPolicy(MANAGER_ARN, frozenset({longest, too_long}))
     # Then the longest is used and the other is invalid (the length bound, not the allow-list)
-    assert parse(valid_request(paymentManagerArn=longest), managers).payment_manager_arn == longest
+    assert parse(valid_request(paymentManagerArn=longest), managers).paymentManagerArn == longest
     assert_invalid(valid_request(paymentManagerArn=too_long), "paymentManagerArn", managers)
 
 
@@ -270,7 +270,7 @@ def test_payment_manager_arn_minimum_is_below_the_shortest_pattern_match() -> No
     assert re.fullmatch(pattern, shortest) and len(shortest) >= member("paymentManagerArn").metadata["min"]
     # Then it is accepted, and anything shorter cannot match the pattern
     managers = ManagerPolicy(MANAGER_ARN, frozenset({shortest}))
-    assert parse(valid_request(paymentManagerArn=shortest), managers).payment_manager_arn == shortest
+    assert parse(valid_request(paymentManagerArn=shortest), managers).paymentManagerArn == shortest
     assert_invalid(valid_request(paymentManagerArn=shortest[:-1]), "paymentManagerArn", managers)
 
 
@@ -281,7 +281,7 @@ def test_client_token_is_accepted_exactly_when_the_model_accepts_it(token: str) 
     model_accepts = metadata["min"] <= len(token) <= metadata["max"] and re.fullmatch(metadata["pattern"], token)
     document = valid_request(clientToken=token)
     if model_accepts:
-        assert parse(document).client_token == token
+        assert parse(document).clientToken == token
     else:
         assert_invalid(document, "clientToken")
 
@@ -299,6 +299,6 @@ def test_payment_manager_arn_is_accepted_exactly_when_the_model_accepts_it(arn: 
     document = valid_request(paymentManagerArn=candidate)
     # Then the message is valid exactly when the model would accept the value
     if model_accepts:
-        assert parse(document, managers).payment_manager_arn == candidate
+        assert parse(document, managers).paymentManagerArn == candidate
     else:
         assert_invalid(document, "paymentManagerArn", managers)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -14,26 +13,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.errors import ApiError, TransientError, WorkerErrorCode
-from domain.events import DetailType, EventEntry
-from domain.outcomes import BatchReport, Outcome, RecordResult
-from domain.processing import MAX_ENTRIES_PER_CALL, BatchWorker, InboundRecord, Timing, WorkerConfig
-from domain.requests import ManagerPolicy
+from domain.events import DetailType
+from domain.outcomes import Outcome
+from domain.records import InboundRecord
+from domain.report import BatchReport, RecordResult
 from domain.tokens import derive_token
-from tests.fakes.ports import FakeClock, FakeDeadLetterSender, FakeEventPublisher, FakePaymentsApi, session_for
+from service.batch import MAX_ENTRIES_PER_CALL
+from service.budget import Budget
+from tests.fakes.harness import BUDGET, MAX_RECEIVE, TRACE, Harness, attribute, record, token_of
+from tests.fakes.ports import FakeEventPublisher, FakePaymentsApi, session_for
 from tests.support import (
     EVENT_SOURCE,
     FOREIGN_MANAGER_ARN,
     MANAGER_ARN,
-    OTHER_MANAGER_ARN,
     REQUEST_QUEUE_ARN,
     string_attribute,
     valid_request,
 )
-
-MAX_RECEIVE = 5
-TIMING = Timing()
-MANAGERS = ManagerPolicy(MANAGER_ARN, frozenset({OTHER_MANAGER_ARN}))
-TRACE = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1"
 
 RETRIED_CAUSES: list[tuple[BaseException, str]] = [
     (ApiError("ThrottlingException", "Rate exceeded", 429), "ThrottlingException"),
@@ -74,74 +70,9 @@ POISON: list[tuple[str, str]] = [
 POISON_IDS = ["malformed", "not-object", "unknown-field", "manager", "loop"]
 
 
-def token_of(name: str) -> str:
-    return f"token-{name}-".ljust(48, "0")
-
-
-def record(
-    name: str,
-    *,
-    receive_count: int = 1,
-    body: str | None = None,
-    attributes: dict[str, dict[str, Any]] | None = None,
-    trace_header: str | None = None,
-    **overrides: Any,
-) -> InboundRecord:
-    """A record named ``name``: message ID ``msg-<name>``, body token ``token-<name>-000...``."""
-    if body is None:
-        body = json.dumps(valid_request(clientToken=token_of(name), correlationId=f"corr-{name}", **overrides))
-    return InboundRecord(
-        message_id=f"msg-{name}",
-        body=body,
-        receive_count=receive_count,
-        message_attributes=attributes or {},
-        source_queue_arn=REQUEST_QUEUE_ARN,
-        trace_header=trace_header,
-    )
-
-
-@dataclass
-class Harness:
-    """A ``BatchWorker`` over the fakes, a real thread pool and a clock that stands still."""
-
-    executor: ThreadPoolExecutor
-    api: FakePaymentsApi = field(default_factory=FakePaymentsApi)
-    publisher: FakeEventPublisher = field(default_factory=FakeEventPublisher)
-    dead_letters: FakeDeadLetterSender = field(default_factory=FakeDeadLetterSender)
-    clock: FakeClock = field(default_factory=FakeClock)
-    timing: Timing = TIMING
-
-    def run(self, *records: InboundRecord, seconds_left: float = 30.0) -> BatchReport:
-        worker = BatchWorker(
-            WorkerConfig(EVENT_SOURCE, MANAGERS, MAX_RECEIVE, self.timing),
-            api=self.api,
-            publisher=self.publisher,
-            dead_letters=self.dead_letters,
-            executor=self.executor,
-            clock=self.clock,
-        )
-        report = worker.process(list(records), self.clock.now + seconds_left)
-        assert [result.message_id for result in report.results] == [r.message_id for r in records]
-        return report
-
-    def events(self, detail_type: DetailType | None = None) -> list[EventEntry]:
-        return [e for e in self.publisher.entries if detail_type is None or e.detail_type is detail_type]
-
-
-@pytest.fixture
-def harness() -> Iterator[Harness]:
-    with ThreadPoolExecutor(max_workers=10) as executor:
-        yield Harness(executor)
-
-
 def only_result(report: BatchReport) -> RecordResult:
     (result,) = report.results
     return result
-
-
-def attribute(letter: Any, name: str) -> Any:
-    value = letter.attributes[name]
-    return value.get("StringValue", value.get("BinaryValue"))
 
 
 # -- created -------------------------------------------------------------------------------------------------
@@ -195,7 +126,7 @@ def test_a_redelivery_repeats_the_same_call_with_the_same_token(harness: Harness
 
 def test_the_api_is_given_the_deadline_less_the_finish_reserve(harness: Harness) -> None:
     harness.run(record("a"), seconds_left=30)
-    assert harness.api.deadlines == [harness.clock.now + 30 - TIMING.finish_reserve]
+    assert harness.api.deadlines == [harness.clock.now + 30 - BUDGET.finish_max]
 
 
 # -- failed --------------------------------------------------------------------------------------------------
@@ -432,7 +363,7 @@ def test_one_refused_dead_letter_does_not_affect_the_others(harness: Harness) ->
 
 def test_without_time_for_the_api_stage_records_are_handed_back_with_timeout(harness: Harness) -> None:
     # Given less time left than the finish reserve plus the minimum for a call
-    seconds_left = TIMING.finish_reserve + TIMING.min_stage - 0.01
+    seconds_left = 0.99 * BUDGET.min_start / (1 - BUDGET.finish_share)
     # When a batch arrives
     report = harness.run(record("a"), record("b"), seconds_left=seconds_left)
     # Then the API is never called and every record is retried with Timeout
@@ -444,19 +375,19 @@ def test_without_time_for_the_api_stage_records_are_handed_back_with_timeout(har
 
 
 def test_just_enough_time_for_the_api_stage_calls_the_api(harness: Harness) -> None:
-    report = harness.run(record("a"), seconds_left=TIMING.finish_reserve + TIMING.min_stage)
+    report = harness.run(record("a"), seconds_left=1.01 * BUDGET.min_start / (1 - BUDGET.finish_share))
     assert only_result(report).outcome is Outcome.CREATED
 
 
 def test_without_time_for_the_api_stage_on_the_last_receive_the_record_is_dead_lettered(harness: Harness) -> None:
-    report = harness.run(record("a", receive_count=MAX_RECEIVE), seconds_left=TIMING.finish_reserve)
+    report = harness.run(record("a", receive_count=MAX_RECEIVE), seconds_left=1.2 * BUDGET.min_start)
     result = only_result(report)
     assert (result.outcome, result.error_code) == (Outcome.DEAD_LETTERED, "Timeout")
     assert harness.api.calls == []
 
 
 def test_without_time_for_the_dead_letter_queue_poison_is_handed_back(harness: Harness) -> None:
-    report = harness.run(record("p", body="{"), seconds_left=TIMING.min_stage / 2)
+    report = harness.run(record("p", body="{"), seconds_left=BUDGET.min_start / 2)
     result = only_result(report)
     assert (result.outcome, result.error_code) == (Outcome.RETRIED, "MalformedJson")
     assert harness.dead_letters.calls == []
@@ -481,7 +412,7 @@ def test_an_api_call_still_running_at_the_deadline_is_handed_back_with_timeout()
     # Given no reserve, so the worker waits for the API until the deadline, which is now
     release = threading.Event()
     with ThreadPoolExecutor(max_workers=2) as executor:
-        harness = Harness(executor, timing=Timing(finish_reserve=0.0, min_stage=0.0))
+        harness = Harness(executor, budget=Budget(finish_share=0.0, min_start=0.0))
         harness.api.gate = lambda _api: release.wait(timeout=10)
         try:
             # When the API call is still in flight at the deadline

@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.errors import MAX_ERROR_MESSAGE_CHARS, PoisonCode, PoisonMessage
-from domain.requests import MAX_ENVELOPES, EffectiveRequest, ManagerPolicy, parse_request
+from domain.parsing import MAX_ENVELOPES, ManagerPolicy, parse_request
+from domain.request import EffectiveRequest
 from tests.support import EVENT_SOURCE, FOREIGN_MANAGER_ARN, MANAGER_ARN, OTHER_MANAGER_ARN, valid_request
 
 MANAGERS = ManagerPolicy(MANAGER_ARN, frozenset({OTHER_MANAGER_ARN}))
@@ -77,22 +78,22 @@ def eventbridge(detail: Any, source: str = "com.example.checkout") -> dict[str, 
 
 def test_a_valid_message_becomes_the_effective_request_with_the_default_manager() -> None:
     request = parse(valid_request(clientToken=VALID_TOKEN))
-    assert request.payment_manager_arn == MANAGER_ARN
-    assert request.expiry_time_in_minutes == 60
-    assert (request.user_id, request.agent_name, request.correlation_id) == (
+    assert request.paymentManagerArn == MANAGER_ARN
+    assert request.expiryTimeInMinutes == 60
+    assert (request.userId, request.agentName, request.correlationId) == (
         "user-1234",
         "checkout-agent",
         "order-1001",
     )
-    assert request.max_spend is not None
-    assert (request.max_spend.value, request.max_spend.currency) == ("25.50", "USD")
-    assert request.client_token == VALID_TOKEN
+    assert request.limits is not None
+    assert (request.limits.maxSpendAmount.value, request.limits.maxSpendAmount.currency) == ("25.50", "USD")
+    assert request.clientToken == VALID_TOKEN
 
 
 def test_only_expiry_is_required_and_absent_fields_stay_absent() -> None:
     request = parse({"expiryTimeInMinutes": 15})
-    assert request.as_event_request() == {"paymentManagerArn": MANAGER_ARN, "expiryTimeInMinutes": 15}
-    assert (request.client_token, request.correlation_id, request.max_spend) == (None, None, None)
+    assert request.terms() == {"paymentManagerArn": MANAGER_ARN, "expiryTimeInMinutes": 15}
+    assert (request.clientToken, request.correlationId, request.limits) == (None, None, None)
 
 
 def test_api_params_carry_every_given_field_and_the_token() -> None:
@@ -194,7 +195,7 @@ def test_expiry_is_required() -> None:
 )
 def test_expiry_range_is_15_to_480(value: int, accepted: bool) -> None:
     if accepted:
-        assert parse(valid_request(expiryTimeInMinutes=value)).expiry_time_in_minutes == value
+        assert parse(valid_request(expiryTimeInMinutes=value)).expiryTimeInMinutes == value
     else:
         assert_problem(valid_request(expiryTimeInMinutes=value), INVALID, "expiryTimeInMinutes")
 
@@ -214,7 +215,7 @@ def test_control_characters_in_header_fields_are_invalid(field: str, character: 
 @pytest.mark.parametrize("value", ["", " ", "José Müller", "ユーザー", "a b-c_d.e@f", "\U0001f600"])
 def test_printable_text_in_header_fields_is_accepted(field: str, value: str) -> None:
     request = parse(valid_request(**{field: value}))
-    assert (request.user_id if field == "userId" else request.agent_name) == value
+    assert (request.userId if field == "userId" else request.agentName) == value
 
 
 @pytest.mark.parametrize(("field", "maximum"), [("userId", 120), ("agentName", 256)])
@@ -254,7 +255,7 @@ def test_a_lone_surrogate_in_any_string_field_is_invalid(path: str, surrogate: s
 
 
 def test_a_surrogate_pair_is_one_character_and_accepted() -> None:
-    assert parse('{"expiryTimeInMinutes": 60, "userId": "\\ud83d\\ude00"}').user_id == "\U0001f600"
+    assert parse('{"expiryTimeInMinutes": 60, "userId": "\\ud83d\\ude00"}').userId == "\U0001f600"
 
 
 # -- limits.maxSpendAmount ----------------------------------------------------------------------------------
@@ -267,8 +268,8 @@ def limits(value: Any = "25.50", currency: Any = "USD", **extra: Any) -> dict[st
 
 @pytest.mark.parametrize("value", ["25", "25.5", "25.50", "0.01", "0.1", "1000000", "10.00"])
 def test_positive_decimals_with_at_most_two_fraction_digits_are_accepted(value: str) -> None:
-    max_spend = parse(limits(value)).max_spend
-    assert max_spend is not None and max_spend.value == value
+    given = parse(limits(value)).limits
+    assert given is not None and given.maxSpendAmount.value == value
 
 
 @pytest.mark.parametrize(
@@ -390,14 +391,14 @@ def test_a_client_token_breaking_length_or_pattern_is_invalid(token: str, kind: 
 
 @pytest.mark.parametrize("token", ["a" * 33, "Z" * 256, "a--b" + "9" * 30, "0" * 33])
 def test_a_client_token_within_length_and_pattern_is_used_verbatim(token: str) -> None:
-    assert parse(valid_request(clientToken=token)).client_token == token
+    assert parse(valid_request(clientToken=token)).clientToken == token
 
 
 @pytest.mark.parametrize(("length", "accepted"), [(0, False), (1, True), (128, True), (129, False)])
 def test_correlation_id_is_1_to_128_characters(length: int, accepted: bool) -> None:
     body = valid_request(correlationId="c" * length)
     if accepted:
-        assert parse(body).correlation_id == "c" * length
+        assert parse(body).correlationId == "c" * length
     else:
         assert_problem(body, INVALID, "correlationId")
 
@@ -406,11 +407,11 @@ def test_correlation_id_is_1_to_128_characters(length: int, accepted: bool) -> N
 
 
 def test_the_default_manager_named_explicitly_is_accepted() -> None:
-    assert parse(valid_request(paymentManagerArn=MANAGER_ARN)).payment_manager_arn == MANAGER_ARN
+    assert parse(valid_request(paymentManagerArn=MANAGER_ARN)).paymentManagerArn == MANAGER_ARN
 
 
 def test_an_allowed_manager_is_used() -> None:
-    assert parse(valid_request(paymentManagerArn=OTHER_MANAGER_ARN)).payment_manager_arn == OTHER_MANAGER_ARN
+    assert parse(valid_request(paymentManagerArn=OTHER_MANAGER_ARN)).paymentManagerArn == OTHER_MANAGER_ARN
 
 
 def test_a_valid_manager_not_allowed_is_payment_manager_not_allowed() -> None:
@@ -421,7 +422,7 @@ def test_a_valid_manager_not_allowed_is_payment_manager_not_allowed() -> None:
 
 def test_without_allowed_managers_only_the_default_is_accepted() -> None:
     only_default = ManagerPolicy(MANAGER_ARN)
-    assert parse(valid_request(), only_default).payment_manager_arn == MANAGER_ARN
+    assert parse(valid_request(), only_default).paymentManagerArn == MANAGER_ARN
     error = poison(valid_request(paymentManagerArn=OTHER_MANAGER_ARN), only_default)
     assert error.code is PoisonCode.PAYMENT_MANAGER_NOT_ALLOWED
 
@@ -451,7 +452,7 @@ def test_a_malformed_manager_arn_is_invalid_even_when_listed(arn: str) -> None:
 
 def test_an_sns_notification_with_the_request_as_a_string_is_unwrapped() -> None:
     request = parse(sns(json.dumps(valid_request(correlationId="via-sns"))))
-    assert request.correlation_id == "via-sns"
+    assert request.correlationId == "via-sns"
 
 
 @pytest.mark.parametrize("message", [valid_request(), 60, None, ["a"]], ids=repr)
@@ -469,7 +470,7 @@ def test_an_invalid_request_inside_sns_is_invalid() -> None:
 
 
 def test_an_eventbridge_event_with_the_request_as_detail_is_unwrapped() -> None:
-    assert parse(eventbridge(valid_request(correlationId="via-events"))).correlation_id == "via-events"
+    assert parse(eventbridge(valid_request(correlationId="via-events"))).correlationId == "via-events"
 
 
 @pytest.mark.parametrize("detail", [json.dumps(valid_request()), [valid_request()], None, 60], ids=repr)
@@ -484,7 +485,7 @@ def test_an_event_of_the_workers_own_source_is_an_event_loop() -> None:
 
 
 def test_an_eventbridge_event_inside_sns_is_unwrapped_and_loop_guarded() -> None:
-    assert parse(sns(json.dumps(eventbridge(valid_request(correlationId="both"))))).correlation_id == "both"
+    assert parse(sns(json.dumps(eventbridge(valid_request(correlationId="both"))))).correlationId == "both"
     assert poison(sns(json.dumps(eventbridge(valid_request(), source=EVENT_SOURCE)))).code is PoisonCode.EVENT_LOOP
 
 
@@ -497,7 +498,7 @@ def nested(depth: int) -> dict[str, Any]:
 
 def test_envelopes_stack_up_to_the_maximum_and_no_deeper() -> None:
     for depth in range(MAX_ENVELOPES + 1):
-        assert parse(nested(depth)).correlation_id == f"depth-{depth}"
+        assert parse(nested(depth)).correlationId == f"depth-{depth}"
     assert_problem(nested(MAX_ENVELOPES + 1), INVALID, "", "too many nested envelopes")
 
 
@@ -581,16 +582,14 @@ valid_requests = st.fixed_dictionaries(
 @given(valid_requests)
 def test_every_valid_request_is_accepted_and_kept_field_for_field(document: dict[str, Any]) -> None:
     request = parse(document)
-    assert request.payment_manager_arn == document.get("paymentManagerArn", MANAGER_ARN)
-    assert request.expiry_time_in_minutes == document["expiryTimeInMinutes"]
-    assert request.user_id == document.get("userId")
-    assert request.agent_name == document.get("agentName")
-    assert request.client_token == document.get("clientToken")
-    assert request.correlation_id == document.get("correlationId")
+    assert request.paymentManagerArn == document.get("paymentManagerArn", MANAGER_ARN)
+    assert request.expiryTimeInMinutes == document["expiryTimeInMinutes"]
+    assert request.userId == document.get("userId")
+    assert request.agentName == document.get("agentName")
+    assert request.clientToken == document.get("clientToken")
+    assert request.correlationId == document.get("correlationId")
     given_limits = document.get("limits")
-    assert (request.max_spend.as_dict() if request.max_spend else None) == (
-        given_limits["maxSpendAmount"] if given_limits else None
-    )
+    assert (request.limits.model_dump() if request.limits else None) == given_limits
 
 
 json_values = st.recursive(

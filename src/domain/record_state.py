@@ -1,0 +1,156 @@
+"""One record on its way through a batch: admitted once, then observed by each stage, never mutated.
+
+``admit`` reads what the record says (request, token, first enqueue); every later stage returns a new
+``RecordState`` with one more observation, and ``decision`` is always the outcome table's verdict on what has
+been observed so far (``domain.outcomes.decide``). The builders give what the stages send: the outcome's
+event, the dead letter and the announcement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from domain.dead_letter import DeadLetter, LetterAttribute, dead_letter
+from domain.errors import ErrorReport, PoisonMessage
+from domain.events import DetailType, EventEntry, created_event, error_detail, failed_event
+from domain.outcomes import ApiObservation, Created, Decision, Outcome, Seen, decide
+from domain.parsing import ManagerPolicy, parse_request
+from domain.records import AgeLimit, InboundRecord
+from domain.report import RecordResult
+from domain.request import EffectiveRequest
+from domain.tokens import choose_token, derive_token
+
+
+@dataclass(frozen=True, slots=True)
+class AdmissionRules:
+    """What the worker's configuration says about a record before any call (CONTRACT sections 1, 3 and 6)."""
+
+    event_source: str
+    managers: ManagerPolicy
+    max_receive_count: int
+    age_limit: AgeLimit
+
+
+@dataclass(frozen=True, slots=True)
+class RecordState:
+    record: InboundRecord
+    token: str  # the clientToken of the API call, or the one a poison record's dead letter carries
+    request: EffectiveRequest | None  # None for poison
+    first_enqueued: int | None  # epoch milliseconds
+    last_receive: bool
+    seen: Seen = field(default_factory=Seen)
+
+    @property
+    def decision(self) -> Decision:
+        return decide(self.seen, last_receive=self.last_receive)
+
+    # -- observations -------------------------------------------------------------------------------------------
+    def answered(self, api: ApiObservation) -> RecordState:
+        return replace(self, seen=replace(self.seen, api=api))
+
+    def held(self, why: str) -> RecordState:
+        return replace(self, seen=replace(self.seen, held=why))
+
+    def publish_failed(self, why: str) -> RecordState:
+        return replace(self, seen=replace(self.seen, publish_failure=why))
+
+    def letter_failed(self, why: str) -> RecordState:
+        return replace(self, seen=replace(self.seen, letter_failure=why))
+
+    # -- what the stages send -----------------------------------------------------------------------------------
+    def event(self) -> EventEntry | None:
+        """The event the outcome publishes, if it publishes one."""
+        decision = self.decision
+        request = self.request
+        if request is None or decision.publish is None:
+            return None
+        if decision.publish is DetailType.CREATED and isinstance(self.seen.api, Created):
+            return created_event(
+                client_token=self.token,
+                message_id=self.record.message_id,
+                request=request,
+                payment_session=self.seen.api.session,
+                trace_header=self.record.trace_header,
+            )
+        return self._failed_event(decision.error, retryable=False)
+
+    def letter(self) -> DeadLetter:
+        """The record's dead letter (CONTRACT section 5)."""
+        error = self.decision.error
+        return dead_letter(
+            message_id=self.record.message_id,
+            body=self.record.body,
+            error_code=error.code if error else "",
+            error_message=error.message if error else "",
+            source_queue_arn=self.record.source_queue_arn,
+            client_token=self.token,
+            record_attributes=self.record.message_attributes,
+            payment_session_id=self.seen.session_id,
+            original_sent_timestamp=self.first_enqueued,
+            group_id=self.record.group_id,
+        )
+
+    def announcement(self) -> EventEntry | None:
+        """``PaymentSessionCreationFailed`` with ``retryable: true`` for a dead-lettered retried cause."""
+        decision = self.decision
+        if not decision.announce or decision.outcome is not Outcome.DEAD_LETTERED:
+            return None
+        return self._failed_event(decision.error, retryable=True)
+
+    def _failed_event(self, error: ErrorReport | None, *, retryable: bool) -> EventEntry | None:
+        if self.request is None or error is None:
+            return None
+        return failed_event(
+            client_token=self.token,
+            message_id=self.record.message_id,
+            request=self.request,
+            error=error_detail(error, retryable=retryable),
+            trace_header=self.record.trace_header,
+        )
+
+    def result(self) -> RecordResult:
+        decision = self.decision
+        request = self.request
+        return RecordResult(
+            message_id=self.record.message_id,
+            outcome=decision.outcome,
+            receive_count=self.record.receive_count,
+            client_token=self.token,
+            correlation_id=request.correlationId if request else None,
+            user_id=request.userId if request else None,
+            error_code=decision.error.code if decision.error else None,
+            error_message=decision.error.message if decision.error else None,
+            payment_session_id=self.seen.session_id,
+            api_called=self.seen.api_called,
+        )
+
+
+def admit(record: InboundRecord, rules: AdmissionRules, now: int) -> RecordState:
+    """Read a record before any call: its request, its token, its first enqueue and age (``now``: epoch ms)."""
+    last_receive = record.receive_count >= rules.max_receive_count
+    try:
+        request = parse_request(record.body, own_event_source=rules.event_source, managers=rules.managers)
+        attribute = record.string_attribute(LetterAttribute.CLIENT_TOKEN)
+        token = choose_token(request.clientToken, attribute, record.message_id).value
+        first_enqueued = record.first_enqueued()
+    except PoisonMessage as poison:
+        return RecordState(
+            record, _fallback_token(record), None, _fallback_first_enqueued(record), last_receive, Seen(poison=poison)
+        )
+    expired = rules.age_limit.expired(first_enqueued, now)
+    return RecordState(record, token, request, first_enqueued, last_receive, Seen(expired=expired))
+
+
+def _fallback_token(record: InboundRecord) -> str:
+    """The token a poison record would have carried without a body token: kept across a fix and redrive."""
+    try:
+        return choose_token(None, record.string_attribute(LetterAttribute.CLIENT_TOKEN), record.message_id).value
+    except PoisonMessage:
+        return derive_token(record.message_id)
+
+
+def _fallback_first_enqueued(record: InboundRecord) -> int | None:
+    try:
+        return record.first_enqueued()
+    except PoisonMessage:
+        return record.sent_timestamp

@@ -1,0 +1,79 @@
+"""An SQS record as the domain sees it, and what its attributes say: token, first enqueue, FIFO group."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from domain.dead_letter import LetterAttribute
+from domain.errors import FieldProblem, PoisonCode, PoisonMessage
+
+FIFO_SUFFIX: Final = ".fifo"
+MILLIS_PER_MINUTE: Final = 60_000
+# Epoch milliseconds as SQS writes them: digits only, at most 15 (year 33658), so no value overflows a float.
+_MAX_MILLIS_DIGITS: Final = 15
+
+
+@dataclass(frozen=True, slots=True)
+class InboundRecord:
+    """An SQS record of the Lambda event, as the domain needs it."""
+
+    message_id: str
+    body: str
+    receive_count: int
+    message_attributes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    source_queue_arn: str = ""
+    trace_header: str | None = None
+    sent_timestamp: int | None = None  # the record's SentTimestamp, epoch milliseconds
+    group_id: str | None = None  # MessageGroupId, on a FIFO queue
+
+    def string_attribute(self, name: str) -> str | None:
+        value = self.message_attributes.get(name, {}).get("stringValue")
+        return value if isinstance(value, str) else None
+
+    @property
+    def is_fifo(self) -> bool:
+        """FIFO is known from the record: a ``.fifo`` source queue, or a ``MessageGroupId`` (CONTRACT section 9)."""
+        return self.group_id is not None or self.source_queue_arn.endswith(FIFO_SUFFIX)
+
+    def first_enqueued(self) -> int | None:
+        """Epoch milliseconds of the request's first enqueue: ``OriginalSentTimestamp``, else ``SentTimestamp``.
+
+        A malformed ``OriginalSentTimestamp`` is poison, never replaced (CONTRACT section 3): it was stamped by
+        this worker or its redrive command, so a wrong one means the message was tampered with.
+        """
+        attribute = self.string_attribute(LetterAttribute.ORIGINAL_SENT_TIMESTAMP)
+        if attribute is None:
+            return self.sent_timestamp
+        value = parse_millis(attribute)
+        if value is None:
+            raise PoisonMessage(
+                PoisonCode.INVALID_REQUEST,
+                (
+                    FieldProblem(
+                        f"messageAttributes.{LetterAttribute.ORIGINAL_SENT_TIMESTAMP}", "not epoch milliseconds"
+                    ),
+                ),
+            )
+        return value
+
+
+def parse_millis(value: Any) -> int | None:
+    """An SQS timestamp attribute (epoch milliseconds as a string), or ``None`` when absent or not one."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= _MAX_MILLIS_DIGITS:
+        return int(value)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class AgeLimit:
+    """``MAX_REQUEST_AGE_MINUTES`` (CONTRACT section 6): ``0`` turns the check off."""
+
+    max_minutes: int
+
+    def expired(self, first_enqueued: int | None, now: int) -> bool:
+        """Whether a request first enqueued at ``first_enqueued`` is too old at ``now`` (epoch milliseconds)."""
+        if self.max_minutes == 0 or first_enqueued is None:
+            return False
+        return now - first_enqueued > self.max_minutes * MILLIS_PER_MINUTE

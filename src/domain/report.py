@@ -1,0 +1,36 @@
+"""How each record of a batch ended, and the Lambda response that follows (CONTRACT section 3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from domain.outcomes import Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class RecordResult:
+    """How one record ended; everything the handler logs and counts, and nothing it must not log."""
+
+    message_id: str
+    outcome: Outcome
+    receive_count: int
+    client_token: str | None = None
+    correlation_id: str | None = None
+    user_id: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    payment_session_id: str | None = None
+    api_called: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BatchReport:
+    results: tuple[RecordResult, ...]
+
+    @property
+    def batch_item_failures(self) -> list[dict[str, str]]:
+        """The ``batchItemFailures`` of the Lambda response: every retried record, in batch order."""
+        return [{"itemIdentifier": r.message_id} for r in self.results if r.outcome is Outcome.RETRIED]
+
+    def response(self) -> dict[str, list[dict[str, str]]]:
+        return {"batchItemFailures": self.batch_item_failures}

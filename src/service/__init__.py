@@ -1,0 +1,1 @@
+"""The application service: runs a batch through the domain's stages with threads, a clock and a deadline."""

@@ -1,0 +1,204 @@
+"""One SQS batch through the stages of ``domain.outcomes``: the orchestration, apart from the rules.
+
+Standard queues: every record is admitted, then the stages run over the whole batch, each stage's calls
+concurrently (API calls one per record; events and dead letters in tens). FIFO queues (CONTRACT section 9):
+message groups run concurrently, the records of one group one at a time, each through every stage before the
+next starts; once a record of a group is retried, the group's later records are handed back untouched.
+
+Every call starts only with time to finish; what cannot is handed back to SQS, which is always safe because a
+redelivery repeats the same call with the same client token.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol, TypeVar
+
+from domain.errors import ApiError, TransientError, WorkerErrorCode
+from domain.outcomes import Answered, ApiObservation, Created, Outcome, Unavailable
+from domain.ports import DeadLetterSender, EventPublisher, PaymentsApi
+from domain.record_state import AdmissionRules, RecordState, admit
+from domain.records import InboundRecord
+from domain.report import BatchReport
+from service.budget import Budget
+from service.calls import NOT_STARTED, ConcurrentRunner, InlineRunner, Ran, Runner
+
+MAX_ENTRIES_PER_CALL: Final = 10  # PutEvents and SendMessageBatch both take at most 10
+
+T = TypeVar("T")
+T_contra = TypeVar("T_contra", contravariant=True)
+
+
+class ChunkSender(Protocol[T_contra]):
+    """A port's batch call (``EventPublisher.publish``, ``DeadLetterSender.send``): per item ``None`` or why not."""
+
+    def __call__(self, items: Sequence[T_contra], /, *, deadline: float) -> list[str | None]: ...
+
+
+def chunks(items: Sequence[T], size: int = MAX_ENTRIES_PER_CALL) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def api_observation(ran: Ran[Mapping[str, Any]]) -> ApiObservation:
+    """What one ``create_payment_session`` call amounted to."""
+    if ran.late is not None:
+        return Unavailable(WorkerErrorCode.TIMEOUT, f"{ran.late} to call the API", called=ran.late != NOT_STARTED)
+    if isinstance(ran.error, ApiError):
+        return Answered(ran.error)
+    if isinstance(ran.error, TransientError):
+        return Unavailable(ran.error.code, ran.error.message)
+    if ran.error is not None:
+        return Unavailable(WorkerErrorCode.INTERNAL_ERROR, f"unexpected {type(ran.error).__name__}")
+    if ran.value is None:
+        return Unavailable(WorkerErrorCode.INTERNAL_ERROR, "the API call gave no session")
+    return Created(ran.value)
+
+
+def per_item(ran: Ran[list[str | None]], count: int) -> list[str | None]:
+    """One ``None`` (accepted) or reason per item of a chunk sent in one call."""
+    if ran.late is not None:
+        return [ran.late] * count
+    if ran.error is not None:
+        return [f"unexpected {type(ran.error).__name__}"] * count
+    if ran.value is None or len(ran.value) != count:
+        return ["the adapter answered for a different number of entries"] * count
+    return ran.value
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    rules: AdmissionRules
+    budget: Budget = field(default_factory=Budget)
+
+
+class BatchService:
+    """Processes batches; owns no threads of its own (the executor bounds the concurrency)."""
+
+    def __init__(
+        self,
+        config: WorkerConfig,
+        *,
+        api: PaymentsApi,
+        publisher: EventPublisher,
+        dead_letters: DeadLetterSender,
+        executor: Executor,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._config = config
+        self._api = api
+        self._publisher = publisher
+        self._dead_letters = dead_letters
+        self._clock = clock
+        self._wall_clock = wall_clock
+        min_start = config.budget.min_start
+        self._concurrent = ConcurrentRunner(executor, clock, min_start)
+        self._inline = InlineRunner(clock, min_start)
+
+    def process(self, records: Sequence[InboundRecord], deadline: float) -> BatchReport:
+        """Process one batch; ``deadline`` is the ``clock()`` value at which the invocation must be done."""
+        now = int(self._wall_clock() * 1000)
+        states = [admit(record, self._config.rules, now) for record in records]
+        if any(record.is_fifo for record in records):
+            states = self._by_group(states, deadline)
+        else:
+            states = self._stages(states, self._concurrent, deadline)
+        return BatchReport(tuple(state.result() for state in states))
+
+    # -- FIFO: groups concurrently, each group's records one at a time --------------------------------------------
+    def _by_group(self, states: list[RecordState], deadline: float) -> list[RecordState]:
+        groups: dict[str, list[int]] = {}
+        for index, state in enumerate(states):
+            groups.setdefault(state.record.group_id or "", []).append(index)
+        members = list(groups.values())
+        ran = self._concurrent.map(
+            lambda indexes: self._group([states[i] for i in indexes], deadline), members, deadline=deadline
+        )
+        out = list(states)
+        for indexes, result in zip(members, ran, strict=True):
+            finished = result.value or [states[i].held(result.late or "the group did not finish") for i in indexes]
+            for index, state in zip(indexes, finished, strict=True):
+                out[index] = state
+        return out
+
+    def _group(self, states: list[RecordState], deadline: float) -> list[RecordState]:
+        out: list[RecordState] = []
+        blocked: str | None = None
+        for state in states:
+            if blocked is not None:
+                out.append(state.held(blocked))
+                continue
+            done = self._stages([state], self._inline, deadline)[0]
+            if done.decision.outcome is Outcome.RETRIED:
+                blocked = f"an earlier record of its message group ({done.record.message_id}) was retried"
+            out.append(done)
+        return out
+
+    # -- the stages -----------------------------------------------------------------------------------------------
+    def _stages(self, states: list[RecordState], runner: Runner, deadline: float) -> list[RecordState]:
+        states = self._call_api(states, runner, deadline)
+        states = self._publish(states, runner, deadline)
+        states = self._dead_letter(states, runner, deadline)
+        self._announce(states, runner, deadline)
+        return states
+
+    def _call_api(self, states: list[RecordState], runner: Runner, deadline: float) -> list[RecordState]:
+        due = [index for index, state in enumerate(states) if state.seen.needs_api]
+        if not due:
+            return states
+        budget = self._config.budget
+        api_deadline = budget.api_deadline(self._clock(), deadline)
+
+        def call(state: RecordState) -> Mapping[str, Any]:
+            request = state.request
+            if request is None:  # admitted without a request means poison, which never reaches here
+                raise TypeError("a record without a request reached the API stage")
+            return self._api.create_payment_session(request.api_params(state.token), deadline=api_deadline)
+
+        ran = runner.map(
+            call, [states[i] for i in due], deadline=api_deadline, wait_until=budget.api_wait(api_deadline, deadline)
+        )
+        out = list(states)
+        for index, result in zip(due, ran, strict=True):
+            out[index] = states[index].answered(api_observation(result))
+        return out
+
+    def _publish(self, states: list[RecordState], runner: Runner, deadline: float) -> list[RecordState]:
+        due = [(index, event) for index, state in enumerate(states) if (event := state.event()) is not None]
+        failures = self._send_in_chunks(runner, self._publisher.publish, [event for _, event in due], deadline)
+        out = list(states)
+        for (index, _), why in zip(due, failures, strict=True):
+            if why is not None:
+                out[index] = states[index].publish_failed(why)
+        return out
+
+    def _dead_letter(self, states: list[RecordState], runner: Runner, deadline: float) -> list[RecordState]:
+        due = [index for index, state in enumerate(states) if state.decision.dead_letter]
+        letters = [states[index].letter() for index in due]
+        failures = self._send_in_chunks(runner, self._dead_letters.send, letters, deadline)
+        out = list(states)
+        for index, why in zip(due, failures, strict=True):
+            if why is not None:
+                out[index] = states[index].letter_failed(why)
+        return out
+
+    def _announce(self, states: list[RecordState], runner: Runner, deadline: float) -> None:
+        # Best effort: the records are already safe in the DLQ, so a failure here changes no outcome.
+        entries = [event for state in states if (event := state.announcement()) is not None]
+        self._send_in_chunks(runner, self._publisher.publish, entries, deadline)
+
+    def _send_in_chunks(
+        self,
+        runner: Runner,
+        send: ChunkSender[T],
+        items: Sequence[T],
+        deadline: float,
+    ) -> list[str | None]:
+        """``send`` over chunks of 10 (concurrently with the concurrent runner): per item ``None`` or why not."""
+        parts = list(chunks(items))
+        ran = runner.map(lambda part: send(part, deadline=deadline), parts, deadline=deadline)
+        return [why for part, result in zip(parts, ran, strict=True) for why in per_item(result, len(part))]
