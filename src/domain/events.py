@@ -94,37 +94,31 @@ def _iso(value: Any) -> Any:
     return value
 
 
-def _entry(
-    detail_type: DetailType, *, client_token: str, message_id: str, request: EffectiveRequest, trace_header: str | None
-) -> EventEntry:
-    detail: dict[str, Any] = {
-        "schemaVersion": SCHEMA_VERSION,
-        "clientToken": client_token,
-        "messageId": message_id,
-        "correlationId": request.correlationId,
-        "request": request.terms(),
-    }
-    return EventEntry(detail_type, detail, (request.paymentManagerArn,), trace_header)
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """What an event is about: one request, the token its call carried, the SQS record it came in."""
+
+    client_token: str
+    message_id: str
+    request: EffectiveRequest
+    trace_header: str | None = None
+
+    def entry(self, detail_type: DetailType, key: str, value: Any) -> EventEntry:
+        """The entry of ``detail_type``: the details every event has, plus ``key`` (its own part)."""
+        detail: dict[str, Any] = {
+            "schemaVersion": SCHEMA_VERSION,
+            "clientToken": self.client_token,
+            "messageId": self.message_id,
+            "correlationId": self.request.correlationId,
+            "request": self.request.terms(),
+            key: value,
+        }
+        return EventEntry(detail_type, detail, (self.request.paymentManagerArn,), self.trace_header)
 
 
-def created_event(
-    *,
-    client_token: str,
-    message_id: str,
-    request: EffectiveRequest,
-    payment_session: Mapping[str, Any],
-    trace_header: str | None,
-) -> EventEntry:
+def created_event(subject: Subject, payment_session: Mapping[str, Any]) -> EventEntry:
     """``PaymentSessionCreated`` for a session the API returned."""
-    entry = _entry(
-        DetailType.CREATED,
-        client_token=client_token,
-        message_id=message_id,
-        request=request,
-        trace_header=trace_header,
-    )
-    entry.detail["paymentSession"] = _iso(dict(payment_session))
-    return entry
+    return subject.entry(DetailType.CREATED, "paymentSession", _iso(dict(payment_session)))
 
 
 def error_detail(error: ErrorReport, *, retryable: bool) -> dict[str, Any]:
@@ -137,21 +131,6 @@ def error_detail(error: ErrorReport, *, retryable: bool) -> dict[str, Any]:
     return out
 
 
-def failed_event(
-    *,
-    client_token: str,
-    message_id: str,
-    request: EffectiveRequest,
-    error: dict[str, Any],
-    trace_header: str | None,
-) -> EventEntry:
+def failed_event(subject: Subject, error: ErrorReport, *, retryable: bool) -> EventEntry:
     """``PaymentSessionCreationFailed``: a final error, or a retried cause that was dead-lettered."""
-    entry = _entry(
-        DetailType.FAILED,
-        client_token=client_token,
-        message_id=message_id,
-        request=request,
-        trace_header=trace_header,
-    )
-    entry.detail["error"] = error
-    return entry
+    return subject.entry(DetailType.FAILED, "error", error_detail(error, retryable=retryable))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 
 from domain.dead_letter import DeadLetter, LetterAttribute, dead_letter
 from domain.errors import ErrorReport, PoisonMessage
-from domain.events import DetailType, EventEntry, created_event, error_detail, failed_event
+from domain.events import DetailType, EventEntry, Subject, created_event, failed_event
 from domain.outcomes import ApiObservation, Created, Decision, Outcome, Seen, decide
 from domain.parsing import ManagerPolicy, parse_request
 from domain.records import AgeLimit, InboundRecord
@@ -58,20 +58,20 @@ class RecordState:
         return replace(self, seen=replace(self.seen, letter_failure=why))
 
     # -- what the stages send -----------------------------------------------------------------------------------
+    @property
+    def subject(self) -> Subject | None:
+        """What this record's events are about; ``None`` for poison, which has no request to announce."""
+        if self.request is None:
+            return None
+        return Subject(self.token, self.record.message_id, self.request, self.record.trace_header)
+
     def event(self) -> EventEntry | None:
         """The event the outcome publishes, if it publishes one."""
-        decision = self.decision
-        request = self.request
-        if request is None or decision.publish is None:
+        decision, subject = self.decision, self.subject
+        if subject is None or decision.publish is None:
             return None
         if decision.publish is DetailType.CREATED and isinstance(self.seen.api, Created):
-            return created_event(
-                client_token=self.token,
-                message_id=self.record.message_id,
-                request=request,
-                payment_session=self.seen.api.session,
-                trace_header=self.record.trace_header,
-            )
+            return created_event(subject, self.seen.api.session)
         return self._failed_event(decision.error, retryable=False)
 
     def letter(self) -> DeadLetter:
@@ -98,15 +98,10 @@ class RecordState:
         return self._failed_event(decision.error, retryable=True)
 
     def _failed_event(self, error: ErrorReport | None, *, retryable: bool) -> EventEntry | None:
-        if self.request is None or error is None:
+        subject = self.subject
+        if subject is None or error is None:
             return None
-        return failed_event(
-            client_token=self.token,
-            message_id=self.record.message_id,
-            request=self.request,
-            error=error_detail(error, retryable=retryable),
-            trace_header=self.record.trace_header,
-        )
+        return failed_event(subject, error, retryable=retryable)
 
     def result(self) -> RecordResult:
         decision = self.decision

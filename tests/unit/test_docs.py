@@ -20,6 +20,7 @@ def test_every_document_the_readme_links_exists():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for target in (
         "docs/CONTRACT.md",
+        "docs/ARCHITECTURE.md",
         "docs/DEPLOY.md",
         "docs/SANDBOX.md",
         "docs/RELIABILITY.md",

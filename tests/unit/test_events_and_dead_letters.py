@@ -17,6 +17,7 @@ from domain.events import (
     DetailType,
     PaymentSessionCreatedDetail,
     PaymentSessionCreationFailedDetail,
+    Subject,
     created_event,
     error_detail,
     failed_event,
@@ -74,13 +75,7 @@ def has_utc_offset(timestamp: str) -> bool:
 
 
 def created(request: EffectiveRequest = FULL_REQUEST, **session: Any) -> Any:
-    return created_event(
-        client_token=TOKEN,
-        message_id=MESSAGE_ID,
-        request=request,
-        payment_session=api_session(**session),
-        trace_header=TRACE,
-    )
+    return created_event(Subject(TOKEN, MESSAGE_ID, request, TRACE), api_session(**session))
 
 
 def test_a_created_detail_validates_against_its_model() -> None:
@@ -140,13 +135,7 @@ def test_resources_are_the_payment_manager_and_the_trace_header_is_passed_throug
     entry = created()
     assert entry.resources == (OTHER_MANAGER_ARN,)
     assert entry.trace_header == TRACE
-    no_trace = created_event(
-        client_token=TOKEN,
-        message_id=MESSAGE_ID,
-        request=MINIMAL_REQUEST,
-        payment_session=api_session(),
-        trace_header=None,
-    )
+    no_trace = created_event(Subject(TOKEN, MESSAGE_ID, MINIMAL_REQUEST), api_session())
     assert no_trace.resources == (MANAGER_ARN,)
     assert no_trace.trace_header is None
 
@@ -154,12 +143,14 @@ def test_resources_are_the_payment_manager_and_the_trace_header_is_passed_throug
 # -- PaymentSessionCreationFailed ----------------------------------------------------------------------------------
 
 
-def failed(error: dict[str, Any], request: EffectiveRequest = FULL_REQUEST, trace: str | None = TRACE) -> Any:
-    return failed_event(client_token=TOKEN, message_id=MESSAGE_ID, request=request, error=error, trace_header=trace)
+def failed(
+    error: ErrorReport, retryable: bool = False, request: EffectiveRequest = FULL_REQUEST, trace: str | None = TRACE
+) -> Any:
+    return failed_event(Subject(TOKEN, MESSAGE_ID, request, trace), error, retryable=retryable)
 
 
 def test_a_failed_detail_validates_against_its_model_with_exactly_the_contracts_keys() -> None:
-    entry = failed(error_detail(ErrorReport("ConflictException", "token reused"), retryable=False))
+    entry = failed(ErrorReport("ConflictException", "token reused"), False)
     assert entry.detail_type is DetailType.FAILED
     assert set(entry.detail) == BASE_KEYS | {"error"}
     assert entry.detail["error"] == {"code": "ConflictException", "message": "token reused", "retryable": False}
@@ -176,7 +167,7 @@ def test_reason_and_field_list_appear_only_when_the_api_gave_them() -> None:
         reason="FieldValidationFailed",
         field_list=({"name": "userId", "message": "too long"},),
     )
-    detail = failed(error_detail(ErrorReport.of(error), retryable=False)).detail
+    detail = failed(ErrorReport.of(error), False).detail
     # Then both are in the error object, and the detail still validates
     assert detail["error"] == {
         "code": "ValidationException",
@@ -192,16 +183,14 @@ def test_reason_and_field_list_appear_only_when_the_api_gave_them() -> None:
 
 
 def test_a_retried_cause_is_announced_as_retryable() -> None:
-    detail = failed(
-        error_detail(ErrorReport("ThrottlingException", "slow down"), retryable=True), MINIMAL_REQUEST, None
-    ).detail
+    detail = failed(ErrorReport("ThrottlingException", "slow down"), True, MINIMAL_REQUEST, None).detail
     assert detail["error"]["retryable"] is True
     assert detail["correlationId"] is None
     PaymentSessionCreationFailedDetail.model_validate(over_the_wire(detail))
 
 
 def test_a_failed_event_targets_the_payment_manager_and_passes_the_trace_header() -> None:
-    entry = failed(error_detail(ErrorReport("ValidationException", "bad"), retryable=False))
+    entry = failed(ErrorReport("ValidationException", "bad"), False)
     assert (entry.resources, entry.trace_header) == ((OTHER_MANAGER_ARN,), TRACE)
 
 
