@@ -45,8 +45,10 @@ def chunks(items: Sequence[T], size: int = MAX_ENTRIES_PER_CALL) -> Iterator[Seq
 
 def api_observation(ran: Ran[Mapping[str, Any]]) -> ApiObservation:
     """What one ``create_payment_session`` call amounted to."""
+    if ran.late == NOT_STARTED:
+        return Unavailable(WorkerErrorCode.TIMEOUT, "no time left in the invocation to call the API", called=False)
     if ran.late is not None:
-        return Unavailable(WorkerErrorCode.TIMEOUT, f"{ran.late} to call the API", called=ran.late != NOT_STARTED)
+        return Unavailable(WorkerErrorCode.TIMEOUT, "the API call did not finish within the invocation")
     if isinstance(ran.error, ApiError):
         return Answered(ran.error)
     if isinstance(ran.error, TransientError):
