@@ -15,9 +15,11 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Final
 
+from sandbox.assembly import Sandbox, SandboxConfig
 from sandbox.aws import DEFAULT_REGION, MotoServer, client, describe_environment, port_is_free, sdk_environment
-from sandbox.demo import DemoOptions, Sandbox, SandboxConfig, parse_messages, run_demo, send_messages
-from sandbox.event_source import sam_local_environment
+from sandbox.demo import DemoOptions, run_demo
+from sandbox.runtime import sam_local_environment
+from sandbox.sqs import parse_messages, send_messages
 from sandbox.stack import (
     DEFAULT_STACK_NAME,
     DEFAULT_TEMPLATE,
@@ -129,7 +131,7 @@ def _banner(sandbox: Sandbox, log: str, out: IO[str]) -> None:
     request_queue = stack.request_queue
     redrive = request_queue.redrive_policy
     aws = sandbox.aws_endpoint
-    payments = sandbox.payments_api.endpoint_url
+    payments = sandbox.agentcore.endpoint_url
     out.write("payment-session-worker sandbox is up (Ctrl-C to stop)\n\n")
     rows = [
         ("AWS (moto)", f"{aws}  (SQS, EventBridge, CloudFormation, Lambda, S3, ...)"),

@@ -33,7 +33,7 @@ from botocore.model import Shape, StringShape, StructureShape
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sandbox.payments_api import PaymentsApiServer
+from sandbox.agentcore import PaymentsApiServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OPERATION = (
@@ -953,7 +953,7 @@ def read_line(process: subprocess.Popen[str], timeout: float) -> str:
 
 def test_cli_prints_its_url_serves_with_its_fault_flags_and_stops_on_sigterm() -> None:
     # Given the CLI started on a free port with every call throttled
-    command = [sys.executable, "-m", "sandbox.payments_api", "--port", "0", "--throttle-rate", "1", "--seed", "3"]
+    command = [sys.executable, "-m", "sandbox.agentcore", "--port", "0", "--throttle-rate", "1", "--seed", "3"]
     process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         # When it has printed its URL
@@ -1080,7 +1080,7 @@ def test_startup_takes_less_than_100_ms_once_the_model_is_loaded() -> None:
 
 def test_cli_refuses_an_impossible_fault_rate() -> None:
     # When the CLI is given a throttle rate above 1
-    command = [sys.executable, "-m", "sandbox.payments_api", "--throttle-rate", "2"]
+    command = [sys.executable, "-m", "sandbox.agentcore", "--throttle-rate", "2"]
     finished = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=30, check=False)
     # Then it exits with a usage error naming the setting, without serving
     assert finished.returncode == 2
