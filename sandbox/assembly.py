@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Self
 
-from sandbox.agentcore import PaymentsApiServer
+from sandbox.agentcore import FaultSettings, PaymentsApiServer
 from sandbox.aws import DEFAULT_REGION, MotoMode, MotoServer, client
 from sandbox.deployed import DEFAULT_STACK_NAME, DeployedStack
 from sandbox.event_source import Handler, Invocation, SqsEventSource
+from sandbox.lifecycle import Service, started
 from sandbox.sqs import OutgoingMessage, QueueReader, send_messages
 from sandbox.stack import DEFAULT_TEMPLATE, Tuning, deploy_stack
 from sandbox.tap import EventTap
@@ -40,10 +40,7 @@ class SandboxConfig:
     region: str = DEFAULT_REGION
     pollers: int | None = None
     poll_wait_seconds: int = 1
-    latency_ms: float = 0
-    throttle_rate: float = 0.0
-    error_rate: float = 0.0
-    seed: int | None = None
+    api_faults: FaultSettings = field(default_factory=FaultSettings)  # the fake payments API's random faults
     function_output: IO[str] | None = None
     handler: Handler | None = None
     environment: Mapping[str, str] = field(default_factory=dict)
@@ -51,7 +48,7 @@ class SandboxConfig:
     receive_visibility_timeout: int | None = None
 
 
-class Sandbox:
+class Sandbox(Service):
     """Everything on one machine: moto, the fake payments API, the stack, the event source, a tap, the DLQ.
 
     ``with Sandbox(SandboxConfig(...)) as sandbox:`` starts it all; ``sandbox.send(...)`` enqueues requests.
@@ -74,10 +71,10 @@ class Sandbox:
         self.payments_api = PaymentsApiServer(
             self.config.host,
             self.config.payments_port,
-            latency_ms=self.config.latency_ms,
-            throttle_rate=self.config.throttle_rate,
-            error_rate=self.config.error_rate,
-            seed=self.config.seed,
+            latency_ms=self.config.api_faults.latency_ms,
+            throttle_rate=self.config.api_faults.throttle_rate,
+            error_rate=self.config.api_faults.error_rate,
+            seed=self.config.api_faults.seed,
         )
         self._stack: DeployedStack | None = None
         self._event_source: SqsEventSource | None = None
@@ -92,30 +89,22 @@ class Sandbox:
     @property
     def stack(self) -> DeployedStack:
         """The deployed stack."""
-        if self._stack is None:
-            raise RuntimeError("the sandbox is not started")
-        return self._stack
+        return started(self._stack)
 
     @property
     def event_source(self) -> SqsEventSource:
         """The local SQS event source running the real handler."""
-        if self._event_source is None:
-            raise RuntimeError("the sandbox is not started")
-        return self._event_source
+        return started(self._event_source)
 
     @property
     def tap(self) -> EventTap:
         """The worker's events as a subscriber receives them."""
-        if self._tap is None:
-            raise RuntimeError("the sandbox is not started")
-        return self._tap
+        return started(self._tap)
 
     @property
     def dead_letters(self) -> QueueReader:
         """A reader of the dead-letter queue (it deletes what it reads)."""
-        if self._dead_letters is None:
-            raise RuntimeError("the sandbox is not started")
-        return self._dead_letters
+        return started(self._dead_letters)
 
     def start(self) -> Self:
         """Start moto and the payments API, deploy the stack, install the tap, start the event source."""
@@ -132,7 +121,7 @@ class Sandbox:
                 tuning=self.config.tuning,
                 region=self.config.region,
             )
-            self._tap = EventTap(self._stack).install()
+            self._tap = EventTap(self._stack).start()
             self._dead_letters = QueueReader(endpoint, self._stack.dead_letter_queue.url, self.config.region)
             self._event_source = SqsEventSource(
                 self._stack,
@@ -159,14 +148,6 @@ class Sandbox:
         self.payments_api.stop()
         if self._own_moto:
             self.moto.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def send(self, messages: Sequence[OutgoingMessage]) -> list[str]:
         """Enqueue ``messages`` on the request queue; returns their message IDs."""

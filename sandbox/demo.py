@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final
 
-from sandbox.agentcore import PaymentsApiServer
+from sandbox.agentcore import FaultSettings, PaymentsApiServer
 from sandbox.assembly import Sandbox, SandboxConfig
 from sandbox.aws import MotoMode
 from sandbox.event_source import Invocation
@@ -173,10 +173,7 @@ def run_demo(options: DemoOptions | None = None, out: IO[str] | None = None) -> 
             aws_endpoint=options.aws_endpoint,
             moto_mode=options.moto_mode,
             pollers=options.pollers,
-            latency_ms=options.latency_ms,
-            throttle_rate=options.throttle_rate,
-            error_rate=options.error_rate,
-            seed=options.seed,
+            api_faults=FaultSettings(options.latency_ms, options.throttle_rate, options.error_rate, options.seed),
             function_output=function_log,
         )
         with Sandbox(config) as sandbox:
@@ -216,7 +213,7 @@ def _describe_setup(sandbox: Sandbox, options: DemoOptions, out: IO[str]) -> Non
     for note in workarounds:
         out.write(f"  {note}\n")
     out.write(
-        f"Fake payments API at {sandbox.agentcore.endpoint_url}: latency {options.latency_ms:g} ms, throttling"
+        f"Fake payments API at {sandbox.payments_api.endpoint_url}: latency {options.latency_ms:g} ms, throttling"
         f" {options.throttle_rate:.0%}, 5xx {options.error_rate:.0%} of calls (seed {options.seed})\n"
     )
 
@@ -233,7 +230,7 @@ def _demo(
     redrive = sandbox.stack.request_queue.redrive_policy
     receives = redrive.max_receive_count if redrive else int(sandbox.stack.function.environment["MAX_RECEIVE_COUNT"])
     out.write("\nScripted faults for the mixed-batch samples:\n")
-    _script_sample_faults(samples, sandbox.agentcore, receives, out)
+    _script_sample_faults(samples, sandbox.payments_api, receives, out)
 
     sample_ids = sandbox.send([s.message for s in samples])
     load_ids = sandbox.send([m for _kind, m in load])
@@ -255,7 +252,7 @@ def _demo(
         now = time.monotonic()
         if finished or now >= deadline or now - last_line >= (0.5 if interactive else 3.0):
             depth = sandbox.event_source.queue_depth()
-            line = _progress(started, fates, sandbox, depth, sandbox.agentcore.snapshot())
+            line = _progress(started, fates, sandbox, depth, sandbox.payments_api.snapshot())
             out.write(("\r" + line + "   ") if interactive else line + "\n")
             out.flush()
             last_line = now
@@ -270,7 +267,7 @@ def _demo(
         fates=fates,
         events=tuple(sandbox.tap.events),
         dead_letters=tuple(sandbox.dead_letters.messages),
-        api_stats=sandbox.agentcore.snapshot(),
+        api_stats=sandbox.payments_api.snapshot(),
         invocations=tuple(sandbox.event_source.invocations),
     )
     if result.unfinished:
@@ -300,7 +297,7 @@ def _report(
     everything = list(fates.values())
     outcomes = Counter(f.outcome or "in flight" for f in everything)
     retried = [f for f in everything if f.handed_back]
-    stats = sandbox.agentcore.snapshot()
+    stats = sandbox.payments_api.snapshot()
     out.write("\nTotals (samples and generated load)\n")
     rows = [["requests", "created", "failed", "dead-lettered", "retried (records / receives)", "lost"]]
     rows.append(

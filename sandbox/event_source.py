@@ -26,12 +26,12 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import IO, Any, Final, Self
 
 from sandbox.aws import client
 from sandbox.deployed import DeployedStack
 from sandbox.lambda_context import LambdaContext
+from sandbox.lifecycle import Service
 from sandbox.runtime import (
     ThreadRoutedStream,
     applied_environment,
@@ -167,7 +167,7 @@ class _Counters:
     receive_errors: int = 0
 
 
-class SqsEventSource:
+class SqsEventSource(Service):
     """Lambda's SQS event source mapping for the deployed stack, with ``pollers`` concurrent instances.
 
     ``with SqsEventSource(stack, payments_endpoint=api.endpoint_url) as source:`` polls until the block
@@ -273,14 +273,6 @@ class SqsEventSource:
             thread.join(timeout)
         self._threads = []
         self._exit.close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # -- observation ---------------------------------------------------------------------------------------
 

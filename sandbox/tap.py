@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from types import TracebackType
 from typing import Any, Final, Self
 
 from sandbox.aws import client
 from sandbox.deployed import DeployedStack
+from sandbox.lifecycle import Service
 from sandbox.sqs import QueueReader
 
 TAP_RULE: Final = "sandbox-tap"
 
 
-class EventTap:
+class EventTap(Service):
     """A rule on the stack's bus to a capture queue: the worker's events as a subscriber receives them.
 
     ``pattern`` defaults to every event whose ``source`` is the worker's ``EVENT_SOURCE``.
@@ -42,7 +42,7 @@ class EventTap:
         self._reader: QueueReader | None = None
         self.queue_url: str | None = None
 
-    def install(self) -> Self:
+    def start(self) -> Self:
         """Create the capture queue, the rule and its target; returns ``self``."""
         self.queue_url = self._sqs.create_queue(QueueName=self.queue_name)["QueueUrl"]
         queue_arn = self._sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"][
@@ -57,7 +57,7 @@ class EventTap:
         self._reader = QueueReader(self.stack.endpoint_url, self.queue_url, self.stack.region)
         return self
 
-    def remove(self) -> None:
+    def stop(self) -> None:
         """Delete the rule, its target and the capture queue (idempotent)."""
         if self.queue_url is None:
             return
@@ -67,17 +67,9 @@ class EventTap:
         self.queue_url = None
         self._reader = None
 
-    def __enter__(self) -> Self:
-        return self.install()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.remove()
-
     def _require_reader(self) -> QueueReader:
         if self._reader is None:
-            raise RuntimeError("install() the tap first")
+            raise RuntimeError("start() the tap first")
         return self._reader
 
     @property

@@ -9,7 +9,6 @@ import threading
 import uuid
 from collections.abc import Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, Final, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -24,6 +23,7 @@ from sandbox.agentcore.operation import (
 )
 from sandbox.agentcore.state import Abandoned, SandboxState
 from sandbox.agentcore.wire import Rejected, decode_json_object, read_operation_input
+from sandbox.lifecycle import Service
 
 SIGV4_SCHEME: Final = "AWS4-HMAC-SHA256"
 MAX_BODY_BYTES: Final = 1024 * 1024
@@ -247,7 +247,7 @@ class _Handler(BaseHTTPRequestHandler):
         return document
 
 
-class PaymentsApiServer:
+class PaymentsApiServer(Service):
     """The fake ``CreatePaymentSession`` API on a local HTTP port.
 
     ``with PaymentsApiServer() as api:`` starts it on a free port of 127.0.0.1; point boto3 at
@@ -297,14 +297,6 @@ class PaymentsApiServer:
         if thread is not None:
             thread.join()
         self._httpd = self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
 
     @property
     def port(self) -> int:

@@ -7,7 +7,7 @@ import binascii
 import functools
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -68,11 +68,7 @@ def _check(shape: Shape, value: Any, path: str, out: list[FieldViolation]) -> No
             out.append(FieldViolation(name, "Member must be of type list"))
             return
         _check_bounds(meta, len(value), name, "length", out)
-        for index, item in enumerate(value):
-            if item is None:
-                out.append(FieldViolation(f"{name}[{index}]", "Member must not be null"))
-            else:
-                _check(shape.member, item, f"{name}[{index}]", out)
+        _check_items(shape.member, ((f"{name}[{index}]", item) for index, item in enumerate(value)), out)
     elif kind == "map":
         assert isinstance(shape, MapShape)
         if not isinstance(value, dict):
@@ -81,10 +77,7 @@ def _check(shape: Shape, value: Any, path: str, out: list[FieldViolation]) -> No
         _check_bounds(meta, len(value), name, "length", out)
         for key, item in value.items():
             _check(shape.key, key, f"{name}[{key}]", out)
-            if item is None:
-                out.append(FieldViolation(f"{name}[{key}]", "Member must not be null"))
-            else:
-                _check(shape.value, item, f"{name}[{key}]", out)
+            _check_items(shape.value, [(f"{name}[{key}]", item)], out)
     elif kind == "string":
         if not isinstance(value, str):
             out.append(FieldViolation(name, "Member must be of type string"))
@@ -116,6 +109,15 @@ def _check(shape: Shape, value: Any, path: str, out: list[FieldViolation]) -> No
     elif kind == "blob" and not _is_base64(value):
         out.append(FieldViolation(name, "Member must be of type blob (base64)"))
     # "document" and any type the model adds later: accepted as given.
+
+
+def _check_items(shape: Shape, items: Iterable[tuple[str, Any]], out: list[FieldViolation]) -> None:
+    """The items of a list or the values of a map: each present, each valid for ``shape``."""
+    for label, item in items:
+        if item is None:
+            out.append(FieldViolation(label, "Member must not be null"))
+        else:
+            _check(shape, item, label, out)
 
 
 def _check_bounds(meta: Mapping[str, Any], size: float, name: str, what: str, out: list[FieldViolation]) -> None:
