@@ -16,6 +16,7 @@ from botocore.model import ListShape, MapShape, Shape, StringShape, StructureSha
 
 INTEGER_BITS: Final = {"byte": 8, "short": 16, "integer": 32, "long": 64}
 FLOAT_TYPES: Final = frozenset({"float", "double"})
+_CONTAINERS: Final[Mapping[str, type]] = {"structure": dict, "list": list, "map": dict}
 
 
 @dataclass(frozen=True)
@@ -51,29 +52,21 @@ def _check(shape: Shape, value: Any, path: str, out: list[FieldViolation]) -> No
     kind = shape.type_name
     meta = shape.metadata
     name = path or shape.name
-    if kind == "structure":
-        assert isinstance(shape, StructureShape)
-        if not isinstance(value, dict):
-            out.append(FieldViolation(name, "Member must be of type structure"))
-            return
+    container = _CONTAINERS.get(kind)
+    if container is not None and not isinstance(value, container):
+        out.append(FieldViolation(name, f"Member must be of type {kind}"))
+        return
+    if isinstance(shape, StructureShape):
         for member in shape.required_members:
             if value.get(member) is None:
                 out.append(FieldViolation(_join(path, member), "Member must not be null"))
         for member, member_shape in shape.members.items():
             if value.get(member) is not None:
                 _check(member_shape, value[member], _join(path, member), out)
-    elif kind == "list":
-        assert isinstance(shape, ListShape)
-        if not isinstance(value, list):
-            out.append(FieldViolation(name, "Member must be of type list"))
-            return
+    elif isinstance(shape, ListShape):
         _check_bounds(meta, len(value), name, "length", out)
         _check_items(shape.member, ((f"{name}[{index}]", item) for index, item in enumerate(value)), out)
-    elif kind == "map":
-        assert isinstance(shape, MapShape)
-        if not isinstance(value, dict):
-            out.append(FieldViolation(name, "Member must be of type map"))
-            return
+    elif isinstance(shape, MapShape):
         _check_bounds(meta, len(value), name, "length", out)
         for key, item in value.items():
             _check(shape.key, key, f"{name}[{key}]", out)
