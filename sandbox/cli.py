@@ -183,11 +183,19 @@ def print_banner(sandbox: Sandbox, log: str, out: IO[str]) -> None:
         dead_letter_queue_url=sqs.get_queue_url(QueueName=stack.dead_letter_queue.name)["QueueUrl"],
     ):
         out.write(line + "\n")
+    stack_option = "" if stack.name == DEFAULT_STACK_NAME else f" --stack-name {stack.name}"
+    env_vars = ENV_JSON.relative_to(ROOT)
+    if (aws, payments) != (_local_url("", DEFAULT_AWS_PORT), _local_url("", DEFAULT_PAYMENTS_PORT)) or stack_option:
+        env_vars = LOG_DIR / "env.json"  # events/env.json is for the default ports and stack
+        out.write(
+            f"python -m sandbox env-json --aws-endpoint {aws} --payments-endpoint {payments}{stack_option}"
+            f" > {env_vars}\n"
+        )
     out.write(
-        "python -m sandbox send events/sqs-mixed-batch.json\n"
+        f"python -m sandbox send events/sqs-mixed-batch.json --endpoint-url {aws}{stack_option}\n"
         f'boto3.client("sqs", endpoint_url="{aws}", region_name="{stack.region}",'
         ' aws_access_key_id="testing", aws_secret_access_key="testing")\n'
-        f"sam local invoke {stack.function.logical_id} -e events/sqs-valid.json --env-vars events/env.json"
+        f"sam local invoke {stack.function.logical_id} -e events/sqs-valid.json --env-vars {env_vars}"
         " --docker-network host\n\n"
     )
     out.flush()

@@ -8,6 +8,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from sandbox.assembly import Sandbox, SandboxConfig
 from sandbox.aws import MotoServer
 from sandbox.cli import print_banner
+from sandbox.stack import ROOT
 from tests.support import poll
 
 pytestmark = pytest.mark.e2e
@@ -42,12 +44,20 @@ def exported(lines: list[str]) -> dict[str, str]:
 
 
 def run_printed(lines: list[str], command: str) -> subprocess.CompletedProcess[str]:
-    """Run the banner's one ``aws`` line of ``command`` with the installed aws CLI, in the banner's exports."""
-    assert AWS is not None
-    (line,) = [line for line in lines if line.startswith("aws ") and command in line]
-    words = shlex.split(line)
+    """Run the banner's one line of ``command`` as printed, in the banner's exports: ``aws`` is the installed
+    aws CLI, ``python`` this interpreter, from the repository's root."""
+    (line,) = [line for line in lines if command in line and not line.startswith("export ")]
+    program, *arguments = shlex.split(line)
+    executable = {"aws": AWS, "python": sys.executable}[program]
+    assert executable is not None
     return subprocess.run(
-        [AWS, *words[1:]], env=exported(lines), capture_output=True, text=True, timeout=120, check=False
+        [executable, *arguments],
+        cwd=ROOT,
+        env=exported(lines),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -89,3 +99,12 @@ def test_the_printed_receive_message_line_reads_the_dead_letter_queue(banner):
     # Then moto answers it: the DLQ is empty
     assert result.returncode == 0, result.stderr
     assert "Messages" not in result.stdout
+
+
+def test_the_printed_send_line_enqueues_the_sample_batch_on_this_sandbox(banner):
+    # When the banner's `python -m sandbox send` line runs as printed
+    result = run_printed(banner[1], "python -m sandbox send")
+
+    # Then it found this sandbox's stack and sent every record of the sample
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "sent 5 to" in result.stdout
