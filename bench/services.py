@@ -33,7 +33,7 @@ def serve() -> None:
 
     from moto.server import ThreadedMotoServer
 
-    from sandbox.payments_api import PaymentsApiServer
+    from sandbox.agentcore import PaymentsApiServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

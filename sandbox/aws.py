@@ -25,10 +25,11 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from types import TracebackType
 from typing import Any, Final, Literal, Self
 
 import boto3
+
+from sandbox.lifecycle import Service
 
 DEFAULT_REGION: Final = "us-east-1"
 ACCOUNT_ID: Final = "123456789012"  # moto's default account
@@ -108,7 +109,7 @@ def wait_until_serving(endpoint_url: str, timeout: float = READY_TIMEOUT_SECONDS
     raise TimeoutError(f"moto did not answer at {endpoint_url} within {timeout:.0f}s: {last_error}")
 
 
-class MotoServer:
+class MotoServer(Service):
     """moto in server mode on ``host:port`` (``port=0``: a free port); a context manager.
 
     ``endpoint_url`` is the base URL for boto3's ``endpoint_url`` and ``AWS_ENDPOINT_URL``.
@@ -197,14 +198,6 @@ class MotoServer:
                 process.kill()
                 process.wait(timeout=10)
         self._port = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # -- use -----------------------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import signal
 import sys
 import tempfile
@@ -15,9 +16,12 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Final
 
+from sandbox.agentcore import FaultSettings
+from sandbox.assembly import Sandbox, SandboxConfig
 from sandbox.aws import DEFAULT_REGION, MotoServer, client, describe_environment, port_is_free, sdk_environment
-from sandbox.demo import DemoOptions, Sandbox, SandboxConfig, parse_messages, run_demo, send_messages
-from sandbox.event_source import sam_local_environment
+from sandbox.demo import DemoOptions, run_demo
+from sandbox.runtime import sam_local_environment
+from sandbox.sqs import parse_messages, send_messages
 from sandbox.stack import (
     DEFAULT_STACK_NAME,
     DEFAULT_TEMPLATE,
@@ -123,7 +127,20 @@ def build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _banner(sandbox: Sandbox, log: str, out: IO[str]) -> None:
+def aws_cli_hints(aws_endpoint: str, *, request_queue_url: str, dead_letter_queue_url: str) -> list[str]:
+    """The aws CLI lines of ``up``'s banner: send a request, read the DLQ (``--endpoint-url``: CLI v1 and v2).
+
+    The queue URLs are the ones moto answers ``GetQueueUrl`` with.
+    """
+    body = shlex.quote(json.dumps({"expiryTimeInMinutes": 60}))
+    return [
+        f"aws --endpoint-url {aws_endpoint} sqs send-message --queue-url {request_queue_url} --message-body {body}",
+        f"aws --endpoint-url {aws_endpoint} sqs receive-message --queue-url {dead_letter_queue_url}"
+        " --message-attribute-names All",
+    ]
+
+
+def print_banner(sandbox: Sandbox, log: str, out: IO[str]) -> None:
     stack = sandbox.stack
     source = sandbox.event_source
     request_queue = stack.request_queue
@@ -155,16 +172,30 @@ def _banner(sandbox: Sandbox, log: str, out: IO[str]) -> None:
     for note in stack.notes:
         out.write(f"  note               {note}\n")
     environment = sdk_environment(aws, stack.region)
-    out.write("\naws CLI and boto3 (they read AWS_ENDPOINT_URL):\n")
+    out.write("\nboto3 and the aws CLI v2 read AWS_ENDPOINT_URL; the aws CLI v1 ignores it for SQS, so the commands\n")
+    out.write("below pass --endpoint-url (they run as printed with v1 and v2):\n")
     out.write(describe_environment(environment) + "\n")
     out.write(f"export AWS_ENDPOINT_URL_BEDROCK_AGENTCORE={payments}\n")
+    sqs = client("sqs", aws, stack.region)
+    for line in aws_cli_hints(
+        aws,
+        request_queue_url=sqs.get_queue_url(QueueName=request_queue.name)["QueueUrl"],
+        dead_letter_queue_url=sqs.get_queue_url(QueueName=stack.dead_letter_queue.name)["QueueUrl"],
+    ):
+        out.write(line + "\n")
+    stack_option = "" if stack.name == DEFAULT_STACK_NAME else f" --stack-name {stack.name}"
+    env_vars = ENV_JSON.relative_to(ROOT)
+    if (aws, payments) != (_local_url("", DEFAULT_AWS_PORT), _local_url("", DEFAULT_PAYMENTS_PORT)) or stack_option:
+        env_vars = LOG_DIR / "env.json"  # events/env.json is for the default ports and stack
+        out.write(
+            f"python -m sandbox env-json --aws-endpoint {aws} --payments-endpoint {payments}{stack_option}"
+            f" > {env_vars}\n"
+        )
     out.write(
-        f"aws sqs send-message --queue-url {request_queue.url} --message-body '{{\"expiryTimeInMinutes\": 60}}'\n"
-        f"aws sqs receive-message --queue-url {stack.dead_letter_queue.url} --message-attribute-names All\n"
-        f"python -m sandbox send events/sqs-mixed-batch.json\n"
+        f"python -m sandbox send events/sqs-mixed-batch.json --endpoint-url {aws}{stack_option}\n"
         f'boto3.client("sqs", endpoint_url="{aws}", region_name="{stack.region}",'
         ' aws_access_key_id="testing", aws_secret_access_key="testing")\n'
-        f"sam local invoke {stack.function.logical_id} -e events/sqs-valid.json --env-vars events/env.json"
+        f"sam local invoke {stack.function.logical_id} -e events/sqs-valid.json --env-vars {env_vars}"
         " --docker-network host\n\n"
     )
     out.flush()
@@ -235,17 +266,14 @@ def cmd_up(args: argparse.Namespace, out: IO[str]) -> int:
         aws_port=args.aws_port,
         payments_port=args.payments_port,
         pollers=args.pollers,
-        latency_ms=args.latency_ms,
-        throttle_rate=args.throttle_rate,
-        error_rate=args.error_rate,
-        seed=args.seed,
+        api_faults=FaultSettings(args.latency_ms, args.throttle_rate, args.error_rate, args.seed),
         function_output=log_file,
     )
     out.write("starting moto, the fake payments API and the stack...\n")
     out.flush()
     try:
         with Sandbox(config) as sandbox:
-            _banner(sandbox, log_target if log_file else "this terminal", out)
+            print_banner(sandbox, log_target if log_file else "this terminal", out)
             _watch(sandbox, stop, out)
             out.write("stopping...\n")
     finally:

@@ -1,281 +1,32 @@
-"""The sandbox assembled (:class:`Sandbox`) and the demo that runs the worker's real job on it.
+"""The demo: the worker's real job on the sandbox (:mod:`sandbox.assembly`).
 
-:class:`Sandbox` is moto + the fake payments API + ``template.yaml`` deployed + the local event source +
-an EventBridge tap + a reader of the dead-letter queue. ``python -m sandbox up`` runs one until Ctrl-C;
-:func:`run_demo` (``python -m sandbox demo``) sends every request sample under ``events/`` plus a
-generated load through one, under injected faults, and prints what became of each request.
+:func:`run_demo` (``python -m sandbox demo``) sends every request sample under ``events/`` plus a generated
+load (:mod:`sandbox.load`) through a sandbox, under injected faults, and prints what became of each request.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import random
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Any, Final, Self
+from typing import IO, Any, Final
 
-from sandbox.aws import DEFAULT_REGION, MotoMode, MotoServer, client
-from sandbox.event_source import Handler, Invocation, SqsEventSource
-from sandbox.payments_api import PaymentsApiServer
-from sandbox.stack import DEFAULT_STACK_NAME, DEFAULT_TEMPLATE, ROOT, DeployedStack, Tuning, deploy_stack
-from sandbox.tap import EventTap, QueueMessage, QueueReader
+from sandbox.agentcore import FaultSettings, PaymentsApiServer
+from sandbox.assembly import Sandbox, SandboxConfig
+from sandbox.aws import MotoMode
+from sandbox.event_source import Invocation
+from sandbox.fates import Fate, Sample, account, load_samples
+from sandbox.load import DEFAULT_EVENT_SOURCE, POISON_KINDS, poison_body, random_request
+from sandbox.sqs import OutgoingMessage, QueueMessage
+from sandbox.stack import DEFAULT_STACK_NAME, DEFAULT_TEMPLATE, Tuning
 
-EVENTS_DIR: Final = ROOT / "events"
-NOT_SAMPLES: Final = frozenset({"env.json"})
 FAILED_PREFIX: Final = "mixed-failed-"
 RETRIED_PREFIX: Final = "mixed-retried-"
-MAX_BATCH: Final = 10
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Messages to send
-# ---------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class OutgoingMessage:
-    """A request to enqueue: the body verbatim, message attributes in ``SendMessage`` form, a trace header."""
-
-    body: str
-    message_attributes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    trace_header: str | None = None
-
-
-def _send_form(attribute: Mapping[str, Any]) -> dict[str, Any] | None:
-    """A Lambda-event message attribute (``stringValue``/``binaryValue``) in ``SendMessage`` form."""
-    data_type = attribute.get("dataType")
-    if not isinstance(data_type, str):
-        return None
-    if isinstance(attribute.get("stringValue"), str):
-        return {"DataType": data_type, "StringValue": attribute["stringValue"]}
-    if isinstance(attribute.get("binaryValue"), str):
-        try:
-            return {"DataType": data_type, "BinaryValue": base64.b64decode(attribute["binaryValue"])}
-        except (binascii.Error, ValueError):
-            return None
-    return None
-
-
-def messages_from_event(event: Mapping[str, Any]) -> list[OutgoingMessage]:
-    """The records of a Lambda SQS event as messages to send again (body, attributes, trace header)."""
-    messages: list[OutgoingMessage] = []
-    for record in event.get("Records", []):
-        attributes = {
-            name: converted
-            for name, value in (record.get("messageAttributes") or {}).items()
-            if (converted := _send_form(value)) is not None
-        }
-        trace = (record.get("attributes") or {}).get("AWSTraceHeader")
-        messages.append(OutgoingMessage(str(record.get("body", "")), attributes, trace))
-    return messages
-
-
-def parse_messages(text: str) -> list[OutgoingMessage]:
-    """Requests from a file: a Lambda SQS event (``{"Records": [...]}``), a JSON array, one JSON object, or
-    JSON lines (one body per non-empty line, sent verbatim, so malformed lines are sent as they are)."""
-    stripped = text.strip()
-    if not stripped:
-        return []
-    try:
-        document = json.loads(stripped)
-    except json.JSONDecodeError:
-        document = None
-    if isinstance(document, dict) and isinstance(document.get("Records"), list):
-        return messages_from_event(document)
-    if isinstance(document, dict):
-        return [OutgoingMessage(stripped)]
-    if isinstance(document, list):
-        return [OutgoingMessage(item if isinstance(item, str) else json.dumps(item)) for item in document]
-    return [OutgoingMessage(line.strip()) for line in text.splitlines() if line.strip()]
-
-
-def send_messages(sqs: Any, queue_url: str, messages: Sequence[OutgoingMessage]) -> list[str]:
-    """``SendMessageBatch`` by tens; returns the message IDs in order. Raises if SQS refuses one."""
-    ids: list[str] = []
-    for start in range(0, len(messages), MAX_BATCH):
-        chunk = messages[start : start + MAX_BATCH]
-        entries: list[dict[str, Any]] = []
-        for index, message in enumerate(chunk):
-            entry: dict[str, Any] = {"Id": str(index), "MessageBody": message.body}
-            if message.message_attributes:
-                entry["MessageAttributes"] = dict(message.message_attributes)
-            if message.trace_header:
-                entry["MessageSystemAttributes"] = {
-                    "AWSTraceHeader": {"DataType": "String", "StringValue": message.trace_header}
-                }
-            entries.append(entry)
-        response = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
-        if response.get("Failed"):
-            raise RuntimeError(f"SQS refused messages: {response['Failed']}")
-        by_index = {int(ok["Id"]): ok["MessageId"] for ok in response.get("Successful", [])}
-        ids.extend(by_index[i] for i in range(len(chunk)))
-    return ids
-
-
-# ---------------------------------------------------------------------------------------------------------
-# The sandbox
-# ---------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SandboxConfig:
-    """How to assemble a :class:`Sandbox`. Ports 0 mean free ports; ``aws_endpoint`` reuses a running moto.
-
-    ``handler``, ``environment``, ``invocation_timeout`` and ``receive_visibility_timeout`` go to the
-    :class:`SqsEventSource` (``handler``, ``environment``, ``timeout``, ``visibility_timeout``).
-    """
-
-    template_path: Path = DEFAULT_TEMPLATE
-    stack_name: str = DEFAULT_STACK_NAME
-    parameters: Mapping[str, str] = field(default_factory=dict)
-    tuning: Tuning = field(default_factory=Tuning)
-    host: str = "127.0.0.1"
-    aws_port: int = 0
-    payments_port: int = 0
-    aws_endpoint: str | None = None
-    moto_mode: MotoMode = "process"
-    region: str = DEFAULT_REGION
-    pollers: int | None = None
-    poll_wait_seconds: int = 1
-    latency_ms: float = 0
-    throttle_rate: float = 0.0
-    error_rate: float = 0.0
-    seed: int | None = None
-    function_output: IO[str] | None = None
-    handler: Handler | None = None
-    environment: Mapping[str, str] = field(default_factory=dict)
-    invocation_timeout: float | None = None
-    receive_visibility_timeout: int | None = None
-
-
-class Sandbox:
-    """Everything on one machine: moto, the fake payments API, the stack, the event source, a tap, the DLQ.
-
-    ``with Sandbox(SandboxConfig(...)) as sandbox:`` starts it all; ``sandbox.send(...)`` enqueues requests.
-    Invocations are reported to ``on_invocation`` (from the pollers' threads) as well as kept.
-    """
-
-    def __init__(
-        self,
-        config: SandboxConfig | None = None,
-        *,
-        on_invocation: Callable[[Invocation], None] | None = None,
-        moto: MotoServer | None = None,
-    ) -> None:
-        self.config = config or SandboxConfig()
-        self._on_invocation = on_invocation
-        self._own_moto = moto is None and self.config.aws_endpoint is None
-        self.moto = moto or MotoServer(
-            self.config.host, self.config.aws_port, mode=self.config.moto_mode, region=self.config.region
-        )
-        self.payments_api = PaymentsApiServer(
-            self.config.host,
-            self.config.payments_port,
-            latency_ms=self.config.latency_ms,
-            throttle_rate=self.config.throttle_rate,
-            error_rate=self.config.error_rate,
-            seed=self.config.seed,
-        )
-        self._stack: DeployedStack | None = None
-        self._event_source: SqsEventSource | None = None
-        self._tap: EventTap | None = None
-        self._dead_letters: QueueReader | None = None
-
-    @property
-    def aws_endpoint(self) -> str:
-        """moto's endpoint URL."""
-        return self.config.aws_endpoint or self.moto.endpoint_url
-
-    @property
-    def stack(self) -> DeployedStack:
-        """The deployed stack."""
-        if self._stack is None:
-            raise RuntimeError("the sandbox is not started")
-        return self._stack
-
-    @property
-    def event_source(self) -> SqsEventSource:
-        """The local SQS event source running the real handler."""
-        if self._event_source is None:
-            raise RuntimeError("the sandbox is not started")
-        return self._event_source
-
-    @property
-    def tap(self) -> EventTap:
-        """The worker's events as a subscriber receives them."""
-        if self._tap is None:
-            raise RuntimeError("the sandbox is not started")
-        return self._tap
-
-    @property
-    def dead_letters(self) -> QueueReader:
-        """A reader of the dead-letter queue (it deletes what it reads)."""
-        if self._dead_letters is None:
-            raise RuntimeError("the sandbox is not started")
-        return self._dead_letters
-
-    def start(self) -> Self:
-        """Start moto and the payments API, deploy the stack, install the tap, start the event source."""
-        try:
-            if self._own_moto:
-                self.moto.start()
-            self.payments_api.start()
-            endpoint = self.aws_endpoint
-            self._stack = deploy_stack(
-                endpoint,
-                template_path=self.config.template_path,
-                stack_name=self.config.stack_name,
-                parameters=self.config.parameters,
-                tuning=self.config.tuning,
-                region=self.config.region,
-            )
-            self._tap = EventTap(self._stack).install()
-            self._dead_letters = QueueReader(endpoint, self._stack.dead_letter_queue.url, self.config.region)
-            self._event_source = SqsEventSource(
-                self._stack,
-                payments_endpoint=self.payments_api.endpoint_url,
-                pollers=self.config.pollers,
-                output=self.config.function_output,
-                on_invocation=self._on_invocation,
-                poll_wait_seconds=self.config.poll_wait_seconds,
-                handler=self.config.handler,
-                environment=self.config.environment,
-                timeout=self.config.invocation_timeout,
-                visibility_timeout=self.config.receive_visibility_timeout,
-            ).start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def stop(self) -> None:
-        """Stop the event source, the payments API and moto (idempotent)."""
-        if self._event_source is not None:
-            self._event_source.stop()
-            self._event_source = None
-        self.payments_api.stop()
-        if self._own_moto:
-            self.moto.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    def send(self, messages: Sequence[OutgoingMessage]) -> list[str]:
-        """Enqueue ``messages`` on the request queue; returns their message IDs."""
-        sqs = client("sqs", self.aws_endpoint, self.config.region)
-        return send_messages(sqs, self.stack.request_queue.url, messages)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -283,162 +34,29 @@ class Sandbox:
 # ---------------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Sample:
-    """One record of a sample event under ``events/``."""
-
-    file: str
-    index: int
-    message: OutgoingMessage
-    label: str
-    client_token: str | None
-
-    @property
-    def name(self) -> str:
-        return f"{self.file} #{self.index + 1}"
-
-
-def _request_of(body: str) -> Any:
-    """The request inside a body, through the SNS and EventBridge envelopes; None when not JSON."""
-    try:
-        document = json.loads(body)
-    except ValueError:
-        return None
-    if (
-        isinstance(document, dict)
-        and document.get("Type") == "Notification"
-        and isinstance(document.get("Message"), str)
-    ):
-        return _request_of(document["Message"])
-    if isinstance(document, dict) and "detail" in document and "detail-type" in document:
-        return document["detail"]
-    return document
-
-
-def _label(body: str) -> tuple[str, str | None]:
-    request = _request_of(body)
-    if request is None:
-        return "body is not JSON", None
-    if not isinstance(request, dict):
-        return "body is not an object", None
-    token = request.get("clientToken") if isinstance(request.get("clientToken"), str) else None
-    unknown = sorted(
-        set(request)
-        - {"expiryTimeInMinutes", "paymentManagerArn", "userId", "agentName", "limits", "clientToken", "correlationId"}
-    )
-    if unknown:
-        return f"unknown field {', '.join(unknown)}", token
-    correlation = request.get("correlationId")
-    return (f"correlationId {correlation}" if correlation else "no correlationId"), token
-
-
-def load_samples(events_dir: Path = EVENTS_DIR) -> list[Sample]:
-    """Every record of every Lambda SQS event under ``events_dir`` (``env.json`` is not one)."""
-    samples: list[Sample] = []
-    for path in sorted(events_dir.glob("*.json")):
-        if path.name in NOT_SAMPLES:
-            continue
-        document = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(document, dict) or not isinstance(document.get("Records"), list):
-            continue
-        for index, message in enumerate(messages_from_event(document)):
-            label, token = _label(message.body)
-            samples.append(Sample(path.name, index, message, label, token))
-    return samples
-
-
-def generate_requests(count: int, seed: int) -> list[tuple[str, OutgoingMessage]]:
+def generate_requests(
+    count: int, seed: int, *, own_source: str = DEFAULT_EVENT_SOURCE
+) -> list[tuple[str, OutgoingMessage]]:
     """A mixed load: mostly valid requests (half with a ``clientToken``), some sent twice, some poison."""
     rng = random.Random(seed)
     load: list[tuple[str, OutgoingMessage]] = []
     tokened: list[str] = []
-    poison = [
-        '{"expiryTimeInMinutes": 5}',
-        '{"expiryTimeInMinutes": "60"}',
-        '{"expiryTimeInMinutes": 60, "limit": {"maxSpendAmount": {"value": "25", "currency": "USD"}}}',
-        '{"expiryTimeInMinutes": 60, "limits": {"maxSpendAmount": {"value": "1e3", "currency": "USD"}}}',
-        '{"expiryTimeInMinutes": 60, "limits": {"maxSpendAmount": {"value": "10", "currency": "EUR"}}}',
-        "expiryTimeInMinutes=60",
-        "[]",
-    ]
     for n in range(count):
         roll = rng.random()
         if roll < 0.08:
-            load.append(("poison", OutgoingMessage(rng.choice(poison))))
+            body = poison_body(rng.choice(POISON_KINDS), {"expiryTimeInMinutes": 60}, own_source=own_source)
+            load.append(("poison", OutgoingMessage(body)))
             continue
         if roll < 0.14 and tokened:
             load.append(("duplicate", OutgoingMessage(rng.choice(tokened))))
             continue
-        request: dict[str, Any] = {"expiryTimeInMinutes": rng.randint(15, 480), "correlationId": f"load-{n:04d}"}
-        if rng.random() < 0.7:
-            request["userId"] = f"user-{rng.randint(1, 999):03d}"
-        if rng.random() < 0.5:
-            request["agentName"] = rng.choice(["checkout-agent", "travel-agent", "groceries-agent"])
-        if rng.random() < 0.6:
-            amount = f"{rng.randint(1, 500)}.{rng.randint(0, 99):02d}"
-            request["limits"] = {"maxSpendAmount": {"value": amount, "currency": "USD"}}
+        user_id = f"user-{rng.randint(1, 999):03d}" if rng.random() < 0.7 else None
+        request = random_request(rng, correlation_id=f"load-{n:04d}", user_id=user_id)
         if rng.random() < 0.5:
             request["clientToken"] = f"demo-load-{seed:04d}-{n:06d}-{rng.getrandbits(64):016x}"
-        body = json.dumps(request)
-        if "clientToken" in request:
-            tokened.append(body)
-        load.append(("valid", OutgoingMessage(body)))
+            tokened.append(json.dumps(request))
+        load.append(("valid", OutgoingMessage(json.dumps(request))))
     return load
-
-
-@dataclass(slots=True)
-class Fate:
-    """What became of one request, from what subscribers, the DLQ and the event source saw."""
-
-    message_id: str
-    receives: int = 0
-    handed_back: int = 0
-    outcome: str | None = None  # created | failed | dead-lettered
-    error_code: str | None = None
-    session_id: str | None = None
-    retryable_failure_announced: bool = False
-
-    @property
-    def path(self) -> str:
-        """``created``, ``retried x2 -> created``, ``dead-lettered``, or ``in flight``."""
-        final = self.outcome or "in flight"
-        return f"retried x{self.handed_back} -> {final}" if self.handed_back else final
-
-
-def account(
-    message_ids: Iterable[str],
-    invocations: Iterable[Invocation],
-    events: Iterable[Mapping[str, Any]],
-    dead_letters: Iterable[QueueMessage],
-) -> dict[str, Fate]:
-    """Each request's fate: receives and hand-backs from the event source, outcome from events and the DLQ."""
-    fates = {message_id: Fate(message_id) for message_id in message_ids}
-    for invocation in invocations:
-        handed_back = set(invocation.handed_back)
-        for message_id, count in zip(invocation.message_ids, invocation.receive_counts, strict=True):
-            fate = fates.get(message_id)
-            if fate is None:
-                continue
-            fate.receives = max(fate.receives, count)
-            fate.handed_back += message_id in handed_back
-    for event in events:
-        detail = event.get("detail") or {}
-        fate = fates.get(str(detail.get("messageId")))
-        if fate is None:
-            continue
-        if event.get("detail-type") == "PaymentSessionCreated":
-            fate.outcome, fate.error_code = "created", None
-            fate.session_id = (detail.get("paymentSession") or {}).get("paymentSessionId")
-        elif (detail.get("error") or {}).get("retryable"):
-            fate.retryable_failure_announced = True
-        elif fate.outcome is None:
-            fate.outcome, fate.error_code = "failed", (detail.get("error") or {}).get("code")
-    for letter in dead_letters:
-        fate = fates.get(letter.source_message_id)
-        if fate is not None:
-            fate.outcome = "dead-lettered"
-            fate.error_code = letter.error_code or "(moved by the redrive policy)"
-    return fates
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -494,9 +112,9 @@ def _progress(
 
 def _script_sample_faults(samples: Sequence[Sample], api: PaymentsApiServer, receives: int, out: IO[str]) -> None:
     """ConflictException for ``mixed-failed-*``; ThrottlingException on every attempt for ``mixed-retried-*``."""
-    from handlers.dependencies import PAYMENTS_CLIENT
+    from sandbox.worker import payments_attempts  # the worker's code, once its environment is in place
 
-    attempts = PAYMENTS_CLIENT.total_max_attempts
+    attempts = payments_attempts()
     for sample in samples:
         token = sample.client_token
         if token is None:
@@ -555,10 +173,7 @@ def run_demo(options: DemoOptions | None = None, out: IO[str] | None = None) -> 
             aws_endpoint=options.aws_endpoint,
             moto_mode=options.moto_mode,
             pollers=options.pollers,
-            latency_ms=options.latency_ms,
-            throttle_rate=options.throttle_rate,
-            error_rate=options.error_rate,
-            seed=options.seed,
+            api_faults=FaultSettings(options.latency_ms, options.throttle_rate, options.error_rate, options.seed),
             function_output=function_log,
         )
         with Sandbox(config) as sandbox:
@@ -630,10 +245,13 @@ def _demo(
     last_line = 0.0
     fates = account(all_ids, [], [], [])
     while True:
+        # Read the event source's state first: an invocation that has returned has sent all it will send
+        # (events after dead letters included), so what the tap and the DLQ hold afterwards is complete for it.
+        in_flight = sandbox.event_source.in_flight
         sandbox.tap.read()
         sandbox.dead_letters.read()
         fates = account(all_ids, sandbox.event_source.invocations, sandbox.tap.events, sandbox.dead_letters.messages)
-        finished = all(f.outcome is not None for f in fates.values())
+        finished = in_flight == 0 and all(f.outcome is not None for f in fates.values())
         now = time.monotonic()
         if finished or now >= deadline or now - last_line >= (0.5 if interactive else 3.0):
             depth = sandbox.event_source.queue_depth()

@@ -17,25 +17,31 @@ several invocations of one execution environment's code, each with its own deadl
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import importlib
 import logging
-import os
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import IO, Any, Final, Self
 
-from sandbox.aws import DUMMY_CREDENTIALS, client
-from sandbox.stack import DeployedStack
+from sandbox.aws import client
+from sandbox.deployed import DeployedStack
+from sandbox.lambda_context import LambdaContext
+from sandbox.lifecycle import Service
+from sandbox.runtime import (
+    ThreadRoutedStream,
+    applied_environment,
+    bind_handlers_to,
+    function_environment,
+    routed_stdout,
+)
+from sandbox.sqs import MAX_BATCH, delete_messages, queue_depth, receive, to_lambda_form
 
 LOG: Final = logging.getLogger("sandbox.event_source")
-MAX_MESSAGES_PER_RECEIVE: Final = 10  # SQS's limit
 DEFAULT_POLLERS: Final = 5  # Lambda starts five pollers for a standard queue
 RECORD_SYSTEM_ATTRIBUTES: Final = (
     "ApproximateReceiveCount",
@@ -68,163 +74,8 @@ def _receive_lock(endpoint_url: str, queue_url: str) -> threading.Lock:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# The function's environment
-# ---------------------------------------------------------------------------------------------------------
-
-
-def endpoint_environment(aws_endpoint: str, payments_endpoint: str) -> dict[str, str]:
-    """The SDK endpoint variables that point the worker at the sandbox (moto and the fake payments API)."""
-    return {
-        "AWS_ENDPOINT_URL_SQS": aws_endpoint,
-        "AWS_ENDPOINT_URL_EVENTBRIDGE": aws_endpoint,
-        "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE": payments_endpoint,
-    }
-
-
-def function_environment(
-    stack: DeployedStack,
-    *,
-    payments_endpoint: str,
-    aws_endpoint: str | None = None,
-    overrides: Mapping[str, str] | None = None,
-) -> dict[str, str]:
-    """Everything the handler's process sees: the template's variables, Lambda's own, the sandbox's endpoints.
-
-    ``overrides`` come last (e.g. an endpoint of a fault-injecting proxy).
-    """
-    function = stack.function
-    environment = dict(function.environment)
-    environment.update(
-        {
-            "AWS_REGION": stack.region,
-            "AWS_DEFAULT_REGION": stack.region,
-            **DUMMY_CREDENTIALS,
-            "AWS_LAMBDA_FUNCTION_NAME": function.name,
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
-            "AWS_LAMBDA_LOG_STREAM_NAME": "sandbox",
-            # No X-Ray daemon in the sandbox (Powertools also disables tracing outside Lambda).
-            "POWERTOOLS_TRACE_DISABLED": "true",
-        }
-    )
-    environment.update(endpoint_environment(aws_endpoint or stack.endpoint_url, payments_endpoint))
-    environment.update(overrides or {})
-    return environment
-
-
-def sam_local_environment(stack: DeployedStack, *, aws_endpoint: str, payments_endpoint: str) -> dict[str, Any]:
-    """An ``--env-vars`` file for ``sam local invoke``: the deployed function's variables plus the endpoints.
-
-    ``sam local`` only overrides variables the template declares, so the endpoint variables take effect
-    once the function's ``Environment`` declares them.
-    """
-    variables = dict(stack.function.environment)
-    variables.update(endpoint_environment(aws_endpoint, payments_endpoint))
-    return {stack.function.logical_id: dict(sorted(variables.items()))}
-
-
-@contextlib.contextmanager
-def applied_environment(values: Mapping[str, str]) -> Iterator[None]:
-    """Set ``values`` in ``os.environ`` for the duration, then put back what was there."""
-    previous = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in previous.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-# ---------------------------------------------------------------------------------------------------------
-# The function's output
-# ---------------------------------------------------------------------------------------------------------
-
-
-class _ThreadRoutedStream:
-    """A stand-in for ``sys.stdout`` that sends the writes of pollers' threads to their own sink."""
-
-    def __init__(self, default: IO[str]) -> None:
-        self.default = default
-        self._local = threading.local()
-
-    def route(self, sink: IO[str] | None) -> None:
-        self._local.sink = sink
-
-    def _target(self) -> IO[str]:
-        sink: IO[str] | None = getattr(self._local, "sink", None)
-        return sink if sink is not None else self.default
-
-    def write(self, text: str) -> int:
-        return self._target().write(text)
-
-    def flush(self) -> None:
-        self._target().flush()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.default, name)
-
-
-@contextlib.contextmanager
-def _routed_stdout(sink: IO[str] | None) -> Iterator[_ThreadRoutedStream | None]:
-    """Install the routing stream on ``sys.stdout`` and on logging handlers bound to it, then undo it."""
-    if sink is None:
-        yield None
-        return
-    original = sys.stdout
-    router = _ThreadRoutedStream(original)
-    sys.stdout = router
-    try:
-        yield router
-    finally:
-        sys.stdout = original
-        for handler in _stream_handlers():
-            if handler.stream is router:
-                handler.setStream(original)
-
-
-def _stream_handlers() -> Iterator[logging.StreamHandler[Any]]:
-    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
-    for logger in loggers:
-        if isinstance(logger, logging.Logger):
-            for handler in logger.handlers:
-                if isinstance(handler, logging.StreamHandler):
-                    yield handler
-
-
-def _bind_handlers_to(router: _ThreadRoutedStream) -> None:
-    """Point logging handlers that write to the real stdout (Powertools' logger) at the router."""
-    for handler in _stream_handlers():
-        if handler.stream is router.default:
-            handler.setStream(router)
-
-
-# ---------------------------------------------------------------------------------------------------------
 # Invocations
 # ---------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class LambdaContext:
-    """The parts of Lambda's context object the handler and Powertools use; the deadline is real."""
-
-    function_name: str
-    function_version: str
-    invoked_function_arn: str
-    memory_limit_in_mb: int
-    aws_request_id: str
-    log_group_name: str
-    log_stream_name: str
-    deadline: float  # time.monotonic() at which the invocation times out
-    identity: Any = None
-    client_context: Any = None
-
-    def get_remaining_time_in_millis(self) -> int:
-        """Milliseconds left before the function's timeout."""
-        return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,14 +102,9 @@ class Invocation:
 def to_lambda_record(message: Mapping[str, Any], *, queue_arn: str, region: str) -> dict[str, Any]:
     """An SQS ``ReceiveMessage`` message as a record of Lambda's SQS event."""
     attributes = message.get("Attributes") or {}
-    message_attributes: dict[str, Any] = {}
-    for name, value in (message.get("MessageAttributes") or {}).items():
-        converted: dict[str, Any] = {"stringListValues": [], "binaryListValues": [], "dataType": value["DataType"]}
-        if "StringValue" in value:
-            converted["stringValue"] = value["StringValue"]
-        if "BinaryValue" in value:
-            converted["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode("ascii")
-        message_attributes[name] = converted
+    message_attributes = {
+        name: to_lambda_form(value) for name, value in (message.get("MessageAttributes") or {}).items()
+    }
     record: dict[str, Any] = {
         "messageId": message["MessageId"],
         "receiptHandle": message["ReceiptHandle"],
@@ -308,12 +154,6 @@ def import_handler(stack: DeployedStack) -> Handler:
     return handler
 
 
-def cold_start() -> None:
-    """Forget the worker's cached settings and clients: the next invocation is a cold start."""
-    with contextlib.suppress(ImportError):
-        importlib.import_module("handlers.dependencies").reset()
-
-
 # ---------------------------------------------------------------------------------------------------------
 # The event source
 # ---------------------------------------------------------------------------------------------------------
@@ -327,7 +167,7 @@ class _Counters:
     receive_errors: int = 0
 
 
-class SqsEventSource:
+class SqsEventSource(Service):
     """Lambda's SQS event source mapping for the deployed stack, with ``pollers`` concurrent instances.
 
     ``with SqsEventSource(stack, payments_endpoint=api.endpoint_url) as source:`` polls until the block
@@ -389,7 +229,7 @@ class SqsEventSource:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._exit = contextlib.ExitStack()
-        self._router: _ThreadRoutedStream | None = None
+        self._router: ThreadRoutedStream | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------------------
 
@@ -406,15 +246,17 @@ class SqsEventSource:
         self._exit.callback(_running.discard, id(self))
         self._stopping.clear()
         try:
-            self._router = self._exit.enter_context(_routed_stdout(self._output))
+            self._router = self._exit.enter_context(routed_stdout(self._output))
             self._exit.enter_context(applied_environment(self.environment))
             if self._reset_dependencies:
+                from sandbox.worker import cold_start  # the worker's code, once its environment is in place
+
                 self._exit.callback(cold_start)
                 cold_start()
             if self._handler is None:
                 self._handler = import_handler(self.stack)
             if self._router is not None:
-                _bind_handlers_to(self._router)
+                bind_handlers_to(self._router)
         except BaseException:
             self._exit.close()
             raise
@@ -431,14 +273,6 @@ class SqsEventSource:
             thread.join(timeout)
         self._threads = []
         self._exit.close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # -- observation ---------------------------------------------------------------------------------------
 
@@ -462,19 +296,7 @@ class SqsEventSource:
 
     def queue_depth(self) -> dict[str, int]:
         """The request queue's approximate counts: ``visible``, ``in_flight`` (not visible), ``delayed``."""
-        attributes = self._sqs.get_queue_attributes(
-            QueueUrl=self._queue.url,
-            AttributeNames=[
-                "ApproximateNumberOfMessages",
-                "ApproximateNumberOfMessagesNotVisible",
-                "ApproximateNumberOfMessagesDelayed",
-            ],
-        )["Attributes"]
-        return {
-            "visible": int(attributes.get("ApproximateNumberOfMessages", 0)),
-            "in_flight": int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
-            "delayed": int(attributes.get("ApproximateNumberOfMessagesDelayed", 0)),
-        }
+        return queue_depth(self._sqs, self._queue.url)
 
     def is_drained(self) -> bool:
         """Nothing in the request queue (visible, in flight or delayed) and no invocation running."""
@@ -510,22 +332,14 @@ class SqsEventSource:
                 self.invoke(messages, poller=index, sqs=sqs)
 
     def _receive(self, sqs: Any, count: int, wait: int) -> list[dict[str, Any]]:
-        params: dict[str, Any] = {
-            "QueueUrl": self._queue.url,
-            "MaxNumberOfMessages": max(1, min(MAX_MESSAGES_PER_RECEIVE, count)),
-            "WaitTimeSeconds": wait,
-            "MessageSystemAttributeNames": ["All"],
-            "MessageAttributeNames": ["All"],
-        }
-        if self.visibility_timeout is not None:
-            params["VisibilityTimeout"] = self.visibility_timeout
         if not self._receive_lock.acquire(timeout=max(1.0, float(wait))):
             return []  # another poller is receiving; try again (and notice a stop) on the next turn
         try:
-            messages: list[dict[str, Any]] = sqs.receive_message(**params).get("Messages", [])
+            return receive(
+                sqs, self._queue.url, wait=wait, visibility_timeout=self.visibility_timeout, max_messages=count
+            )
         finally:
             self._receive_lock.release()
-        return messages
 
     def _receive_batch(self, sqs: Any) -> list[dict[str, Any]]:
         """One long poll; then, with a batching window, more receives until the batch is full or the window ends."""
@@ -554,14 +368,13 @@ class SqsEventSource:
         function = self.stack.function
         request_id = str(uuid.uuid4())
         context = LambdaContext(
+            timeout_seconds=self.timeout,
             function_name=function.name,
-            function_version="$LATEST",
-            invoked_function_arn=function.arn,
             memory_limit_in_mb=function.memory_size,
             aws_request_id=request_id,
-            log_group_name=f"/aws/lambda/{function.name}",
+            region=self.stack.region,
+            account=self.stack.account_id,
             log_stream_name=f"sandbox/lambda-{poller}",
-            deadline=time.monotonic() + self.timeout,
         )
         started_at, started = time.time(), time.monotonic()
         with self._counters.lock:
@@ -610,15 +423,9 @@ class SqsEventSource:
     def _delete(self, sqs: Any, messages: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
         """``DeleteMessageBatch`` by tens; returns the IDs deleted (a stale receipt leaves its message in)."""
         deleted: list[str] = []
-        for start in range(0, len(messages), MAX_MESSAGES_PER_RECEIVE):
-            chunk = messages[start : start + MAX_MESSAGES_PER_RECEIVE]
+        for start in range(0, len(messages), MAX_BATCH):
             try:
-                response = sqs.delete_message_batch(
-                    QueueUrl=self._queue.url,
-                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
-                )
+                deleted.extend(delete_messages(sqs, self._queue.url, messages[start : start + MAX_BATCH]))
             except Exception:  # undeleted messages simply come back, as in Lambda
                 LOG.exception("DeleteMessageBatch failed")
-                continue
-            deleted.extend(chunk[int(ok["Id"])]["MessageId"] for ok in response.get("Successful", []))
         return tuple(deleted)

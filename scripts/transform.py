@@ -1,117 +1,184 @@
-"""Transform template.yaml (AWS SAM) into plain CloudFormation, offline, with samtranslator.
+"""The one SAM-to-CloudFormation pipeline, offline: for cfn-lint and checkov, for the stack's tests, for the sandbox.
 
-    python scripts/transform.py [--template FILE] [--code-uri s3://bucket/key] [--out FILE]
+    python scripts/transform.py [--template FILE] [--code-uri s3://bucket/key] [--keep-metadata] [--out FILE]
 
-SAM accepts only an S3 ``CodeUri`` in a transform; a local one (``src/``) is what ``sam package`` would
-upload, so it is replaced by ``--code-uri`` first (cfn-lint does the same when it lints SAM).
-Used by scripts/infra_checks.sh (cfn-lint on the result) and by tests/infrastructure.
+Steps, each a function: :func:`load` (``template.yaml`` as data, short tags in their long form),
+:func:`transform` (samtranslator's ``Translator``, what ``sam deploy`` runs, with no AWS call), and for moto
+:func:`drop_unsupported` (the resource types moto's CloudFormation cannot create, read from moto's own
+registry, dropped with every reference to them). SAM accepts only an S3 ``CodeUri`` in a transform; a local one
+(``src/``) is what ``sam package`` would upload, so it is replaced by ``--code-uri`` (cfn-lint does the same);
+the sandbox packages the code into moto's S3 first. A build and test tool: never part of the Lambda package.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import json
 import re
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
 import boto3
-from cfnlint.decode import decode
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
+from samtranslator.utils.py27hash_fix import to_py27_compatible_template, undo_mark_unicode_str_in_template
+from samtranslator.yaml_helper import yaml_parse
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 TEMPLATE: Final = ROOT / "template.yaml"
 DEFAULT_CODE_URI: Final = "s3://payment-session-worker-artifacts/worker.zip"
 DEFAULT_REGION: Final = "us-east-1"
-# Resource types moto's CloudFormation cannot create (tests/infrastructure proves each is still missing).
-# EventSchemas fails the whole stack (its GetAtt in Outputs); moto skips an alarm with a warning. Neither
-# matters locally: no schema registry or alarm is needed to run the worker.
-MOTO_UNSUPPORTED_TYPES: Final = frozenset(
-    {"AWS::EventSchemas::Registry", "AWS::EventSchemas::Schema", "AWS::CloudWatch::Alarm"}
-)
+DROPPED_PREFIX: Final = "sandbox-dropped-"
+
+
+class TemplateError(ValueError):
+    """The template cannot be read or transformed as the pipeline needs."""
 
 
 def load(path: Path = TEMPLATE) -> dict[str, Any]:
     """The template as data; CloudFormation's short tags (``!Ref``, ``!GetAtt``...) become their long form."""
-    template, matches = decode(str(path))
-    if matches or template is None:
-        raise ValueError(f"{path}: cannot parse: {[str(match) for match in matches]}")
-    return dict(template)
+    template = yaml_parse(path.read_text(encoding="utf-8"))
+    if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):
+        raise TemplateError(f"{path} is not a CloudFormation template with Resources")
+    return template
 
 
 def transform(
-    template: dict[str, Any],
+    template: Mapping[str, Any],
     *,
-    code_uri: str = DEFAULT_CODE_URI,
+    parameters: Mapping[str, Any] | None = None,
     region: str = DEFAULT_REGION,
-    parameters: dict[str, Any] | None = None,
+    code_uri: str = DEFAULT_CODE_URI,
     keep_metadata: bool = False,
 ) -> dict[str, Any]:
     """The CloudFormation template SAM deploys for ``template`` (which is left unchanged).
 
-    ``keep_metadata`` copies each SAM resource's ``Metadata`` (e.g. checkov skips) to what it becomes.
+    A function's local ``CodeUri`` becomes ``code_uri``; an S3 one (a string or a ``Bucket``/``Key`` map) is
+    kept. ``keep_metadata`` copies each SAM resource's ``Metadata`` (e.g. checkov skips) to what it becomes.
     """
-    template = copy.deepcopy(template)
-    for resource in template.get("Resources", {}).values():
-        properties = resource.get("Properties", {})
-        if resource.get("Type") == "AWS::Serverless::Function" and not str(properties.get("CodeUri", "")).startswith(
-            "s3://"
-        ):
+    fragment = copy.deepcopy(dict(template))
+    for resource in fragment.get("Resources", {}).values():
+        properties = resource.get("Properties") or {}
+        uri = properties.get("CodeUri")
+        if resource.get("Type") == "AWS::Serverless::Function" and isinstance(uri, str) and not uri.startswith("s3://"):
             properties["CodeUri"] = code_uri
+    values: dict[str, Any] = dict(parameters or {})
+    to_py27_compatible_template(fragment, values)
     translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region))
-    # No managed policy is referenced by name, so the (online) managed policy map is never needed.
-    result: dict[str, Any] = translator.translate(
-        template,
-        parameter_values=dict(parameters or {}),
-        get_managed_policy_map=dict,
-        passthrough_metadata=keep_metadata,
+    # No managed policy is referenced by name, so samtranslator's (online) managed policy map is never needed.
+    result = translator.translate(
+        fragment, parameter_values=values, get_managed_policy_map=dict, passthrough_metadata=keep_metadata
     )
-    return json.loads(json.dumps(result, default=str))
+    translator.metrics.publish()  # samtranslator's own timing metrics, to its no-op publisher
+    plain: dict[str, Any] = json.loads(json.dumps(undo_mark_unicode_str_in_template(result), default=str))
+    return plain
 
 
-def _references(node: Any) -> set[str]:
-    """Logical IDs that ``node`` names with ``Ref``, ``Fn::GetAtt`` or ``${...}`` in ``Fn::Sub``."""
-    found: set[str] = set()
-    if isinstance(node, list):
-        for item in node:
-            found |= _references(item)
-    elif isinstance(node, dict):
-        for key, value in node.items():
-            if key == "Ref" and isinstance(value, str):
-                found.add(value)
-            elif key == "Fn::GetAtt":
-                target = value[0] if isinstance(value, list) else str(value).split(".", 1)[0]
-                found.add(str(target))
-            elif key == "Fn::Sub":
-                text = value[0] if isinstance(value, list) else value
-                found |= {name.split(".", 1)[0] for name in re.findall(r"\$\{([^!}][^}]*)\}", str(text))}
-                found |= _references(value[1:] if isinstance(value, list) else [])
-            else:
-                found |= _references(value)
-    return found
+# ---------------------------------------------------------------------------------------------------------
+# For moto
+# ---------------------------------------------------------------------------------------------------------
 
 
-def without_types(template: dict[str, Any], types: frozenset[str]) -> dict[str, Any]:
-    """``template`` less its resources of ``types`` and the outputs naming them.
+@functools.cache
+def moto_resource_types() -> frozenset[str]:
+    """The resource types moto's CloudFormation can create (its own registry, for the installed moto)."""
+    from moto.cloudformation.parsing import get_model_map
 
-    For emulators that lack a resource type (moto has no AWS::EventSchemas::*): a resource that still
-    names a dropped one is an error, since silently dropping it would change the stack under test.
+    return frozenset(get_model_map())
+
+
+def logical_id_of(reference: Any) -> str | None:
+    """``{"Ref": X}`` or ``{"Fn::GetAtt": [X, ...]}`` (or ``"X.Attr"``) -> ``X``."""
+    if isinstance(reference, dict):
+        if "Ref" in reference:
+            return str(reference["Ref"])
+        get_att = reference.get("Fn::GetAtt")
+        if isinstance(get_att, list) and get_att:
+            return str(get_att[0])
+        if isinstance(get_att, str):
+            return get_att.split(".", 1)[0]
+    return None
+
+
+def replace_references(value: Any, replace: Callable[[dict[str, Any]], Any | None], sub: Callable[[str], str]) -> Any:
+    """``value`` with each intrinsic ``replace`` answers for swapped in, and each ``Fn::Sub`` string through ``sub``."""
+    if isinstance(value, dict):
+        replaced = replace(value)
+        if replaced is not None:
+            return replaced
+        if "Fn::Sub" in value and len(value) == 1:
+            body = value["Fn::Sub"]
+            if isinstance(body, str):
+                return {"Fn::Sub": sub(body)}
+            if isinstance(body, list) and body and isinstance(body[0], str):
+                return {"Fn::Sub": [sub(body[0]), *(replace_references(v, replace, sub) for v in body[1:])]}
+        return {k: replace_references(v, replace, sub) for k, v in value.items()}
+    if isinstance(value, list):
+        return [replace_references(v, replace, sub) for v in value]
+    return value
+
+
+def _names_any(value: Any, names: frozenset[str]) -> bool:
+    text = json.dumps(value)
+    return any(
+        f'"Ref": "{name}"' in text or f'["{name}", ' in text or f'"{name}.' in text or f"${{{name}" in text
+        for name in names
+    )
+
+
+def drop_unsupported(template: dict[str, Any], supported: frozenset[str] | None = None) -> list[str]:
+    """Drop, in place, the resources whose type moto cannot create; returns each change, in words.
+
+    ``supported`` defaults to :func:`moto_resource_types`. References to a dropped resource become
+    ``sandbox-dropped-<LogicalId>`` placeholders (a ``Ref`` to a dropped ``AWS::Lambda::Alias`` becomes its
+    function), ``DependsOn`` forgets it, and outputs that use it are dropped.
     """
-    template = copy.deepcopy(template)
-    resources = template["Resources"]
-    dropped = {name for name, resource in resources.items() if resource.get("Type") in types}
-    for name in dropped:
-        del resources[name]
-    for name, resource in resources.items():
-        if dangling := _references(resource) & dropped:
-            raise ValueError(f"{name} references {sorted(dangling)}, whose type is dropped")
-    outputs = template.get("Outputs", {})
-    for name in [name for name, output in outputs.items() if _references(output) & dropped]:
-        del outputs[name]
-    return template
+    supported = moto_resource_types() if supported is None else supported
+    resources: dict[str, Any] = template["Resources"]
+    dropped = {k: r for k, r in resources.items() if r.get("Type") not in supported}
+    if not dropped:
+        return []
+    names = frozenset(dropped)
+
+    def placeholder(node: dict[str, Any]) -> Any | None:
+        if set(node) == {"Ref"} and node["Ref"] in names:
+            target = dropped[node["Ref"]]
+            if target.get("Type") == "AWS::Lambda::Alias":  # an alias stands for its function
+                return copy.deepcopy((target.get("Properties") or {}).get("FunctionName"))
+            return f"{DROPPED_PREFIX}{node['Ref']}"
+        get_att = node.get("Fn::GetAtt") if len(node) == 1 else None
+        if isinstance(get_att, list) and get_att and get_att[0] in names:
+            return f"{DROPPED_PREFIX}{get_att[0]}-{get_att[1] if len(get_att) > 1 else ''}"
+        return None
+
+    def sub(text: str) -> str:
+        return re.sub(
+            r"\$\{([A-Za-z0-9]+)(\.[A-Za-z0-9.]+)?\}",
+            lambda m: f"{DROPPED_PREFIX}{m.group(1)}" if m.group(1) in names else m.group(0),
+            text,
+        )
+
+    notes: list[str] = []
+    for logical_id in dropped:
+        del resources[logical_id]
+    for logical_id, resource in list(resources.items()):
+        depends = resource.get("DependsOn")
+        if isinstance(depends, str) and depends in names:
+            del resource["DependsOn"]
+        elif isinstance(depends, list):
+            resource["DependsOn"] = [d for d in depends if d not in names]
+        resources[logical_id] = replace_references(resource, placeholder, sub)
+    outputs: dict[str, Any] = template.get("Outputs") or {}
+    for key in [k for k, v in outputs.items() if _names_any(v, names)]:
+        del outputs[key]
+        notes.append(f"output {key} dropped (it refers to a resource moto cannot create)")
+    for logical_id, resource in sorted(dropped.items()):
+        notes.append(f"{logical_id} ({resource.get('Type')}) dropped: moto's CloudFormation cannot create it")
+    return notes
 
 
 def main(argv: list[str]) -> int:

@@ -11,8 +11,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from sandbox.payments_api import PaymentsApiServer
-from tests.support import EVENT_SOURCE, MANAGER_ARN, OTHER_MANAGER_ARN, LambdaContext, poll
+from sandbox.agentcore import PaymentsApiServer
+from sandbox.lambda_context import LambdaContext
+from sandbox.sqs import drain
+from tests.support import EVENT_SOURCE, MANAGER_ARN, OTHER_MANAGER_ARN, poll
 
 
 @pytest.fixture(autouse=True)
@@ -57,12 +59,7 @@ class Aws:
         seen: list[dict[str, Any]] = []
 
         def receive() -> list[dict[str, Any]]:
-            response = self.sqs.receive_message(
-                QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=0
-            )
-            for message in response.get("Messages", []):
-                self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-                seen.append(message)
+            seen.extend(drain(self.sqs, queue_url))
             return seen
 
         return poll(receive, lambda got: len(got) >= expected, timeout=timeout)
@@ -114,7 +111,7 @@ def handler(aws: Aws, payments_api: PaymentsApiServer) -> Iterator[Any]:
     dependencies.reset()
 
     def invoke(event: dict[str, Any], *, remaining_ms: float = 30_000) -> dict[str, Any]:
-        result: dict[str, Any] = lambda_handler(event, LambdaContext(remaining_ms=remaining_ms))
+        result: dict[str, Any] = lambda_handler(event, LambdaContext(timeout_seconds=remaining_ms / 1000))
         return result
 
     yield invoke

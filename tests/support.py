@@ -1,4 +1,5 @@
-"""Shared helpers of the test suite: building SQS records and events, a Lambda-like context."""
+"""Shared helpers of the test suite: building SQS records and events, polling (the Lambda context is
+``sandbox.lambda_context.LambdaContext``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -83,24 +83,6 @@ def load_event(name: str) -> dict[str, Any]:
         if "SentTimestamp" in record.get("attributes", {}):
             record["attributes"]["SentTimestamp"] = str(now_millis())
     return event
-
-
-@dataclass
-class LambdaContext:
-    """Enough of Lambda's context object for the handler and Powertools."""
-
-    remaining_ms: float = 30_000
-    function_name: str = "payment-session-worker"
-    function_version: str = "$LATEST"
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:payment-session-worker"
-    memory_limit_in_mb: int = 512
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    log_group_name: str = "/aws/lambda/payment-session-worker"
-    log_stream_name: str = "local"
-    _started: float = field(default_factory=time.monotonic)
-
-    def get_remaining_time_in_millis(self) -> int:
-        return int(self.remaining_ms - (time.monotonic() - self._started) * 1000)
 
 
 def poll(produce: Callable[[], T], done: Callable[[T], bool], *, timeout: float = 10.0, interval: float = 0.05) -> T:

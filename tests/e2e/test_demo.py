@@ -10,9 +10,9 @@ import pytest
 
 from sandbox.aws import MotoServer, client
 from sandbox.cli import main
-from sandbox.demo import DemoOptions, DemoResult, parse_messages, run_demo
+from sandbox.demo import DemoOptions, DemoResult, run_demo
+from sandbox.sqs import QueueReader, parse_messages
 from sandbox.stack import deploy_stack
-from sandbox.tap import QueueReader
 
 pytestmark = pytest.mark.e2e
 

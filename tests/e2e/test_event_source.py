@@ -16,10 +16,9 @@ from typing import Any
 import pytest
 
 from sandbox.aws import MotoServer, client
-from sandbox.demo import OutgoingMessage, send_messages
 from sandbox.event_source import Invocation, SqsEventSource, settle_response
+from sandbox.sqs import OutgoingMessage, QueueReader, send_messages
 from sandbox.stack import DeployedStack, Tuning, deploy_stack
-from sandbox.tap import QueueReader
 from tests.support import poll
 
 pytestmark = pytest.mark.e2e

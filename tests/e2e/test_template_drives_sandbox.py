@@ -11,7 +11,8 @@ import pytest
 from sandbox.aws import MotoServer
 from sandbox.cli import ENV_JSON, sandbox_env_json
 from sandbox.event_source import SqsEventSource
-from sandbox.stack import DEFAULT_TEMPLATE, ROOT, deploy_stack, load_template
+from sandbox.stack import DEFAULT_TEMPLATE, ROOT, deploy_stack
+from scripts.transform import load
 
 pytestmark = pytest.mark.e2e
 
@@ -50,7 +51,7 @@ def copy_of_template(tmp_path: Path, template: dict[str, Any]) -> Path:
 
 def test_the_deployed_queues_function_and_event_source_are_those_of_template_yaml(moto_server: MotoServer):
     # Given template.yaml as written
-    template = load_template(DEFAULT_TEMPLATE)
+    template = load(DEFAULT_TEMPLATE)
     queue = request_queue(template)
     function = the(template, "AWS::Serverless::Function")
     (event,) = function["Events"].values()
@@ -76,7 +77,7 @@ def test_the_deployed_queues_function_and_event_source_are_those_of_template_yam
 
 def test_changing_a_queue_property_in_the_template_changes_the_sandbox(moto_server: MotoServer, tmp_path: Path):
     # Given a copy of template.yaml with another visibility timeout and another maxReceiveCount
-    template = load_template(DEFAULT_TEMPLATE)
+    template = load(DEFAULT_TEMPLATE)
     queue = request_queue(template)
     visibility_timeout = int(resolved(template, queue["VisibilityTimeout"])) + 17
     queue["VisibilityTimeout"] = visibility_timeout

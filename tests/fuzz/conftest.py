@@ -21,8 +21,9 @@ from moto import mock_aws
 from adapters.clients import ClientSettings
 from handlers import dependencies
 from handlers.settings import Settings
-from sandbox.payments_api import PaymentsApiServer
+from sandbox.agentcore import PaymentsApiServer
 from sandbox.soak import NO_FAULTS, Wiring, wire
+from sandbox.sqs import drain
 from tests.support import EVENT_SOURCE, MANAGER_ARN, OTHER_MANAGER_ARN
 
 MAX_RECEIVE_COUNT: Final = 5
@@ -55,16 +56,7 @@ class FuzzEnvironment:
     wiring: Wiring
 
     def _drain(self, queue_url: str) -> list[dict[str, Any]]:
-        seen: list[dict[str, Any]] = []
-        while True:
-            messages = self.sqs.receive_message(
-                QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=0
-            ).get("Messages", [])
-            if not messages:
-                return seen
-            for message in messages:
-                self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-            seen.extend(messages)
+        return drain(self.sqs, queue_url)
 
     def dead_letters(self) -> list[dict[str, Any]]:
         """Everything in the DLQ, removed from it."""

@@ -26,6 +26,7 @@ from domain.parsing import MAX_ENVELOPES, ManagerPolicy, parse_request
 from domain.request import EffectiveRequest
 from domain.tokens import derive_token
 from handlers.create_payment_session import lambda_handler
+from sandbox.lambda_context import LambdaContext
 from sandbox.soak import NO_FAULTS, CallFaults
 from tests.fuzz.conftest import FUZZ_SETTINGS, MAX_RECEIVE_COUNT, PARSER_SETTINGS, FuzzEnvironment
 from tests.support import (
@@ -33,7 +34,6 @@ from tests.support import (
     FOREIGN_MANAGER_ARN,
     MANAGER_ARN,
     OTHER_MANAGER_ARN,
-    LambdaContext,
     sqs_record,
 )
 
@@ -588,7 +588,7 @@ class Observed:
 def run(environment: FuzzEnvironment, batch: list[Case], chosen: Faults) -> Observed:
     environment.fresh()
     inject(environment, chosen)
-    response = lambda_handler({"Records": [case.record for case in batch]}, LambdaContext(remaining_ms=30_000))
+    response = lambda_handler({"Records": [case.record for case in batch]}, LambdaContext(timeout_seconds=30))
     stats = environment.api.snapshot()
     dead: dict[str, list[dict[str, Any]]] = {}
     for message in environment.dead_letters():
@@ -721,7 +721,7 @@ def test_a_field_name_sqs_cannot_carry_is_escaped_in_the_dead_letter_error_messa
     record = sqs_record(json.dumps(body))
 
     # When the worker processes it
-    response = lambda_handler({"Records": [record]}, LambdaContext(remaining_ms=30_000))
+    response = lambda_handler({"Records": [record]}, LambdaContext(timeout_seconds=30))
 
     # Then it is dead-lettered on this first receive, and its ErrorMessage is text SQS accepts naming the field
     assert response == {"batchItemFailures": []}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from sandbox.lambda_context import LambdaContext
 from service.budget import Budget
-from tests.support import LambdaContext, sqs_event, sqs_record, valid_request
+from tests.support import sqs_event, sqs_record, valid_request
 
 
 def token(index: int) -> str:
@@ -21,7 +22,7 @@ def test_a_short_invocation_creates_its_first_wave_and_hands_the_rest_back(aws, 
     dependencies.reset()
     payments_api.delay_next(1000, times=6)
     records = [sqs_record(valid_request(clientToken=token(i)), message_id=f"m-{i}") for i in range(6)]
-    context = LambdaContext(remaining_ms=2500)
+    context = LambdaContext(timeout_seconds=2.5)
 
     # When the worker processes the batch
     try:

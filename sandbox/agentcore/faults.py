@@ -1,0 +1,161 @@
+"""Faults of the fake API: random ones (latency, throttling, 5xx, seeded) and scripted ones (the next calls).
+
+:class:`FaultSchedule` decides the fate of each call; the state (:mod:`sandbox.agentcore.state`) holds the
+lock and counts what was injected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sandbox.agentcore.operation import INTERNAL_ERROR, OPERATION_NAME, THROTTLING, ErrorAnswer, OperationSpec
+from sandbox.agentcore.shapes import validate_value
+
+
+def _is_rate(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0.0 <= value <= 1.0
+
+
+@dataclass(frozen=True)
+class FaultSettings:
+    """Random faults applied to every ``CreatePaymentSession`` call.
+
+    ``latency_ms`` is waited before every answer; ``throttle_rate`` and ``error_rate`` are the probabilities
+    of a 429 ``ThrottlingException`` and a 500 ``InternalServerException``; ``seed`` makes them repeatable.
+    """
+
+    latency_ms: float = 0
+    throttle_rate: float = 0.0
+    error_rate: float = 0.0
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        latency = self.latency_ms
+        if isinstance(latency, bool) or not isinstance(latency, int | float) or not 0 <= latency < math.inf:
+            raise ValueError(f"latency_ms must be a non-negative number, not {latency!r}")
+        for name in ("throttle_rate", "error_rate"):
+            if not _is_rate(getattr(self, name)):
+                raise ValueError(f"{name} must be a number between 0 and 1, not {getattr(self, name)!r}")
+        if self.throttle_rate + self.error_rate > 1.0 + 1e-9:
+            raise ValueError("throttle_rate + error_rate must not exceed 1")
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
+            raise ValueError(f"seed must be an integer or null, not {self.seed!r}")
+
+    def as_dict(self) -> dict[str, Any]:
+        """The settings as a JSON-ready dict."""
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class ScriptEntry:
+    remaining: int
+    delay_ms: float
+    error: ErrorAnswer | None
+
+
+def scripted_error(
+    spec: OperationSpec, code: str, status: int | None, message: str | None, members: Mapping[str, Any] | None
+) -> ErrorAnswer:
+    """The error of :meth:`SandboxState.fail_next`, checked against the model (``ValueError`` if it does not fit)."""
+    extra = dict(members or {})
+    text = message if message is not None else f"{code} injected by the payments sandbox"
+    shape = spec.error_shapes.get(code)
+    if shape is None:
+        if status is None:
+            raise ValueError(f"{code} is not an error of {OPERATION_NAME}: give its HTTP status")
+    else:
+        unknown = set(extra) - set(shape.members)
+        broken = validate_value(shape, {"message": text, **extra})
+        if unknown or broken:
+            problems = [f"unknown member {n}" for n in sorted(unknown)]
+            problems += [f"{v.name}: {v.message}" for v in broken]
+            raise ValueError(f"{code} does not fit the model: {'; '.join(problems)}")
+    resolved = status if status is not None else spec.error_statuses[code]
+    if not 300 <= resolved <= 599:
+        raise ValueError(f"status must be an HTTP error status, not {resolved}")
+    return ErrorAnswer(code, resolved, text, extra)
+
+
+def script_entry(error: ErrorAnswer | None, times: int, delay_ms: float) -> ScriptEntry:
+    """A scripted fault for the next ``times`` calls; ``ValueError`` for a count or a delay out of range."""
+    if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+        raise ValueError(f"times must be a positive integer, not {times!r}")
+    if isinstance(delay_ms, bool) or not isinstance(delay_ms, int | float) or not 0 <= delay_ms < math.inf:
+        raise ValueError(f"delay_ms must be a non-negative number, not {delay_ms!r}")
+    return ScriptEntry(times, delay_ms, error)
+
+
+@dataclass(frozen=True)
+class Fate:
+    """What the schedule decided for one call: a delay, an error (or none), whether a script delayed it."""
+
+    delay_ms: float
+    error: ErrorAnswer | None
+    scripted_delay: bool
+
+
+class FaultSchedule:
+    """Fault settings, their seeded random sequence and the scripts; not thread-safe (the state locks it)."""
+
+    def __init__(self, spec: OperationSpec, settings: FaultSettings) -> None:
+        self._spec = spec
+        self.settings = settings
+        self._rng = random.Random(settings.seed)
+        self._any: deque[ScriptEntry] = deque()
+        self._by_token: dict[str, deque[ScriptEntry]] = {}
+
+    def change(self, **changes: Any) -> FaultSettings:
+        """New settings; giving ``seed`` (even unchanged) restarts the random sequence."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(FaultSettings)}
+        if unknown:
+            raise ValueError(f"unknown fault settings: {', '.join(sorted(unknown))}")
+        self.settings = dataclasses.replace(self.settings, **changes)
+        if "seed" in changes:
+            self._rng = random.Random(self.settings.seed)
+        return self.settings
+
+    def add(self, entry: ScriptEntry, client_token: str | None) -> None:
+        """Script ``entry`` for the calls with ``client_token``, or for any call."""
+        if client_token is None:
+            self._any.append(entry)
+        else:
+            self._by_token.setdefault(client_token, deque()).append(entry)
+
+    @property
+    def pending(self) -> int:
+        """Scripted uses left."""
+        return sum(e.remaining for e in self._any) + sum(e.remaining for q in self._by_token.values() for e in q)
+
+    def next_fate(self, client_token: str | None) -> Fate:
+        """The fate of the next call: one random draw per call, scripts first (the token's before the others)."""
+        draw = self._rng.random()
+        settings = self.settings
+        delay_ms = settings.latency_ms
+        error: ErrorAnswer | None = None
+        scripted = self._pop(client_token)
+        if scripted is not None:
+            delay_ms += scripted.delay_ms
+            error = scripted.error
+        if error is None and draw < settings.throttle_rate:
+            error = self._spec.error(THROTTLING, "Rate exceeded")
+        elif error is None and draw < settings.throttle_rate + settings.error_rate:
+            error = self._spec.error(INTERNAL_ERROR, "An internal error occurred")
+        return Fate(delay_ms, error, scripted is not None and bool(scripted.delay_ms))
+
+    def _pop(self, client_token: str | None) -> ScriptEntry | None:
+        queues = [self._by_token.get(client_token)] if client_token is not None else []
+        queues.append(self._any)
+        for queue in queues:
+            if queue:
+                entry = queue[0]
+                entry.remaining -= 1
+                if entry.remaining == 0:
+                    queue.popleft()
+                return entry
+        return None

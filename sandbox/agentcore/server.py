@@ -1,0 +1,332 @@
+"""The fake on a local HTTP port: rest-json over HTTP/1.1 (keep-alive), the API's route and the control endpoints."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import uuid
+from collections.abc import Iterable, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Final, Self
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from sandbox.agentcore.faults import FaultSettings
+from sandbox.agentcore.operation import (
+    CONTROL_PREFIX,
+    MISSING_AUTH,
+    UNKNOWN_OPERATION,
+    ErrorAnswer,
+    OperationSpec,
+    load_operation_spec,
+)
+from sandbox.agentcore.state import Abandoned, SandboxState
+from sandbox.agentcore.wire import Rejected, decode_json_object, read_operation_input
+from sandbox.lifecycle import Service
+
+SIGV4_SCHEME: Final = "AWS4-HMAC-SHA256"
+MAX_BODY_BYTES: Final = 1024 * 1024
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 512
+
+    def __init__(self, address: tuple[str, int], state: SandboxState, spec: OperationSpec, verbose: bool) -> None:
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.state = state
+        self.spec = spec
+        self.verbose = verbose
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def track(self, connection: socket.socket) -> None:
+        with self._connections_lock:
+            self._connections.add(connection)
+
+    def untrack(self, connection: socket.socket) -> None:
+        with self._connections_lock:
+            self._connections.discard(connection)
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if self.verbose:
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _HttpServer
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    timeout = 300  # idle keep-alive connections are closed after this many seconds
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection)
+        self.server.state.record_connection()
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.untrack(self.connection)
+
+    def version_string(self) -> str:
+        return "payments-sandbox"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    # -- plumbing ------------------------------------------------------------------------------------------
+
+    def _read_body(self) -> bytes | None:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            self._send_plain(411, {"message": "Content-Length is required"}, close=True)
+            return None
+        length_text = self.headers.get("Content-Length")
+        if length_text is None:
+            return b""
+        if not length_text.isdigit():
+            self._send_plain(400, {"message": "Invalid Content-Length"}, close=True)
+            return None
+        length = int(length_text)
+        if length > MAX_BODY_BYTES:
+            self._send_plain(413, {"message": "Request body too large"}, close=True)
+            return None
+        body = self.rfile.read(length)
+        if len(body) < length:
+            self.close_connection = True
+            return None
+        return body
+
+    def _send(self, status: int, payload: Any, headers: Iterable[tuple[str, str]] = (), close: bool = False) -> None:
+        data = json.dumps(payload, separators=(",", ":")).encode("utf-8")
+        if close:
+            self.close_connection = True
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        for name, value in headers:
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_plain(self, status: int, payload: Any, close: bool = False) -> None:
+        self._send(status, payload, close=close)
+
+    def _send_api(self, status: int, payload: Any, headers: Iterable[tuple[str, str]] = ()) -> None:
+        self._send(status, payload, headers)
+        self.server.state.record_response(status)
+
+    def _send_error_answer(self, error: ErrorAnswer) -> None:
+        self._send_api(error.status, error.body(), [("x-amzn-ErrorType", error.code)])
+
+    # -- routing -------------------------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        body = self._read_body()
+        if body is None:
+            return
+        url = urlsplit(self.path)
+        if url.path.startswith(CONTROL_PREFIX):
+            self._control(url.path[len(CONTROL_PREFIX) :], url.query, body)
+            return
+        spec = self.server.spec
+        match = spec.route.fullmatch(url.path) if self.command == spec.method else None
+        if match is None:
+            self._send_error_answer(ErrorAnswer(UNKNOWN_OPERATION, 404, f"No operation at {self.command} {url.path}"))
+            return
+        if not self.headers.get("Authorization", "").startswith(SIGV4_SCHEME):
+            self._send_error_answer(ErrorAnswer(MISSING_AUTH, 403, "Missing Authentication Token"))
+            return
+        labels = {spec.uri_labels[int(k[len("label") :])]: unquote(v) for k, v in match.groupdict().items()}
+        self._create_payment_session(url.query, labels, body)
+
+    def _create_payment_session(self, query: str, labels: Mapping[str, str], body: bytes) -> None:
+        server = self.server
+        spec = server.spec
+        document: dict[str, Any] | None = None
+        parse_error: ErrorAnswer | None = None
+        try:
+            document = decode_json_object(spec, body)
+        except Rejected as rejected:
+            parse_error = rejected.error
+        plan = server.state.begin_call(self._peek_token(document))
+        if plan.delay_seconds > 0 and plan.abandoned.wait(plan.delay_seconds):
+            self.close_connection = True
+            return
+        error = plan.error or parse_error
+        if error is None and document is not None:
+            try:
+                params = read_operation_input(spec, self.headers, query, labels, document)
+                response = server.state.create_session(params, plan.generation)
+            except Rejected as rejected:
+                error = rejected.error
+            except Abandoned:
+                self.close_connection = True
+                return
+            else:
+                self._send_api(spec.success_status, response)
+                return
+        assert error is not None
+        self._send_error_answer(error)
+
+    def _peek_token(self, document: Mapping[str, Any] | None) -> str | None:
+        """The idempotency token of a request, before validation (for scripts and counters)."""
+        spec = self.server.spec
+        name = spec.token_member
+        if name is None:
+            return None
+        member = spec.input_shape.members[name]
+        if member.serialization.get("location") == "header":
+            value: Any = self.headers.get(member.serialization.get("name", name))
+        else:
+            value = document.get(name) if document is not None else None
+        return value if isinstance(value, str) else None
+
+    def _control(self, action: str, query: str, body: bytes) -> None:
+        state = self.server.state
+        try:
+            if (self.command, action) == ("GET", "stats"):
+                include = parse_qs(query).get("sessions", ["true"])[0] != "false"
+                self._send_plain(200, state.snapshot(include_sessions=include))
+            elif (self.command, action) == ("POST", "faults"):
+                settings = state.set_faults(**self._control_object(body))
+                self._send_plain(200, settings.as_dict())
+            elif (self.command, action) == ("POST", "script"):
+                options = self._control_object(body)
+                code = options.pop("code", None)
+                if code is None:
+                    if "delay_ms" not in options:
+                        raise ValueError("a script needs a code, a delay_ms, or both")
+                    state.delay_next(options.pop("delay_ms"), **options)
+                else:
+                    state.fail_next(str(code), **options)
+                self._send_plain(200, {"scripted_pending": state.snapshot()["scripted_pending"]})
+            elif (self.command, action) == ("POST", "reset"):
+                state.reset()
+                self._send_plain(200, state.snapshot())
+            else:
+                self._send_plain(404, {"message": f"No sandbox endpoint at {self.command} {CONTROL_PREFIX}{action}"})
+        except (TypeError, ValueError) as exc:
+            self._send_plain(400, {"message": str(exc)})
+
+    @staticmethod
+    def _control_object(body: bytes) -> dict[str, Any]:
+        document = json.loads(body.decode("utf-8")) if body.strip() else {}
+        if not isinstance(document, dict):
+            raise ValueError("the body must be a JSON object")
+        return document
+
+
+class PaymentsApiServer(Service):
+    """The fake ``CreatePaymentSession`` API on a local HTTP port.
+
+    ``with PaymentsApiServer() as api:`` starts it on a free port of 127.0.0.1; point boto3 at
+    ``api.endpoint_url``. ``api.state`` (a :class:`SandboxState`) holds sessions, counters and faults; the
+    most used of its methods are also available on the server itself.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency_ms: float = 0,
+        throttle_rate: float = 0.0,
+        error_rate: float = 0.0,
+        seed: int | None = None,
+        *,
+        verbose: bool = False,
+    ) -> None:
+        self.spec = load_operation_spec()
+        self.state = SandboxState(self.spec, FaultSettings(latency_ms, throttle_rate, error_rate, seed))
+        self._address = (host, port)
+        self._verbose = verbose
+        self._httpd: _HttpServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Self:
+        """Bind the port and serve in a background thread; returns ``self``."""
+        if self._httpd is not None:
+            raise RuntimeError("the server is already running")
+        httpd = _HttpServer(self._address, self.state, self.spec, self._verbose)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="payments-sandbox", daemon=True
+        )
+        self._httpd = httpd
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every open connection (idempotent)."""
+        httpd, thread = self._httpd, self._thread
+        if httpd is None:
+            return
+        self.state.abandon_in_flight()
+        httpd.shutdown()
+        httpd.server_close()
+        httpd.close_connections()
+        if thread is not None:
+            thread.join()
+        self._httpd = self._thread = None
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful with ``port=0``)."""
+        if self._httpd is None:
+            raise RuntimeError("the server is not running")
+        return int(self._httpd.server_address[1])
+
+    @property
+    def endpoint_url(self) -> str:
+        """``http://host:port`` for boto3's ``endpoint_url``."""
+        host = self._address[0]
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
+
+    def snapshot(self, *, include_sessions: bool = True) -> dict[str, Any]:
+        """See :meth:`SandboxState.snapshot`."""
+        return self.state.snapshot(include_sessions=include_sessions)
+
+    def reset(self) -> None:
+        """See :meth:`SandboxState.reset`."""
+        self.state.reset()
+
+    def set_faults(self, **changes: Any) -> FaultSettings:
+        """See :meth:`SandboxState.set_faults`."""
+        return self.state.set_faults(**changes)
+
+    def fail_next(self, code: str, **options: Any) -> None:
+        """See :meth:`SandboxState.fail_next`."""
+        self.state.fail_next(code, **options)
+
+    def delay_next(self, delay_ms: float, **options: Any) -> None:
+        """See :meth:`SandboxState.delay_next`."""
+        self.state.delay_next(delay_ms, **options)

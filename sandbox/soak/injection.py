@@ -1,0 +1,232 @@
+"""Faults the soak injects at the worker's own boundaries: its ports (by composition) and its invocations.
+
+* :func:`wire`: ``handlers.dependencies.build`` with a ``PutEvents`` publisher and a DLQ sender that fail as
+  a whole call, per entry, or with their answer lost after the work was done (:class:`CallFaults`);
+* :class:`InvocationFaults`: a handler around the real one that gives some invocations a short deadline and
+  loses some after the handler returned (Lambda then hands the whole batch back).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+from sandbox.event_source import Handler
+from sandbox.worker import (
+    ClientSettings,
+    DeadLetter,
+    DeadLetterSender,
+    Dependencies,
+    EventEntry,
+    EventPublisher,
+    Settings,
+    build_dependencies,
+)
+
+INJECTED: Final = "injected by the soak"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class CallFaults:
+    """Probabilities of the faults injected into each call of a port (each call draws once).
+
+    ``fail_call``: the call fails as a whole and nothing is done. ``fail_entry``: an entry fails on its
+    own, the others are done. ``lose_answer``: everything is done but the answer is lost, so the caller
+    sees every entry failed (an ambiguous failure: a timeout after the service acted).
+    """
+
+    fail_call: float = 0.0
+    fail_entry: float = 0.0
+    lose_answer: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("fail_call", "fail_entry", "lose_answer"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, not {value!r}")
+        if self.fail_call + self.lose_answer > 1.0:
+            raise ValueError("fail_call + lose_answer must not exceed 1")
+
+
+NO_FAULTS: Final = CallFaults()
+
+
+@dataclass(slots=True)
+class FaultCounts:
+    """What a faulty port was asked, and the faults it injected by kind."""
+
+    calls: int = 0
+    entries: int = 0
+    failed_calls: int = 0
+    failed_entries: int = 0
+    lost_answers: int = 0
+
+
+class FaultInjector:
+    """Draws the fate of each call from a seeded generator (thread-safe) and applies it around the real call."""
+
+    def __init__(self, faults: CallFaults = NO_FAULTS, rng: random.Random | None = None) -> None:
+        self.faults = faults
+        self.counts = FaultCounts()
+        self._rng = rng or random.Random()
+        self._lock = threading.Lock()
+
+    def _plan(self, size: int) -> tuple[str, list[bool]]:
+        with self._lock:
+            self.counts.calls += 1
+            self.counts.entries += size
+            faults = self.faults
+            draw = self._rng.random()
+            if draw < faults.fail_call:
+                self.counts.failed_calls += 1
+                return "fail", [True] * size
+            if draw < faults.fail_call + faults.lose_answer:
+                self.counts.lost_answers += 1
+                return "lose", [False] * size
+            failing = [self._rng.random() < faults.fail_entry for _ in range(size)]
+            self.counts.failed_entries += sum(failing)
+            return "pass", failing
+
+    def run(self, items: Sequence[T], call: Callable[[Sequence[T]], list[str | None]], what: str) -> list[str | None]:
+        """``call`` on the items that do not fail; per item ``None`` when done, else why not."""
+        mode, failing = self._plan(len(items))
+        if mode == "fail":
+            return [f"{what} as a whole: {INJECTED}"] * len(items)
+        kept = [item for item, fails in zip(items, failing, strict=True) if not fails]
+        answers = iter(call(kept) if kept else [])
+        results = [f"{what}: entry failed, {INJECTED}" if fails else next(answers) for fails in failing]
+        if mode == "lose":
+            return [f"{what}: answer lost, {INJECTED}"] * len(items)
+        return results
+
+
+class FaultyPublisher:
+    """An ``EventPublisher`` around the real one: ``PutEvents`` failing as a whole, per entry, or its answer lost."""
+
+    def __init__(self, inner: EventPublisher, injector: FaultInjector) -> None:
+        self.inner = inner
+        self.injector = injector
+
+    def publish(self, entries: Sequence[EventEntry], *, deadline: float) -> list[str | None]:
+        return self.injector.run(entries, lambda kept: self.inner.publish(kept, deadline=deadline), "PutEvents failed")
+
+
+class FaultyDeadLetters:
+    """A ``DeadLetterSender`` around the real one: the send to the DLQ failing as a whole, per message, or lost."""
+
+    def __init__(self, inner: DeadLetterSender, injector: FaultInjector) -> None:
+        self.inner = inner
+        self.injector = injector
+
+    def send(self, letters: Sequence[DeadLetter], *, deadline: float) -> list[str | None]:
+        return self.injector.run(
+            letters, lambda kept: self.inner.send(kept, deadline=deadline), "send to the DLQ failed"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Wiring:
+    """The worker's dependencies as the soak (or the fuzz tests) build them, with the faulty ports."""
+
+    dependencies: Dependencies
+    publisher: FaultyPublisher
+    dead_letters: FaultyDeadLetters
+
+
+def wire(
+    settings: Settings,
+    *,
+    payments_client: ClientSettings,
+    seed: int | None = None,
+) -> Wiring:
+    """``handlers.dependencies.build`` with a chosen payments client and faulty publisher and DLQ sender.
+
+    Faults start off: set ``publisher.injector.faults`` and ``dead_letters.injector.faults``. The pools are
+    ``MAX_CONCURRENCY`` large, as in ``build``: the sandbox's event source already multiplies that variable by
+    its pollers, which all share this one wiring.
+    """
+    rng = random.Random(seed)
+    injectors = (FaultInjector(rng=random.Random(rng.random())), FaultInjector(rng=random.Random(rng.random())))
+    wrapped: dict[str, Any] = {}
+
+    def faulty_publisher(publisher: EventPublisher) -> EventPublisher:
+        wrapped["publisher"] = FaultyPublisher(publisher, injectors[0])
+        return wrapped["publisher"]  # type: ignore[no-any-return]
+
+    def faulty_dead_letters(sender: DeadLetterSender) -> DeadLetterSender:
+        wrapped["dead_letters"] = FaultyDeadLetters(sender, injectors[1])
+        return wrapped["dead_letters"]  # type: ignore[no-any-return]
+
+    wiring = build_dependencies(
+        settings,
+        payments_client=payments_client,
+        wrap_publisher=faulty_publisher,
+        wrap_dead_letters=faulty_dead_letters,
+    )
+    return Wiring(wiring, wrapped["publisher"], wrapped["dead_letters"])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Faults of invocations, by wrapping the handler
+# ---------------------------------------------------------------------------------------------------------
+
+
+class InvocationLost(RuntimeError):
+    """The invocation died after the handler returned (injected): Lambda hands the whole batch back."""
+
+
+@dataclass(slots=True)
+class InvocationFaultCounts:
+    invocations: int = 0
+    short_deadlines: int = 0
+    lost_after_work: int = 0
+
+
+class InvocationFaults:
+    """A handler around the real one: a short deadline for some invocations, some lost after their work.
+
+    Invocations wait for :meth:`open` first, so none runs before the soak's own wiring is in place.
+    """
+
+    def __init__(
+        self, handler: Callable[[], Handler], *, short_deadline: float, lost: float, rng: random.Random
+    ) -> None:
+        self._handler = handler
+        self.short_deadline = short_deadline
+        self.lost = lost
+        self.counts = InvocationFaultCounts()
+        self._rng = rng
+        self._lock = threading.Lock()
+        self._open = threading.Event()
+
+    def open(self) -> None:
+        self._open.set()
+
+    def off(self) -> None:
+        """The cause is fixed: no more injected faults."""
+        with self._lock:
+            self.short_deadline = self.lost = 0.0
+
+    def __call__(self, event: dict[str, Any], context: Any) -> Any:
+        if not self._open.wait(timeout=120):
+            raise RuntimeError("the soak's wiring was never put in place")
+        with self._lock:
+            self.counts.invocations += 1
+            cut = self._rng.random() < self.short_deadline
+            left = self._rng.uniform(0.2, 6.0)
+            lose = self._rng.random() < self.lost
+            self.counts.short_deadlines += cut
+            self.counts.lost_after_work += lose
+        if cut:
+            context = dataclasses.replace(context, deadline=min(context.deadline, time.monotonic() + left))
+        response = self._handler()(event, context)
+        if lose:
+            raise InvocationLost(f"invocation lost after the handler returned ({INJECTED})")
+        return response

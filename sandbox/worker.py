@@ -1,0 +1,61 @@
+"""The sandbox's one door into the worker's code (``src/``): every name the sandbox takes from it.
+
+The event source runs the handler the template names, by import path, after the function's environment is in
+place; everything else the sandbox needs of the worker (its composition root for the soak's faulty ports,
+the request token, the poison codes, the payments client's attempts) is imported here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from adapters.clients import ClientSettings
+from domain.dead_letter import DeadLetter, LetterAttribute
+from domain.errors import PoisonCode
+from domain.events import EventEntry
+from domain.ports import DeadLetterSender, EventPublisher
+from domain.tokens import derive_token
+from handlers import dependencies
+from handlers.dependencies import PAYMENTS_CLIENT, Dependencies
+from handlers.settings import Settings, load_settings
+
+__all__ = [
+    "CLIENT_TOKEN_ATTRIBUTE",
+    "POISON_CODES",
+    "ClientSettings",
+    "DeadLetter",
+    "DeadLetterSender",
+    "Dependencies",
+    "EventEntry",
+    "EventPublisher",
+    "Settings",
+    "build_dependencies",
+    "cold_start",
+    "derive_token",
+    "load_settings",
+    "payments_attempts",
+    "real_handler",
+    "use_dependencies",
+]
+
+POISON_CODES: Final = frozenset(code.value for code in PoisonCode)
+CLIENT_TOKEN_ATTRIBUTE: Final = LetterAttribute.CLIENT_TOKEN.value
+build_dependencies: Final = dependencies.build
+use_dependencies: Final = dependencies.override
+
+
+def cold_start() -> None:
+    """Forget the worker's cached settings and clients: the next invocation is a cold start."""
+    dependencies.reset()
+
+
+def payments_attempts() -> int:
+    """Attempts per receive of the worker's payments client (its SDK retries included)."""
+    return PAYMENTS_CLIENT.total_max_attempts
+
+
+def real_handler() -> Any:
+    """The worker's Lambda handler (imported on first call: the function's environment must be in place)."""
+    from handlers.create_payment_session import lambda_handler
+
+    return lambda_handler
