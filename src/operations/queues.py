@@ -81,20 +81,20 @@ def describe_queue(sqs: SQSClient, url: str) -> QueueInfo:
 
 
 def check_pair(sqs: SQSClient, *, dlq_url: str, queue_url: str) -> QueuePair:
-    """Both queues readable, the request queue's redrive policy naming this DLQ, both FIFO or both standard."""
+    """Both queues readable, both FIFO or both standard, and the request queue's redrive policy naming this DLQ."""
     dead_letters = describe_queue(sqs, dlq_url)
     requests = describe_queue(sqs, queue_url)
-    if requests.dead_letter_target_arn != dead_letters.arn:
-        named = requests.dead_letter_target_arn or "no DLQ"
-        raise QueueProblem(
-            f"queue {queue_url}", "NotThisDeadLetterQueue", f"its RedrivePolicy names {named}, not {dead_letters.arn}"
-        )
     if dead_letters.fifo != requests.fifo:
         kind = {True: "FIFO", False: "standard"}
         raise QueueProblem(
             f"queue {queue_url}",
             "FifoMismatch",
             f"a {kind[dead_letters.fifo]} DLQ cannot be redriven to a {kind[requests.fifo]} queue",
+        )
+    if requests.dead_letter_target_arn != dead_letters.arn:
+        named = requests.dead_letter_target_arn or "no DLQ"
+        raise QueueProblem(
+            f"queue {queue_url}", "NotThisDeadLetterQueue", f"its RedrivePolicy names {named}, not {dead_letters.arn}"
         )
     return QueuePair(dead_letters=dead_letters, requests=requests)
 
