@@ -29,23 +29,33 @@ def print_json(out: IO[str], value: dict[str, Any]) -> None:
     out.write(json.dumps(value, indent=2) + "\n")
 
 
+def _moment(epoch_ms: int | None) -> str:
+    """``2026-12-01 09:15:24`` (UTC): a table cell; JSON has the full ISO-8601 form."""
+    text = iso(epoch_ms)
+    return text[:19].replace("T", " ") if text else "-"
+
+
 def report_table(report: Report) -> Table:
     table = Table(
         title=f"Dead letters in {report.queue.url}",
         caption=(
             f"seen {report.seen}; before the scan SQS counted ~{report.queue.visible} visible"
-            f" and ~{report.queue.in_flight} in flight. Oldest and newest: the request's first enqueue (UTC)."
+            f" and ~{report.queue.in_flight} in flight. Oldest and newest: the request's first enqueue."
+            " token / no token: with and without ClientToken; session: with PaymentSessionId."
         ),
     )
-    for name in ("ErrorCode", "count", "oldest", "newest", "with ClientToken", "without ClientToken"):
-        table.add_column(name, justify="left" if name in ("ErrorCode", "oldest", "newest") else "right")
-    table.add_column("with PaymentSessionId", justify="right")
+    table.add_column("ErrorCode", overflow="fold")
+    table.add_column("count", justify="right")
+    table.add_column("oldest (UTC)", overflow="fold")
+    table.add_column("newest (UTC)", overflow="fold")
+    for name in ("token", "no token", "session"):
+        table.add_column(name, justify="right")
     for count in report.counts:
         table.add_row(
             count.error_code,
             str(count.count),
-            iso(count.oldest) or "-",
-            iso(count.newest) or "-",
+            _moment(count.oldest),
+            _moment(count.newest),
             str(count.with_client_token),
             str(count.without_client_token),
             str(count.with_payment_session_id),
@@ -73,8 +83,9 @@ def redrive_tables(result: Redrive) -> list[Table]:
         title=("Dry run: nothing changed. " if result.dry_run else "")
         + f"{result.pair.dead_letters.url} -> {result.pair.requests.url}"
     )
-    for name in ("ErrorCode", "selected", str(moved), "failed", "ClientToken kept", "ClientToken derived"):
-        summary.add_column(name, justify="left" if name == "ErrorCode" else "right")
+    summary.add_column("ErrorCode", overflow="fold")
+    for name in ("selected", str(moved), "failed", "token kept", "token derived"):
+        summary.add_column(name, justify="right")
     by_code: dict[str, Counter[str]] = {}
     for move in result.moves:
         counts = by_code.setdefault(move.error_code, Counter())
@@ -90,8 +101,9 @@ def redrive_tables(result: Redrive) -> list[Table]:
     tables = [summary]
     if result.failed:
         failures = Table(title="Not moved (still in the DLQ)")
-        for name in ("MessageId", "ErrorCode", "reason"):
-            failures.add_column(name)
+        failures.add_column("MessageId", overflow="fold")
+        failures.add_column("ErrorCode", overflow="fold")
+        failures.add_column("reason")
         for move in result.failed:
             failures.add_row(move.message_id, move.error_code, move.reason or "")
         tables.append(failures)

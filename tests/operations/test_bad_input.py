@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 
 from sandbox.aws import free_port
-from tests.operations.conftest import Queues
+from tests.operations.moto_queues import Queues
 
 BODY = '{"expiryTimeInMinutes": 60}'
 
@@ -184,3 +184,17 @@ def test_usage_errors_exit_2_before_any_aws_call(run, argv, monkeypatch):
     assert ran.status == 2
     assert "usage: payment-session-worker" in ran.err
     assert "EndpointConnectionError" not in ran.err
+
+
+def test_no_region_is_one_line_naming_the_sdk_error(run, monkeypatch):
+    # Given no region in the environment
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+
+    # When the command runs
+    ran = run("dlq", "report", "--dlq-url", "https://sqs.example/123456789012/dlq")
+
+    # Then one line names the SDK's error, exit 2
+    assert ran.status == 2
+    assert the_line(ran).startswith("payment-session-worker: AWS SDK: NoRegionError")

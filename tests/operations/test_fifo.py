@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from domain.dead_letter import LetterAttribute
-from operations.aws import sqs_client
 from operations.copies import DEDUPLICATION_PREFIX
-from operations.queues import check_pair
-from operations.redrive import Redriver
+from tests.operations.moto_queues import redrive_crashing_before_the_delete
 
 TOKEN = "tok-" + "c" * 40
 
@@ -55,21 +51,10 @@ def test_a_request_dead_lettered_again_is_redriven_again_within_the_deduplicatio
     assert again["MessageAttributes"][LetterAttribute.CLIENT_TOKEN]["StringValue"] == TOKEN
 
 
-class Crash(BaseException):
-    """The process dies here."""
-
-
 def test_a_fifo_rerun_after_a_crash_between_send_and_delete_leaves_one_copy(fifo_queues, run):
     # Given a FIFO redrive that crashes after sending the copy, before deleting the letter
     letter = fifo_letter(fifo_queues, '{"n": 1}', "user-a")
-    sqs = sqs_client()
-
-    def crash(**_):
-        raise Crash
-
-    sqs.meta.events.register("before-call.sqs.DeleteMessage", crash)
-    with pytest.raises(Crash):
-        Redriver(sqs, check_pair(sqs, dlq_url=fifo_queues.dlq_url, queue_url=fifo_queues.queue_url)).run()
+    redrive_crashing_before_the_delete(fifo_queues)
     assert fifo_queues.ids(fifo_queues.dlq_url) == {letter}
 
     # When the command runs again within the deduplication window

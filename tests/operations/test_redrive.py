@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from domain.dead_letter import DIAGNOSTIC_ATTRIBUTES, LetterAttribute
 from domain.tokens import derive_token
-from operations.aws import sqs_client
-from operations.queues import check_pair
-from operations.redrive import Redriver
+from tests.operations.moto_queues import Queues, redrive_crashing_before_the_delete
 
 BODY = '{"expiryTimeInMinutes": 60,  "userId": "user-\u00e9t\u00e9-42",\n "agentName": "checkout"}'
 TOKEN = "tok-" + "a" * 40
@@ -158,21 +154,10 @@ def test_dry_run_moves_nothing_and_says_what_would_move(queues, run):
     assert poison in {move["messageId"] for move in as_json.json()["messages"]}
 
 
-class Crash(BaseException):
-    """The process dies here (not an error the command handles)."""
-
-
 def test_a_rerun_after_a_crash_between_send_and_delete_repeats_the_send_with_the_same_token(queues, run):
     # Given a letter the redrive policy moved, and a redrive that crashes after sending its copy, before the delete
     message_id = queues.moved_by_sqs(BODY)
-    sqs = sqs_client()
-
-    def crash(**_):
-        raise Crash
-
-    sqs.meta.events.register("before-call.sqs.DeleteMessage", crash)
-    with pytest.raises(Crash):
-        Redriver(sqs, check_pair(sqs, dlq_url=queues.dlq_url, queue_url=queues.queue_url)).run()
+    redrive_crashing_before_the_delete(queues)
     assert queues.ids(queues.dlq_url) == {message_id}  # not lost: still in the DLQ (its copy sent)
 
     # When the command runs again
@@ -189,8 +174,6 @@ def test_a_rerun_after_a_crash_between_send_and_delete_repeats_the_send_with_the
 
 def test_a_letter_whose_send_fails_stays_in_the_dlq_and_the_exit_status_names_it(moto, run):
     # Given a request queue that takes at most 1 KiB, a small letter, and one too large for it
-    from tests.operations.conftest import Queues
-
     queues = Queues(moto, MaximumMessageSize="1024")
     small = worker_letter(queues)
     large = worker_letter(queues, body=json.dumps({"expiryTimeInMinutes": 60, "agentName": "x" * 2000}))
