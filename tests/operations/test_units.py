@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from domain.tokens import derive_token
 from operations.copies import CannotCopy, Source, copy_of
 from operations.letters import Letter
 from operations.redrive import Pacer
+from tests.support import ROOT
 
 
 class Clock:
@@ -101,3 +103,28 @@ def test_the_console_script_is_installed_and_answers_help():
     assert done.returncode == 0, done.stderr
     for option in ("--dlq-url", "--queue-url", "--error-code", "--limit", "--dry-run", "--max-per-second", "--stack"):
         assert option in done.stdout
+
+
+def imported_roots(path: Path) -> set[str]:
+    """The top-level packages a module imports."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    roots = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+def test_the_command_imports_the_domain_only_and_nothing_of_the_worker_imports_it():
+    # Given the project's packages in src/
+    src = ROOT / "src"
+
+    # Then the command uses the domain, never the handlers or adapters
+    for path in (src / "operations").rglob("*.py"):
+        assert not imported_roots(path) & {"handlers", "adapters", "sandbox", "tests"}, path
+    # And no package of the Lambda imports the command (nor rich, which the Lambda package does not have)
+    for package in ("handlers", "domain", "adapters"):
+        for path in (src / package).rglob("*.py"):
+            assert not imported_roots(path) & {"operations", "rich"}, path
