@@ -154,7 +154,8 @@ def test_a_missing_permission_stops_the_redrive_naming_the_queue_and_nothing_is_
         _moto_auth(moto, "inf")
 
     # Then the first send's refusal ends the run: one line naming the request queue and the HTTP 403 that
-    # moto answers (on AWS the code reads AccessDenied), exit 2, and every letter still in the DLQ
+    # moto answers (its error body is XML, which botocore cannot read for SQS's JSON protocol; on AWS the line
+    # names SQS's own code), exit 2, and every letter still in the DLQ
     assert ran.status == 2
     assert the_line(ran) == f"payment-session-worker: queue {queues.queue_url}: 403"
     nothing_moved(queues, letters)
