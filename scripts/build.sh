@@ -24,8 +24,9 @@ echo "build: dependencies for CPython $PYTHON_VERSION on $PLATFORM"
     --target "$PACKAGE" -r src/requirements.txt
 
 echo "build: sources"
-# The handler's packages, without caches or the requirements file itself.
-tar -C src --exclude='__pycache__' --exclude='*.pyc' --exclude='requirements.txt' -cf - . | tar -C "$PACKAGE" -xf -
+# The handler's packages, without caches, the requirements file itself or the operator's command (operations/).
+tar -C src --exclude='__pycache__' --exclude='*.pyc' --exclude='requirements.txt' --exclude='./operations' \
+    -cf - . | tar -C "$PACKAGE" -xf -
 
 # Not needed at run time: installer metadata scripts and the test suites some wheels ship.
 rm -rf "$PACKAGE/bin"

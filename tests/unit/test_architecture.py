@@ -16,6 +16,7 @@ ALLOWED = {
     "handlers": {"service", "domain", "adapters"},
     "service": {"domain"},
     "adapters": {"domain"},
+    "operations": {"domain"},  # the operator's command, beside the Lambda's layers
     "domain": set(),
 }
 

@@ -1,0 +1,140 @@
+"""Dead letters as received from the DLQ, and the scan that reads a DLQ without consuming it.
+
+SQS has no peek: a receive hides a message for its visibility timeout, and only a delete removes it. The scan
+receives with a short visibility timeout, keeps each message it has seen hidden until the end (so the next
+receive reaches new ones), and then releases them all (visibility 0): they are in the DLQ as before, one
+``ApproximateReceiveCount`` higher. What it sees is what was visible: messages another consumer holds at that
+moment, or (FIFO) those behind a held message of their group, are not seen; ``QueueInfo.visible`` says how
+many SQS counted, for comparison.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from domain.dead_letter import LetterAttribute
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import ChangeMessageVisibilityBatchRequestEntryTypeDef
+
+RECEIVE_WAIT_SECONDS: Final = 1  # long polling: an empty answer means no visible message on any server
+DEFAULT_VISIBILITY_SECONDS: Final = 30
+MAX_RECEIVE: Final = 10  # SQS's limit per ReceiveMessage and per batch call
+NO_ERROR_CODE: Final = "(none)"  # moved by the queue's own redrive policy: the worker did not dead-letter it
+
+
+@dataclass(frozen=True, slots=True)
+class Letter:
+    """One received dead letter. ``body`` is held to be sent back, never printed."""
+
+    message_id: str
+    receipt_handle: str
+    body: str
+    attributes: Mapping[str, Mapping[str, Any]]  # its message attributes, as ReceiveMessage gives them
+    sent_timestamp: int | None  # epoch ms the DLQ message was sent (SQS keeps it when its redrive policy moves one)
+    group_id: str | None  # FIFO
+    trace_header: str | None  # AWSTraceHeader
+
+    def string(self, name: str) -> str | None:
+        """A String (or String.*) message attribute's value."""
+        value = self.attributes.get(name, {}).get("StringValue")
+        return value if isinstance(value, str) else None
+
+    @property
+    def error_code(self) -> str | None:
+        return self.string(LetterAttribute.ERROR_CODE)
+
+    @property
+    def code(self) -> str:
+        """``ErrorCode``, or ``(none)`` for a message the queue's redrive policy moved."""
+        return self.error_code or NO_ERROR_CODE
+
+    @property
+    def client_token(self) -> str | None:
+        return self.string(LetterAttribute.CLIENT_TOKEN)
+
+    @property
+    def payment_session_id(self) -> str | None:
+        return self.string(LetterAttribute.PAYMENT_SESSION_ID)
+
+    @property
+    def first_enqueued(self) -> int | None:
+        """Epoch ms of the request's first enqueue: ``OriginalSentTimestamp``, else ``SentTimestamp`` (CONTRACT 3)."""
+        original = self.string(LetterAttribute.ORIGINAL_SENT_TIMESTAMP)
+        if original is not None and original.isdigit():
+            return int(original)
+        return self.sent_timestamp
+
+
+def letter_of(message: Mapping[str, Any]) -> Letter:
+    """A ``ReceiveMessage`` message (received with every attribute) as a :class:`Letter`."""
+    system = message.get("Attributes", {})
+    sent = system.get("SentTimestamp")
+    return Letter(
+        message_id=message["MessageId"],
+        receipt_handle=message["ReceiptHandle"],
+        body=message.get("Body", ""),
+        attributes=dict(message.get("MessageAttributes", {})),
+        sent_timestamp=int(sent) if isinstance(sent, str) and sent.isdigit() else None,
+        group_id=system.get("MessageGroupId"),
+        trace_header=system.get("AWSTraceHeader"),
+    )
+
+
+class Scan:
+    """Receives each visible message of ``queue_url`` once and holds it until :meth:`release` (or deletion).
+
+    A message seen before that comes back (its visibility timeout ran out during the scan) is not yielded
+    again; a receive that brings nothing new ends the scan.
+    """
+
+    def __init__(self, sqs: SQSClient, queue_url: str, *, visibility_timeout: int = DEFAULT_VISIBILITY_SECONDS):
+        self._sqs = sqs
+        self._url = queue_url
+        self._visibility = visibility_timeout
+        self._held: dict[str, str] = {}  # message ID -> latest receipt handle
+        self._seen: set[str] = set()
+
+    def batches(self) -> Iterator[list[Letter]]:
+        """Batches of up to 10 new letters; raises ``ClientError``/``BotoCoreError`` when a receive fails."""
+        while True:
+            response = self._sqs.receive_message(
+                QueueUrl=self._url,
+                MaxNumberOfMessages=MAX_RECEIVE,
+                VisibilityTimeout=self._visibility,
+                WaitTimeSeconds=RECEIVE_WAIT_SECONDS,
+                MessageAttributeNames=["All"],
+                MessageSystemAttributeNames=["All"],
+            )
+            letters = [letter_of(message) for message in response.get("Messages", [])]
+            fresh = []
+            for letter in letters:
+                self._held[letter.message_id] = letter.receipt_handle
+                if letter.message_id not in self._seen:
+                    self._seen.add(letter.message_id)
+                    fresh.append(letter)
+            if not fresh:
+                return
+            yield fresh
+
+    def forget(self, message_id: str) -> None:
+        """The message was deleted: nothing to release."""
+        self._held.pop(message_id, None)
+
+    def release(self) -> None:
+        """Make every held message visible again now. Best effort: one not released reappears on its timeout."""
+        held = list(self._held.items())
+        self._held.clear()
+        for start in range(0, len(held), MAX_RECEIVE):
+            entries: list[ChangeMessageVisibilityBatchRequestEntryTypeDef] = [
+                {"Id": str(index), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                for index, (_, handle) in enumerate(held[start : start + MAX_RECEIVE])
+            ]
+            with contextlib.suppress(ClientError, BotoCoreError):
+                self._sqs.change_message_visibility_batch(QueueUrl=self._url, Entries=entries)

@@ -1,0 +1,101 @@
+"""``dlq report``: the dead letters counted by ``ErrorCode`` (CONTRACT section 8). Counts only, never a body."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from operations.aws import error_code
+from operations.letters import DEFAULT_VISIBILITY_SECONDS, Letter, Scan
+from operations.queues import QueueInfo, QueueProblem, describe_queue
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+
+@dataclass(slots=True)
+class CodeCount:
+    """The dead letters of one ``ErrorCode``; oldest and newest by the request's first enqueue (epoch ms)."""
+
+    error_code: str
+    count: int = 0
+    oldest: int | None = None
+    newest: int | None = None
+    with_client_token: int = 0
+    with_payment_session_id: int = 0
+
+    @property
+    def without_client_token(self) -> int:
+        return self.count - self.with_client_token
+
+    def add(self, letter: Letter) -> None:
+        self.count += 1
+        self.with_client_token += letter.client_token is not None
+        self.with_payment_session_id += letter.payment_session_id is not None
+        enqueued = letter.first_enqueued
+        if enqueued is not None:
+            self.oldest = enqueued if self.oldest is None else min(self.oldest, enqueued)
+            self.newest = enqueued if self.newest is None else max(self.newest, enqueued)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    queue: QueueInfo  # as SQS counted it before the scan
+    counts: list[CodeCount]  # by ErrorCode, most letters first
+
+    @property
+    def seen(self) -> int:
+        return sum(count.count for count in self.counts)
+
+    def as_json(self) -> dict[str, Any]:
+        """The report for scripts: the same figures, timestamps as ISO-8601 UTC."""
+        return {
+            "queueUrl": self.queue.url,
+            "approximateNumberOfMessages": self.queue.visible,
+            "approximateNumberOfMessagesNotVisible": self.queue.in_flight,
+            "seen": self.seen,
+            "errorCodes": [
+                {
+                    "errorCode": count.error_code,
+                    "count": count.count,
+                    "oldest": iso(count.oldest),
+                    "newest": iso(count.newest),
+                    "withClientToken": count.with_client_token,
+                    "withoutClientToken": count.without_client_token,
+                    "withPaymentSessionId": count.with_payment_session_id,
+                }
+                for count in self.counts
+            ],
+        }
+
+
+def iso(epoch_ms: int | None) -> str | None:
+    """Epoch milliseconds as ISO-8601 with a UTC offset."""
+    if epoch_ms is None:
+        return None
+    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC).isoformat(timespec="seconds")
+
+
+def count_by_code(letters: Iterable[Letter]) -> list[CodeCount]:
+    """The letters counted by ``ErrorCode``, most letters first (then by code)."""
+    counts: dict[str, CodeCount] = {}
+    for letter in letters:
+        counts.setdefault(letter.code, CodeCount(letter.code)).add(letter)
+    return sorted(counts.values(), key=lambda count: (-count.count, count.error_code))
+
+
+def report(sqs: SQSClient, dlq_url: str, *, visibility_timeout: int = DEFAULT_VISIBILITY_SECONDS) -> Report:
+    """Read the whole DLQ without consuming it (see :class:`operations.letters.Scan`) and count it."""
+    queue = describe_queue(sqs, dlq_url)
+    scan = Scan(sqs, dlq_url, visibility_timeout=visibility_timeout)
+    try:
+        counts = count_by_code(letter for batch in scan.batches() for letter in batch)
+    except (ClientError, BotoCoreError) as error:
+        raise QueueProblem(f"queue {dlq_url}", error_code(error)) from error
+    finally:
+        scan.release()
+    return Report(queue=queue, counts=counts)
