@@ -103,7 +103,7 @@ class Sandbox(Service):
 
     @property
     def dead_letters(self) -> QueueReader:
-        """A reader of the dead-letter queue (it deletes what it reads)."""
+        """A reader of the dead-letter queue; what it reads stays there, hidden until ``release()``."""
         return started(self._dead_letters)
 
     def start(self) -> Self:
@@ -122,7 +122,7 @@ class Sandbox(Service):
                 region=self.config.region,
             )
             self._tap = EventTap(self._stack).start()
-            self._dead_letters = QueueReader(endpoint, self._stack.dead_letter_queue.url, self.config.region)
+            self._dead_letters = QueueReader(endpoint, self._stack.dead_letter_queue.url, self.config.region, keep=True)
             self._event_source = SqsEventSource(
                 self._stack,
                 payments_endpoint=self.payments_api.endpoint_url,

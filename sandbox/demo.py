@@ -1,11 +1,13 @@
 """The demo: the worker's real job on the sandbox (:mod:`sandbox.assembly`).
 
 :func:`run_demo` (``python -m sandbox demo``) sends every request sample under ``events/`` plus a generated
-load (:mod:`sandbox.load`) through a sandbox, under injected faults, and prints what became of each request.
+load (:mod:`sandbox.load`) through a sandbox, under injected faults, and prints what became of each request;
+then it lifts the faults and redrives the DLQ with the operator's command (:mod:`sandbox.round_trip`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import sys
@@ -22,11 +24,24 @@ from sandbox.aws import MotoMode
 from sandbox.event_source import Invocation
 from sandbox.fates import Fate, Sample, account, load_samples
 from sandbox.load import DEFAULT_EVENT_SOURCE, POISON_KINDS, poison_body, random_request
+from sandbox.round_trip import FailingPublisher, RoundTrip, redrive_round_trip, refuse_events_of
 from sandbox.sqs import OutgoingMessage, QueueMessage
 from sandbox.stack import DEFAULT_STACK_NAME, DEFAULT_TEMPLATE, Tuning
+from sandbox.tables import print_table
 
 FAILED_PREFIX: Final = "mixed-failed-"
 RETRIED_PREFIX: Final = "mixed-retried-"
+# One request of the demo's own: its session is created on its first receive, but its event is refused on
+# every receive, so the last one dead-letters it with PaymentSessionId (and announces no failure).
+EVENT_REFUSED_CORRELATION: Final = "demo-event-refused"
+EVENT_REFUSED_REQUEST: Final = {
+    "expiryTimeInMinutes": 60,
+    "userId": "user-0042",
+    "correlationId": EVENT_REFUSED_CORRELATION,
+}
+EVENT_REFUSED_NAME: Final = "scripted: event refused"
+# The round trip redrives the letters of these codes: the throttled sample's, and the refused event's.
+REDRIVE_CODES: Final = ("ThrottlingException", "EventPublishFailed")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -90,14 +105,6 @@ def _short(text: str | None, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _table(rows: Sequence[Sequence[str]], out: IO[str], indent: str = "  ") -> None:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for number, row in enumerate(rows):
-        out.write(indent + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() + "\n")
-        if number == 0:
-            out.write(indent + "  ".join("-" * w for w in widths) + "\n")
-
-
 def _progress(
     started: float, fates: Mapping[str, Fate], sandbox: Sandbox, depth: Mapping[str, int], stats: Mapping[str, Any]
 ) -> str:
@@ -140,6 +147,9 @@ class DemoResult:
     dead_letters: tuple[QueueMessage, ...]
     api_stats: Mapping[str, Any]
     invocations: tuple[Invocation, ...]
+    refused_event: Fate | None = None  # the demo's own request whose event was refused (EVENT_REFUSED_REQUEST)
+    round_trip: tuple[RoundTrip, ...] = ()
+    api_after_round_trip: Mapping[str, Any] | None = None
 
     @property
     def unfinished(self) -> list[Fate]:
@@ -148,8 +158,9 @@ class DemoResult:
 
     @property
     def exit_code(self) -> int:
-        """0 when every request ended created, failed or dead-lettered."""
-        return 1 if self.unfinished else 0
+        """0 when every request ended created, failed or dead-lettered, and the round trip kept every
+        redriven request's token and session."""
+        return 1 if self.unfinished or not self.round_trip or not all(t.ok for t in self.round_trip) else 0
 
 
 def run_demo(options: DemoOptions | None = None, out: IO[str] | None = None) -> DemoResult:
@@ -227,19 +238,25 @@ def _demo(
     out: IO[str],
 ) -> DemoResult:
     _describe_setup(sandbox, options, out)
-    redrive = sandbox.stack.request_queue.redrive_policy
-    receives = redrive.max_receive_count if redrive else int(sandbox.stack.function.environment["MAX_RECEIVE_COUNT"])
+    receives = int(sandbox.stack.function.environment["MAX_RECEIVE_COUNT"])  # the worker dead-letters on this one
     out.write("\nScripted faults for the mixed-batch samples:\n")
     _script_sample_faults(samples, sandbox.payments_api, receives, out)
+    publisher = refuse_events_of({EVENT_REFUSED_CORRELATION})
+    out.write(
+        f"  {EVENT_REFUSED_NAME} (correlationId {EVENT_REFUSED_CORRELATION}): PutEvents refuses its event on every"
+        f" receive: its session is created on receive 1, the same session comes back on receives 2-{receives},"
+        f" and receive {receives} dead-letters it with PaymentSessionId\n"
+    )
 
     sample_ids = sandbox.send([s.message for s in samples])
+    (refused_id,) = sandbox.send([OutgoingMessage(json.dumps(EVENT_REFUSED_REQUEST))])
     load_ids = sandbox.send([m for _kind, m in load])
     kinds = Counter(kind for kind, _m in load)
     out.write(
         f"\nSent {len(samples)} sample requests from events/ and {len(load)} generated ones"
         f" ({kinds['valid']} valid, {kinds['duplicate']} resent with the same clientToken, {kinds['poison']} poison)\n"
     )
-    all_ids = [*sample_ids, *load_ids]
+    all_ids = [*sample_ids, refused_id, *load_ids]
     interactive = out.isatty()
     deadline = started + options.timeout
     last_line = 0.0
@@ -264,7 +281,10 @@ def _demo(
         time.sleep(0.2)
     if interactive:
         out.write("\n")
-    _report(sandbox, samples, sample_ids, load_ids, fates, out)
+    names = {message_id: sample.name for message_id, sample in zip(sample_ids, samples, strict=True)}
+    names[refused_id] = EVENT_REFUSED_NAME
+    names.update({message_id: f"load #{n + 1}" for n, message_id in enumerate(load_ids)})
+    _report(sandbox, samples, sample_ids, names, fates, out, refused_id)
     result = DemoResult(
         samples=tuple((sample, fates[message_id]) for sample, message_id in zip(samples, sample_ids, strict=True)),
         fates=fates,
@@ -272,30 +292,67 @@ def _demo(
         dead_letters=tuple(sandbox.dead_letters.messages),
         api_stats=sandbox.payments_api.snapshot(),
         invocations=tuple(sandbox.event_source.invocations),
+        refused_event=fates[refused_id],
     )
     if result.unfinished:
         out.write(f"\n{len(result.unfinished)} requests did not finish within {options.timeout:.0f}s.\n")
-    return result
+        return result
+    trips = _round_trip(sandbox, publisher, names, max(30.0, deadline - time.monotonic()), out)
+    return dataclasses.replace(result, round_trip=tuple(trips), api_after_round_trip=sandbox.payments_api.snapshot())
+
+
+def _round_trip(
+    sandbox: Sandbox, publisher: FailingPublisher, names: Mapping[str, str], timeout: float, out: IO[str]
+) -> list[RoundTrip]:
+    """Lift the faults, make the DLQ's letters visible, redrive them with the operator's command, compare."""
+    api = sandbox.payments_api
+    out.write("\nThe dead-letter round trip (CONTRACT sections 2, 3 and 8)\n")
+    publisher.lift()
+    api.set_faults(throttle_rate=0.0, error_rate=0.0)
+    pending = api.snapshot()["scripted_pending"]
+    out.write(
+        f"  The causes are fixed: PutEvents publishes {EVENT_REFUSED_CORRELATION}'s event again, the API's random"
+        f" throttling and 5xx are off, {pending} scripted API faults are left (the throttle was spent).\n"
+        f"  The operator redrives the {' and '.join(REDRIVE_CODES)} letters with the project's command:\n"
+    )
+    released = sandbox.dead_letters.release()
+    out.write(f"  ({released} letters the demo had read are visible in the DLQ again)\n")
+    trips = redrive_round_trip(sandbox, error_codes=REDRIVE_CODES, names=names, timeout=timeout, out=out)
+    kept = sum(t.ok for t in trips)
+    out.write(
+        f"  {kept} of {len(trips)} redriven requests came back with the same clientToken and the same"
+        " paymentSessionId, one session each in the API (a new messageId each: a redrive sends a new message).\n"
+    )
+    return trips
 
 
 def _report(
     sandbox: Sandbox,
     samples: Sequence[Sample],
     sample_ids: Sequence[str],
-    load_ids: Sequence[str],
+    names: Mapping[str, str],
     fates: Mapping[str, Fate],
     out: IO[str],
+    refused_id: str | None = None,
 ) -> None:
-    names = {message_id: sample.name for message_id, sample in zip(sample_ids, samples, strict=True)}
-    names.update({message_id: f"load #{n + 1}" for n, message_id in enumerate(load_ids)})
-
     out.write("\nSample requests (events/*.json)\n")
     rows = [["sample", "request", "receives", "outcome", "detail"]]
     for message_id, sample in zip(sample_ids, samples, strict=True):
         fate = fates[message_id]
         what = fate.session_id if fate.outcome == "created" else fate.error_code
         rows.append([sample.name, _short(sample.label, 34), str(fate.receives), fate.path, what or ""])
-    _table(rows, out)
+    if refused_id is not None:
+        fate = fates[refused_id]
+        rows.append(
+            [
+                EVENT_REFUSED_NAME,
+                f"correlationId {EVENT_REFUSED_CORRELATION}",
+                str(fate.receives),
+                fate.path,
+                fate.error_code or "",
+            ]
+        )
+    print_table(out, rows[0], rows[1:])
 
     everything = list(fates.values())
     outcomes = Counter(f.outcome or "in flight" for f in everything)
@@ -313,7 +370,7 @@ def _report(
             str(outcomes["in flight"]),
         ]
     )
-    _table(rows, out)
+    print_table(out, rows[0], rows[1:])
     faults = ", ".join(f"{code} {n}" for code, n in sorted(stats["faults"].items())) or "none"
     out.write(
         f"  payments API: {stats['calls']} calls, {stats['sessions_created']} sessions created,"
@@ -353,7 +410,7 @@ def _report(
             )
     if len(rows) > 1:
         out.write("  events of the samples:\n")
-        _table(rows, out, indent="    ")
+        print_table(out, rows[0], rows[1:], indent=4)
 
     letters = sandbox.dead_letters.messages
     out.write(f"\nDead-letter queue ({len(letters)} messages)\n")
@@ -373,4 +430,4 @@ def _report(
             ]
         )
     if len(rows) > 1:
-        _table(rows, out)
+        print_table(out, rows[0], rows[1:])

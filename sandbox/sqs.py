@@ -251,12 +251,22 @@ class QueueMessage:
 
 
 class QueueReader:
-    """Drains ``queue_url`` on each :meth:`read`, keeping what it read in order (the DLQ, a capture queue)."""
+    """Reads ``queue_url`` on each :meth:`read`, keeping what it read in order (the DLQ, a capture queue).
 
-    def __init__(self, endpoint_url: str, queue_url: str, region: str) -> None:
+    By default it drains the queue (deletes what it read). With ``keep=True`` it leaves the messages in the
+    queue, hidden for ``hold_seconds`` so that a read does not see them twice, until :meth:`release` makes
+    them visible again (the demo reads the DLQ so, then the operator's command redrives it).
+    """
+
+    def __init__(
+        self, endpoint_url: str, queue_url: str, region: str, *, keep: bool = False, hold_seconds: int = 900
+    ) -> None:
         self.queue_url = queue_url
+        self.keep = keep
+        self.hold_seconds = hold_seconds
         self._sqs = client("sqs", endpoint_url, region)
         self._messages: list[QueueMessage] = []
+        self._held: dict[str, str] = {}  # message ID -> receipt handle, while kept hidden
 
     @property
     def messages(self) -> list[QueueMessage]:
@@ -265,9 +275,25 @@ class QueueReader:
 
     def read(self) -> list[QueueMessage]:
         """Receive until the queue answers empty; returns what was new."""
-        new = [QueueMessage.received(m) for m in drain(self._sqs, self.queue_url)]
+        if not self.keep:
+            new = [QueueMessage.received(m) for m in drain(self._sqs, self.queue_url)]
+        else:
+            known = {m.message_id for m in self._messages}
+            new = []
+            while received := receive(self._sqs, self.queue_url, visibility_timeout=self.hold_seconds):
+                for message in received:
+                    self._held[message["MessageId"]] = message["ReceiptHandle"]
+                    if message["MessageId"] not in known:
+                        known.add(message["MessageId"])
+                        new.append(QueueMessage.received(message))
         self._messages.extend(new)
         return new
+
+    def release(self) -> int:
+        """``keep``: make the messages read and still hidden visible again now; returns how many."""
+        handles = list(self._held.values())
+        self._held.clear()
+        return release_messages(self._sqs, self.queue_url, handles)
 
     def wait_for(self, count: int, timeout: float, interval: float = 0.1) -> list[QueueMessage]:
         """Read until at least ``count`` messages were read in all, or ``timeout`` passes; returns all read."""

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def demo(moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoResult, str]:
-    """A short demo: 40 generated requests, two receives per request, 10 s timeouts, light API faults.
+    """A short demo: 40 generated requests, two receives per request, 10 s timeouts, light API faults, and the
+    round trip at the end.
 
     10 s, not less: the worker keeps 4 s of the invocation for publishing and dead-lettering, and the throttled
     sample's three attempts back off for up to 3 s in all; with less, its last receive may end as Timeout.
@@ -104,6 +105,47 @@ def test_no_poison_sample_reaches_the_payments_api(demo):
     for sample, fate in result.samples:
         if fate.error_code in poison_codes:
             assert sample.client_token is None or sample.client_token not in called, sample.name
+
+
+def test_a_session_whose_event_was_refused_is_dead_lettered_with_its_id_and_never_announced_as_failed(demo):
+    # Given the demo's request whose PutEvents was refused on every receive
+    result, _ = demo
+    fate = result.refused_event
+    (letter,) = [d for d in result.dead_letters if d.source_message_id == fate.message_id]
+    token = letter.message_attributes["ClientToken"]
+
+    # Then its last receive dead-lettered it with the session the API created on its first, and announced nothing
+    assert (fate.outcome, fate.error_code, fate.receives) == ("dead-lettered", "EventPublishFailed", 2)
+    assert not fate.retryable_failure_announced
+    sessions = [s for s in result.api_stats["sessions"] if s["client_token"] == token]
+    assert [s["payment_session_id"] for s in sessions] == [letter.message_attributes["PaymentSessionId"]]
+    assert result.api_stats["calls_by_client_token"][token] >= fate.receives  # one session for every call
+
+
+def test_the_round_trip_redrives_with_the_command_and_keeps_each_requests_token_and_session(demo):
+    # Given the demo's round trip: faults lifted, the command redrove the ThrottlingException and
+    # EventPublishFailed letters
+    result, output = demo
+    trips = {trip.error_code: trip for trip in result.round_trip}
+    after = result.api_after_round_trip
+    assert "payment-session-worker dlq redrive --dlq-url" in output
+    assert "--error-code ThrottlingException --error-code EventPublishFailed" in output
+
+    # Then each redriven request came back under a new message ID with its token, as one session in the API
+    assert set(trips) == {"ThrottlingException", "EventPublishFailed"}
+    for trip in trips.values():
+        assert trip.message_id_after not in (None, trip.message_id_before)
+        assert trip.token_after == trip.token_before
+        assert trip.session_after is not None
+        sessions = [s["payment_session_id"] for s in after["sessions"] if s["client_token"] == trip.token_before]
+        assert sessions == [trip.session_after]
+        assert trip.session_after in output
+    # ... the throttled one created its first session now, the refused one got back the session of its first receive
+    assert trips["ThrottlingException"].session_before is None
+    assert trips["ThrottlingException"].token_before.startswith("mixed-retried-")
+    refused = trips["EventPublishFailed"]
+    assert refused.session_before == refused.session_after
+    assert result.exit_code == 0
 
 
 def test_send_enqueues_lambda_event_files_and_json_lines_verbatim(moto_server: MotoServer, tmp_path: Path):
