@@ -20,6 +20,7 @@ from sandbox.agentcore import FaultSettings
 from sandbox.assembly import Sandbox, SandboxConfig
 from sandbox.aws import DEFAULT_REGION, MotoServer, client, describe_environment, port_is_free, sdk_environment
 from sandbox.demo import DemoOptions, run_demo
+from sandbox.fifo_demo import run_fifo_demo
 from sandbox.runtime import sam_local_environment
 from sandbox.sqs import parse_messages, send_messages
 from sandbox.stack import (
@@ -105,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--timeout", type=float, default=defaults.timeout, help="give up after this many seconds")
     demo.add_argument("--function-log", type=Path, default=LOG_DIR / "demo-function.log", help="function's logs")
     demo.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE, help="SAM template (default template.yaml)")
+    demo.add_argument(
+        "--fifo",
+        action="store_true",
+        help="deploy the FIFO stack instead: message groups kept in order through a throttled record",
+    )
 
     send = commands.add_parser("send", help="enqueue requests into a running sandbox")
     send.add_argument("file", help="JSON lines, a JSON request or array, or a Lambda SQS event file; - for stdin")
@@ -303,6 +309,8 @@ def cmd_demo(args: argparse.Namespace, out: IO[str]) -> int:
         function_log=args.function_log,
         template_path=args.template,
     )
+    if args.fifo:
+        return run_fifo_demo(options, out).exit_code
     return run_demo(options, out).exit_code
 
 

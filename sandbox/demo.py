@@ -199,7 +199,7 @@ def _temp_dir() -> str:
     return str(Path(tempfile.gettempdir()) / "payment-session-worker-sandbox")
 
 
-def _describe_setup(sandbox: Sandbox, options: DemoOptions, out: IO[str]) -> None:
+def describe_setup(sandbox: Sandbox, options: DemoOptions, out: IO[str]) -> None:
     stack = sandbox.stack
     source = sandbox.event_source
     request_queue = stack.request_queue
@@ -237,7 +237,7 @@ def _demo(
     started: float,
     out: IO[str],
 ) -> DemoResult:
-    _describe_setup(sandbox, options, out)
+    describe_setup(sandbox, options, out)
     receives = int(sandbox.stack.function.environment["MAX_RECEIVE_COUNT"])  # the worker dead-letters on this one
     out.write("\nScripted faults for the mixed-batch samples:\n")
     _script_sample_faults(samples, sandbox.payments_api, receives, out)

@@ -11,6 +11,7 @@ import pytest
 from sandbox.aws import MotoServer, client
 from sandbox.cli import main
 from sandbox.demo import DemoOptions, DemoResult, run_demo
+from sandbox.fifo_demo import FifoDemoResult, run_fifo_demo
 from sandbox.sqs import QueueReader, parse_messages
 from sandbox.stack import deploy_stack
 
@@ -146,6 +147,57 @@ def test_the_round_trip_redrives_with_the_command_and_keeps_each_requests_token_
     refused = trips["EventPublishFailed"]
     assert refused.session_before == refused.session_after
     assert result.exit_code == 0
+
+
+@pytest.fixture(scope="module")
+def fifo_demo(moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> tuple[FifoDemoResult, str]:
+    """The FIFO demo: four groups of five requests, user-002 #3 throttled on its first two receives."""
+    out = io.StringIO()
+    options = DemoOptions(
+        timeout=60.0,
+        aws_endpoint=moto_server.endpoint_url,
+        stack_name="e2e-demo-fifo",
+        function_log=tmp_path_factory.mktemp("fifo-demo") / "function.log",
+    )
+    return run_fifo_demo(options, out), out.getvalue()
+
+
+def test_the_fifo_demo_deploys_fifo_queues_and_the_api_sees_each_group_in_the_order_sent(fifo_demo):
+    # Given the FIFO demo has run
+    result, output = fifo_demo
+    sessions = result.api_stats["sessions"]
+
+    # Then every request was created once, and the API's calls and sessions kept each group's order
+    assert result.exit_code == 0
+    assert "RequestQueue.fifo" in output
+    assert {fate.outcome for fate in result.fates.values()} == {"created"}
+    assert len(sessions) == len(result.requests) == 20
+    assert result.double_sessions == 0
+    for group in result.groups:
+        assert group.sent == group.first_calls == group.sessions == (1, 2, 3, 4, 5), group
+    # ... from the API's own record: within each user's sessions, the correlation IDs come in order
+    for user in {s["request"]["userId"] for s in sessions}:
+        numbers = [int(s["request"]["clientToken"].split("-")[-2]) for s in sessions if s["request"]["userId"] == user]
+        assert numbers == sorted(numbers), user
+    assert result.held == ()
+    assert "order violations 0, lost 0, double sessions 0" in output
+
+
+def test_the_fifo_demos_later_records_of_the_throttled_group_wait_for_it(fifo_demo):
+    # Given the FIFO demo's throttled record, in the middle of its group
+    result, output = fifo_demo
+    throttled = result.fate_of(result.throttled)
+    after = [r for r in result.requests if r.group == result.throttled.group and r.number > result.throttled.number]
+    calls = result.api_stats["calls_by_client_token"]
+
+    # Then it was retried on two receives and created on the third, and the records after it were handed back
+    # untouched meanwhile: one API call each, after it
+    assert (throttled.receives, throttled.handed_back, throttled.outcome) == (3, 2, "created")
+    for request in after:
+        fate = result.fate_of(request)
+        assert (fate.handed_back >= 1, fate.outcome, calls[request.client_token]) == (True, "created", 1), request
+    assert result.later_waited
+    assert "waited for it" in output
 
 
 def test_send_enqueues_lambda_event_files_and_json_lines_verbatim(moto_server: MotoServer, tmp_path: Path):
