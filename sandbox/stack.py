@@ -390,6 +390,24 @@ def _references(value: Any, names: frozenset[str]) -> bool:
     )
 
 
+def map_keys_as_strings(template: dict[str, Any]) -> list[str]:
+    """Make each Number parameter that keys an ``Fn::FindInMap`` a String; returns each change, in words.
+
+    moto reads a Number parameter as a number, so its ``Fn::FindInMap`` misses the table's keys (strings, as
+    CloudFormation passes every parameter's value).
+    """
+    notes: list[str] = []
+    text = json.dumps(template["Resources"])
+    for name in sorted(set(re.findall(r'"Fn::FindInMap": \["[^"]+", \{"Ref": "([^"]+)"\}', text))):
+        parameter = (template.get("Parameters") or {}).get(name)
+        if isinstance(parameter, dict) and parameter.get("Type") == "Number":
+            parameter["Type"] = "String"
+            if "Default" in parameter:
+                parameter["Default"] = str(parameter["Default"])
+            notes.append(f"parameter {name}: a String for moto, whose Fn::FindInMap misses a Number's key")
+    return notes
+
+
 def adapt_for_moto(template: dict[str, Any], stack_name: str, supported: frozenset[str]) -> list[str]:
     """Change the transformed template where moto cannot follow it; returns each change, in words.
 
@@ -405,6 +423,7 @@ def adapt_for_moto(template: dict[str, Any], stack_name: str, supported: frozens
     resources: dict[str, Any] = template["Resources"]
     notes: list[str] = []
 
+    notes += map_keys_as_strings(template)
     for logical_id, resource in resources.items():
         if resource.get("Type") != "AWS::Lambda::EventSourceMapping":
             continue
@@ -472,6 +491,15 @@ def adapt_for_moto(template: dict[str, Any], stack_name: str, supported: frozens
         if resource.get("Type") != "AWS::SQS::Queue":
             continue
         properties = resource.setdefault("Properties", {})
+        named = properties.get("QueueName")
+        if isinstance(named, dict) and isinstance(named.get("Fn::If"), list):
+            # Named in some settings only (FIFO): where the template leaves the name to CloudFormation, fix it.
+            name = f"{stack_name}-{logical_id}"[:MAX_QUEUE_NAME]
+            condition, *branches = named["Fn::If"]
+            fixed = [name if branch == {"Ref": "AWS::NoValue"} else branch for branch in branches]
+            properties["QueueName"] = {"Fn::If": [condition, *fixed]}
+            notes.append(f"{logical_id}: named {name} unless {condition} (fixed, for events/env.json)")
+            continue
         if "QueueName" in properties:
             continue
         fifo = str(properties.get("FifoQueue", "")).lower() == "true"

@@ -27,10 +27,10 @@ TEMPLATE: Final = ROOT / "template.yaml"
 DEFAULT_CODE_URI: Final = "s3://payment-session-worker-artifacts/worker.zip"
 DEFAULT_REGION: Final = "us-east-1"
 # Resource types moto's CloudFormation cannot create (tests/infrastructure proves each is still missing).
-# EventSchemas fails the whole stack (its GetAtt in Outputs); moto skips an alarm with a warning. Neither
-# matters locally: no schema registry or alarm is needed to run the worker.
+# EventSchemas fails the whole stack (its GetAtt in Outputs); moto skips an alarm or a queue policy with a
+# warning. None matters locally: no schema registry, alarm or TLS-only policy is needed to run the worker.
 MOTO_UNSUPPORTED_TYPES: Final = frozenset(
-    {"AWS::EventSchemas::Registry", "AWS::EventSchemas::Schema", "AWS::CloudWatch::Alarm"}
+    {"AWS::EventSchemas::Registry", "AWS::EventSchemas::Schema", "AWS::CloudWatch::Alarm", "AWS::SQS::QueuePolicy"}
 )
 
 
