@@ -180,6 +180,8 @@ def read_function(
 def _read_json(source: str, what: str, stdin: IO[str]) -> Any:
     try:
         text = stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvokeError(f"{what} {source}: no such file") from None
     except OSError as error:
         raise InvokeError(f"{what} {source}: {error.strerror or error}") from None
     try:
