@@ -233,8 +233,11 @@ def _has_credentials(shell: Mapping[str, str]) -> bool:
         return True
     import boto3  # only when needed: the shell usually decides
 
-    session = boto3.session.Session(profile_name=shell.get("AWS_PROFILE") or None)
-    return session.get_credentials() is not None
+    try:
+        session = boto3.session.Session(profile_name=shell.get("AWS_PROFILE") or None)
+        return session.get_credentials() is not None
+    except Exception:  # noqa: BLE001 - a broken profile: the placeholders, as sam local falls back to
+        return False
 
 
 def run(function: FunctionSettings, event: Mapping[str, Any], out: IO[str], err: IO[str]) -> int:
