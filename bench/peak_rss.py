@@ -3,7 +3,7 @@
 Each sample is a fresh process that makes the cold invocation (1 record) and then one 100-record batch at
 ``MAX_CONCURRENCY=50`` (the largest configuration benchmarked), and reports its ``ru_maxrss``: the peak
 resident set of the whole process, interpreter included, which is what Lambda's ``Max Memory Used`` reports.
-Medians over the samples.
+From the read-only package copy, at the template's CPU share. Medians over the samples.
 """
 
 from __future__ import annotations
@@ -29,12 +29,15 @@ def _child(kind: str, size: int, concurrency: int) -> None:
 
 def run(stack: Any, repeats: int) -> list[Any]:
     from bench.common import Result, lambda_environment, median, run_child
+    from bench.cpu_share import CpuShare
 
     env = lambda_environment(stack, latency_ms=0, max_concurrency=str(CONCURRENCY))
     samples: dict[str, list[float]] = {"worker": [], "bare": []}
-    for _ in range(max(3, repeats // 2)):
-        for kind in samples:
-            samples[kind].append(run_child("bench.peak_rss", ["child", kind, str(BATCH), str(CONCURRENCY)], env)["mib"])
+    with CpuShare(stack.deployment.memory_mb) as share:
+        for _ in range(max(3, repeats // 2)):
+            for kind in samples:
+                args = ["child", kind, str(BATCH), str(CONCURRENCY)]
+                samples[kind].append(run_child("bench.peak_rss", args, env, share=share)["mib"])
     return [
         Result(
             name=f"peak RSS, {BATCH}-record batch, MAX_CONCURRENCY={CONCURRENCY}",
