@@ -67,9 +67,9 @@ def _row(memory_mb: int, cold_ms: float, batch_10_ms: float, batch_100_ms: float
 
 
 def test_the_recommendation_steps_up_while_more_memory_saves_more_time_than_it_costs():
-    # Given a size too slow to start within half the INIT limit, then steps whose gains shrink
+    # Given a size too slow to start within a quarter of the INIT limit, then steps whose gains shrink
     rows = [
-        _row(256, cold_ms=6000, batch_10_ms=600),  # out: cold start over 5 s
+        _row(256, cold_ms=3000, batch_10_ms=600),  # out: cold start over 2.5 s
         _row(512, cold_ms=2000, batch_10_ms=300),
         _row(1024, cold_ms=1000, batch_10_ms=170),  # 43 % faster for 12 % more
         _row(1769, cold_ms=600, batch_10_ms=140),  # 18 % faster for 39 % more: stop before it
@@ -81,7 +81,21 @@ def test_the_recommendation_steps_up_while_more_memory_saves_more_time_than_it_c
 
     # Then it is the last step that paid for itself, and it says what the next one would cost
     assert size == 1024
-    assert why.startswith("1769 MB would cut the 10-record batch by 18% for 39% more cost per request")
+    assert why.startswith("each step up to here cut the 10-record batch by more than it raised the cost; ")
+    assert "1769 MB would cut the 10-record batch by 18% for 39% more cost per request" in why
+
+
+def test_the_recommendation_names_the_cold_start_that_rules_out_a_smaller_size():
+    # Given a smallest size that starts cold too slowly, and a next one that buys too little
+    rows = [_row(256, cold_ms=2983, batch_10_ms=161), _row(512, cold_ms=1416, batch_10_ms=135)]
+    rows.append(_row(1024, cold_ms=782, batch_10_ms=154))
+
+    # When the benchmark recommends a size
+    size, why = memory_size.recommend(rows)
+
+    # Then it is the smallest that fits, and it says why neither neighbour
+    assert size == 512
+    assert why.startswith("256 MB starts cold in 2.98 s, over 2.5 s; 1024 MB would not shorten the 10-record batch for")
 
 
 def test_a_cpu_share_is_its_fraction_of_a_vcpu_and_says_when_it_cannot_be_emulated(tmp_path: Path):
