@@ -132,13 +132,13 @@ def run_child(
     cgroup of its own when given. Its stdout also carries the worker's logs (as CloudWatch would); the pipe is
     drained whole.
     """
-    with share.slot("child") if share else contextlib.nullcontext() as preexec:
+    command = child_command(module, args)
+    with share.slot("child", command) if share else contextlib.nullcontext(command) as argv:
         env = {**env, "BENCH_SPAWNED_AT": repr(time.monotonic())}
         done = subprocess.run(
-            child_command(module, args),
+            argv,
             cwd=env["LAMBDA_TASK_ROOT"],
             env=env,
-            preexec_fn=preexec,
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -264,11 +264,11 @@ class Lockstep:
         """Start child ``name`` (in a cgroup of its own under the CPU share, when there is one)."""
         read_fd, write_fd = os.pipe()
         logs, errors = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+        command = child_command(module, ["child", *args])
         process = subprocess.Popen(
-            child_command(module, ["child", *args]),
+            self._share.command(name, command) if self._share else command,
             cwd=env["LAMBDA_TASK_ROOT"],
             env={**env, "BENCH_RESULT_FD": str(write_fd)},
-            preexec_fn=self._share.preexec(name) if self._share else None,
             stdin=subprocess.PIPE,
             stdout=logs,
             stderr=errors,

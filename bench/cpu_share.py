@@ -2,12 +2,18 @@
 
 Lambda gives a function CPU in proportion to its memory: one vCPU at 1,769 MB, so 512 MB runs on 512/1769 of
 a core. :class:`CpuShare` makes a cgroup of its own per measured process (``slot``), with a CFS quota of that
-fraction of each 100 ms period: ``cpu.cfs_quota_us`` under cgroup v1's cpu controller, ``cpu.max`` under
-cgroup v2. The child joins its cgroup between fork and exec (``preexec_fn``), so the interpreter runs under the
-quota from its first instruction; the services and the bench's own process stay outside. Above one vCPU
-(3,008 MB is 1.70) the quota is larger than the period: the process may run on both cores of this machine, and
-all its threads together get at most 1.70 of a core per period, as Lambda's second, partial vCPU would give.
-A quota is a ceiling: load from elsewhere on the machine can leave a process less than its share.
+fraction of each 20 ms period: ``cpu.cfs_quota_us`` under cgroup v1's cpu controller, ``cpu.max`` under
+cgroup v2. The period is shorter than any wait measured here (the fake API answers after 100 ms), so the
+quota acts as the proportionally slower CPU Lambda's documentation describes, not as bursts that happen to
+fall in step with the API's latency (with the kernel's default 100 ms period, a batch's CPU before and after
+its 100 ms wait lands in two fresh periods, and a small share looks almost free). The child joins its
+cgroup before the interpreter starts (:meth:`CpuShare.command`: a shell writes its own PID into the cgroup,
+then execs the command), so the interpreter runs under the quota from its first instruction; the services
+and the bench's own process stay outside. A ``preexec_fn`` would do the same but forces a plain fork, whose
+child starts with the parent's resident pages counted in its ``ru_maxrss``. Above one vCPU (3,008 MB is
+1.70) the quota is larger than the period: the process may run on both cores of this machine, and all its
+threads together get at most 1.70 of a core per period, as Lambda's second, partial vCPU would give. A quota
+is a ceiling: load from elsewhere on the machine can leave a process less than its share.
 
 Where no cgroup can be made (no root, no cpu controller), the share is "not emulated" and says why; the
 figures are then a full core's. Every cgroup made here is removed when the block ends.
@@ -17,12 +23,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 
 MB_PER_VCPU = 1769  # Lambda: one full vCPU at 1,769 MB (AWS Lambda developer guide, "Memory and computing power")
-PERIOD_US = 100_000  # the kernel's default CFS period
+PERIOD_US = 20_000  # CFS period: a fifth of the kernel's default (see above)
 MOUNTS = Path("/proc/mounts")
 
 
@@ -52,7 +58,7 @@ def _cpu_hierarchy(mounts: Path = MOUNTS) -> tuple[str, Path] | None:
 
 
 class CpuShare:
-    """``with CpuShare(512) as share:`` cgroups at 512/1769 of a vCPU; ``share.preexec(slot)`` for Popen.
+    """``with CpuShare(512) as share:`` cgroups at 512/1769 of a vCPU; ``share.command(slot, argv)`` to run in one.
 
     ``share.emulated`` says whether the quota is real; ``share.describe()`` says how, or why not.
     """
@@ -126,20 +132,15 @@ class CpuShare:
             self._slots[slot] = path
         return path
 
-    def preexec(self, slot: str) -> Callable[[], None] | None:
-        """A ``preexec_fn`` that puts the child into cgroup ``slot`` (made now, with the quota); None if not emulated.
+    def command(self, slot: str, argv: Sequence[str]) -> list[str]:
+        """``argv`` to be run in cgroup ``slot`` (made now, with the quota); ``argv`` itself if not emulated.
 
         A slot gets a cgroup of its own, so that one process's spent quota never throttles another's start.
         """
         if not self.emulated:
-            return None
+            return list(argv)
         procs = str(self._slot(slot) / "cgroup.procs")
-
-        def join() -> None:
-            with open(procs, "w", encoding="ascii") as handle:
-                handle.write(str(os.getpid()))
-
-        return join
+        return ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', procs, *argv]
 
     def release(self, slot: str) -> None:
         """Remove cgroup ``slot`` once its process has exited (a cgroup with a process in it cannot be removed)."""
@@ -149,9 +150,9 @@ class CpuShare:
                 path.rmdir()
 
     @contextlib.contextmanager
-    def slot(self, slot: str) -> Iterator[Callable[[], None] | None]:
-        """``with share.slot(name) as preexec:`` a fresh cgroup for one process, removed afterwards."""
+    def slot(self, slot: str, argv: Sequence[str]) -> Iterator[list[str]]:
+        """``with share.slot(name, argv) as command:`` a fresh cgroup for one process, removed afterwards."""
         try:
-            yield self.preexec(slot)
+            yield self.command(slot, argv)
         finally:
             self.release(slot)

@@ -105,11 +105,11 @@ def test_a_cpu_share_is_its_fraction_of_a_vcpu_and_says_when_it_cannot_be_emulat
 
     # When a share of 512 MB and one of 3008 MB (more than one vCPU) are asked for
     with CpuShare(512, mounts=mounts) as share, CpuShare(3008, mounts=mounts) as large:
-        # Then their quotas are 512/1769 and 3008/1769 of a 100 ms period, and the figures say "not emulated"
-        assert (share.quota_us, large.quota_us) == (28943, 170040)
+        # Then their quotas are 512/1769 and 3008/1769 of a 20 ms period, and the figures say "not emulated"
+        assert (share.quota_us, large.quota_us) == (5789, 34008)
         assert not share.emulated
         assert "not emulated" in share.describe()
-        assert share.preexec("worker") is None
+        assert share.command("worker", ["true"]) == ["true"]
 
 
 def test_a_process_started_in_a_cpu_share_runs_in_a_cgroup_of_its_own_with_the_quota_removed_afterwards():
@@ -122,8 +122,7 @@ def test_a_process_started_in_a_cpu_share_runs_in_a_cgroup_of_its_own_with_the_q
 
         # When a process starts in its slot
         shown = subprocess.run(
-            [sys.executable, "-c", "print(open('/proc/self/cgroup').read())"],
-            preexec_fn=share.preexec("probe"),
+            share.command("probe", [sys.executable, "-c", "print(open('/proc/self/cgroup').read())"]),
             capture_output=True,
             text=True,
             check=True,
@@ -133,7 +132,7 @@ def test_a_process_started_in_a_cpu_share_runs_in_a_cgroup_of_its_own_with_the_q
 
         # Then it ran in that slot's cgroup, whose quota is the share
         assert f"{root.name}/probe" in shown
-        assert quota in ({"cpu.cfs_quota_us": "28943"}, {"cpu.max": "28943 100000"})
+        assert quota in ({"cpu.cfs_quota_us": "5789"}, {"cpu.max": "5789 20000"})
 
     # And the cgroups are gone once the block ends
     assert not root.exists()
