@@ -116,7 +116,7 @@ def run(stack: Any, repeats: int) -> list[Any]:
         Info("  worker: first invocation (settings, clients, calls)", med("worker", "first_batch_ms"), "ms"),
         Info("  bare: import boto3, clients, calls", med("bare", "first_batch_ms"), "ms"),
         Info(
-            "  interpreter start and Lambda context, both",
+            "  interpreter start and Lambda context (bare; the same code in both)",
             med("bare", "interpreter_ms") + med("bare", "runtime_ms"),
             "ms",
         ),
