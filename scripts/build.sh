@@ -70,6 +70,7 @@ trixie_python313() {
     local started=$SECONDS work
     mkdir -p "$(dirname "$TOOLS")"
     work=$(mktemp -d "$TOOLS.tmp.XXXXXX")
+    chmod 755 "$work"
     mkdir -p "$work/apt/state/lists/partial" "$work/apt/cache/archives/partial" "$work/debs" "$work/root" "$work/bin"
     : >"$work/apt/state/status"
     local keyring=/usr/share/keyrings/debian-archive-keyring.gpg
@@ -163,7 +164,7 @@ if PYTHON313_BIN=$(find_python313) && [ -n "$PYTHON313_BIN" ]; then
     echo "CPython $version ($PYTHON313_BIN)" >"$OUT/bytecode.txt"
 else
     loud "NO CPYTHON $RUNTIME_PYTHON FOUND: the package ships WITHOUT BYTECODE." \
-        "Every cold start will compile every module it imports (about 1.8x slower)." \
+        "Every cold start will compile every module it imports (2.6x slower at 512 MB: docs/PERFORMANCE.md)." \
         "Set PYTHON313=/path/to/python3.13, put python3.13 on PATH, or build on Debian (trixie's packages)."
     echo "none: no CPython $RUNTIME_PYTHON (PYTHON313, python3.13 on PATH, Debian trixie's packages)" >"$OUT/bytecode.txt"
 fi
