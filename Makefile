@@ -47,7 +47,7 @@ demo: install ## The whole pipeline on the embedded local sandbox, end to end
 sandbox: install ## Run the embedded local AWS until Ctrl-C
 	$(PY) -m sandbox up
 
-bench: install ## Benchmarks against their baselines, printed as ratios
+bench: install ## Benchmarks as deployed (read-only package, CPU share of MemorySize) against baselines, as ratios
 	$(PY) -m bench
 
 soak: install ## Thousands of requests through the sandbox under faults; checks the invariants
@@ -59,7 +59,7 @@ fuzz: install ## Longer hypothesis fuzzing of the handler
 infra-check: install ## cfn-lint, sam validate --lint and checkov on template.yaml (tools in .venv-tools/)
 	bash scripts/infra_checks.sh
 
-build: install ## The arm64 deployment package in .build/ (no Docker)
+build: install ## The arm64 deployment package in .build/ with CPython 3.13 bytecode (no Docker; PYTHON313=... to choose)
 	bash scripts/build.sh
 
 deploy: build infra-check ## Checks, then sam deploy --guided (the SAM CLI from .venv-tools/ unless one is on PATH)

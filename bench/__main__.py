@@ -1,7 +1,10 @@
 """``python -m bench`` (``make bench``): every benchmark against its baseline, one table, exit 1 on a miss.
 
-Options: ``--only NAME`` (repeatable; cold_start, batch_latency, cpu_per_record, peak_rss), ``--repeats N``
-(samples per figure, at least 7 for the cold start), ``--json PATH`` (default ``bench/results/last.json``).
+The worker runs as deployed: the package ``scripts/build.sh --native`` builds (for this machine's Python),
+from read-only copies, at the CPU share of template.yaml's MemorySize (:mod:`bench.deployed`,
+:mod:`bench.cpu_share`). Options: ``--only NAME`` (repeatable; cold_start, batch_latency, cpu_per_record,
+peak_rss, memory_size), ``--repeats N`` (samples per figure, at least 7), ``--json PATH`` (default
+``bench/results/last.json``). ``BENCH_SRC=/path/to/src`` measures another checkout's ``src/``.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, Info, Result, fmt, provision
+from bench.common import ROOT, Info, Result, Section, fmt, provision, text_table
+from bench.deployed import Deployment
 from bench.services import Services
 
-BENCHMARKS = ("cold_start", "batch_latency", "cpu_per_record", "peak_rss")
+BENCHMARKS = ("cold_start", "batch_latency", "cpu_per_record", "peak_rss", "memory_size")
 
 
 def _row(item: Result | Info) -> list[str]:
@@ -37,18 +41,10 @@ def _row(item: Result | Info) -> list[str]:
     ]
 
 
-def _table(rows: list[list[str]]) -> str:
-    header = ["benchmark", "figure", "baseline", "ratio", "target", ""]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
-    rule = "  ".join("-" * width for width in widths)
-    return "\n".join(["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip(), rule, *lines])
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--only", action="append", choices=BENCHMARKS, help="run only this benchmark")
-    parser.add_argument("--repeats", type=int, default=9, help="samples per figure (cold start: at least 7)")
+    parser.add_argument("--repeats", type=int, default=9, help="samples per figure (at least 7)")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "last.json")
     args = parser.parse_args(argv)
     selected = args.only or list(BENCHMARKS)
@@ -56,9 +52,13 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.monotonic()
     load_before = os.getloadavg()
-    items: list[Result | Info] = []
-    with Services() as endpoints:
-        stack = provision(endpoints)
+    items: list[Result | Info | Section] = []
+    with Deployment() as deployment, Services() as endpoints:
+        print(
+            f"[package built for CPython {platform.python_version()}: {time.monotonic() - started:.0f} s]",
+            file=sys.stderr,
+        )
+        stack = provision(endpoints, deployment)
         for name in selected:
             module = importlib.import_module(f"bench.{name}")
             began = time.monotonic()
@@ -68,14 +68,23 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.monotonic() - started
     load_after = os.getloadavg()
 
-    print(_table([_row(item) for item in items]))
-    results = [item for item in items if isinstance(item, Result)]
+    rows = [item for item in items if not isinstance(item, Section)]
+    if rows:
+        header = ["benchmark", "figure", "baseline", "ratio", "target", ""]
+        print(text_table(header, [_row(item) for item in rows]))
+    results = [item for item in rows if isinstance(item, Result)]
+    for note in (note for result in results for note in result.notes):
+        print(f"  {note}")
     failed = [result.name for result in results if not result.passed]
     print(
         f"\n{len(results) - len(failed)}/{len(results)} targets met in {elapsed:.0f} s; "
         f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after; "
         f"{platform.python_implementation()} {platform.python_version()} on {os.cpu_count()} CPUs"
     )
+    if failed:
+        print("missed: " + "; ".join(failed), flush=True)
+    for section in (item for item in items if isinstance(item, Section)):
+        print(f"\n{section.title}\n" + "\n".join(section.lines))
     report: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "seconds": elapsed,
@@ -83,14 +92,13 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         "repeats": repeats,
+        "memory_mb": deployment.memory_mb,
+        "package": deployment.read_only,
         "items": [item.as_dict() for item in items],
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    if failed:
-        print("missed: " + "; ".join(failed), file=sys.stderr)
-        return 1
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

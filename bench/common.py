@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import statistics
@@ -11,14 +12,12 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from bench.cpu_share import CpuShare
+from bench.deployed import ROOT, Deployment, Package
 from bench.services import Endpoints
 
-ROOT = Path(__file__).resolve().parent.parent
-# The worker under test; BENCH_SRC points at another checkout's src/ (e.g. to measure a "before").
-SRC = Path(os.environ.get("BENCH_SRC") or ROOT / "src").resolve()
 RESULT_MARK = "BENCH-RESULT "  # printed by bench.lambda_shim.emit
 MANAGER_ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:payment-manager/demo-manager-a1b2c3d4e5"
 EVENT_SOURCE = "payment-session-worker"
@@ -35,9 +34,10 @@ class Stack:
     endpoints: Endpoints
     dead_letter_queue_url: str
     bus_name: str
+    deployment: Deployment
 
 
-def provision(endpoints: Endpoints) -> Stack:
+def provision(endpoints: Endpoints, deployment: Deployment) -> Stack:
     """The DLQ and the bus in moto's server (no rules: subscribers are not what is measured)."""
     import boto3
 
@@ -51,21 +51,33 @@ def provision(endpoints: Endpoints) -> Stack:
     events = boto3.client("events", **options)
     queue_url = sqs.create_queue(QueueName=DLQ_NAME)["QueueUrl"]
     events.create_event_bus(Name=BUS_NAME)
-    return Stack(endpoints=endpoints, dead_letter_queue_url=queue_url, bus_name=BUS_NAME)
+    return Stack(endpoints=endpoints, dead_letter_queue_url=queue_url, bus_name=BUS_NAME, deployment=deployment)
 
 
-def lambda_environment(stack: Stack, *, latency_ms: int, tracing: bool = True, **worker: str) -> dict[str, str]:
+def lambda_environment(
+    stack: Stack,
+    *,
+    latency_ms: int,
+    package: Package | None = None,
+    memory_mb: int | None = None,
+    tracing: bool = True,
+    **worker: str,
+) -> dict[str, str]:
     """The environment of a child: what Lambda sets for the function, the template's variables, the services.
 
-    Lambda's own variables are simulated (``LAMBDA_TASK_ROOT``, ``_X_AMZN_TRACE_ID`` of a sampled trace), so
-    Powertools' Tracer and the X-Ray SDK behave as deployed with ``Tracing: Active``: tracer on, botocore
-    patched, subsegments sent over UDP to the default daemon address, where nothing listens.
+    The child imports from ``package`` (by default the copy with bytecode), as Lambda's runtime imports from
+    ``/var/task``; the bench's own child code comes after it on the path. Lambda's own variables are simulated
+    (``LAMBDA_TASK_ROOT``, the memory size, ``_X_AMZN_TRACE_ID`` of a sampled trace), so Powertools' Tracer and
+    the X-Ray SDK behave as deployed with ``Tracing: Active``: tracer on, botocore patched, subsegments sent
+    over UDP to the default daemon address, where nothing listens.
     """
+    deployment = stack.deployment
+    task_root = (package or deployment.with_bytecode).path
     keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
     env = {name: os.environ[name] for name in keep if name in os.environ}
     env.update(
         {
-            "PYTHONPATH": os.pathsep.join([str(SRC), str(ROOT)]),
+            "PYTHONPATH": os.pathsep.join([str(task_root), str(ROOT)]),
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_SESSION_TOKEN": "testing",
@@ -77,9 +89,9 @@ def lambda_environment(stack: Stack, *, latency_ms: int, tracing: bool = True, *
             "AWS_ENDPOINT_URL_SQS": stack.endpoints.moto,
             "AWS_ENDPOINT_URL_EVENTBRIDGE": stack.endpoints.moto,
             "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE": stack.endpoints.payments[latency_ms],
-            "LAMBDA_TASK_ROOT": str(SRC),
+            "LAMBDA_TASK_ROOT": str(task_root),
             "AWS_LAMBDA_FUNCTION_NAME": "payment-session-worker",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(memory_mb or deployment.memory_mb),
             "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
             "_X_AMZN_TRACE_ID": TRACE_ID,
             "PAYMENT_MANAGER_ARN": MANAGER_ARN,
@@ -93,27 +105,45 @@ def lambda_environment(stack: Stack, *, latency_ms: int, tracing: bool = True, *
             "POWERTOOLS_LOG_LEVEL": "INFO",
         }
     )
+    env.update(deployment.environment())
     if not tracing:
         env["POWERTOOLS_TRACE_DISABLED"] = "true"
     env.update({name.upper(): value for name, value in worker.items()})
     return env
 
 
-def run_child(module: str, args: Sequence[str], env: dict[str, str], *, timeout: float = 300) -> dict[str, Any]:
+def child_command(module: str, args: Sequence[str]) -> list[str]:
+    """``python -S -m <module> <args>``: without site, so nothing of this machine's virtualenv can stand in for
+    a module the package lacks (Lambda's runtime does not treat ``/var/task`` as a site directory either)."""
+    return [sys.executable, "-S", "-m", module, *args]
+
+
+def run_child(
+    module: str,
+    args: Sequence[str],
+    env: dict[str, str],
+    *,
+    share: CpuShare | None = None,
+    timeout: float = 300,
+) -> dict[str, Any]:
     """Run ``python -m <module> <args>`` and return the JSON it printed after ``RESULT_MARK``.
 
-    The child's stdout also carries the worker's logs (as CloudWatch would); the pipe is drained whole.
+    The child runs in the package's directory (as Lambda's in ``/var/task``), under ``share``'s CPU quota in a
+    cgroup of its own when given. Its stdout also carries the worker's logs (as CloudWatch would); the pipe is
+    drained whole.
     """
-    env = {**env, "BENCH_SPAWNED_AT": repr(time.monotonic())}
-    done = subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    command = child_command(module, args)
+    with share.slot("child", command) if share else contextlib.nullcontext(command) as argv:
+        env = {**env, "BENCH_SPAWNED_AT": repr(time.monotonic())}
+        done = subprocess.run(
+            argv,
+            cwd=env["LAMBDA_TASK_ROOT"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
     for line in reversed(done.stdout.splitlines()):
         if line.startswith(RESULT_MARK):
             if done.returncode != 0:
@@ -183,6 +213,26 @@ class Info:
         return {"name": self.name, "figure": self.figure, "unit": self.unit, "relative_to": self.relative_to}
 
 
+@dataclass
+class Section:
+    """A block of its own, printed after the main table (a benchmark with a table of its own)."""
+
+    title: str
+    lines: list[str]
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.title, "lines": self.lines, **self.data}
+
+
+def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Columns padded to their widest cell, a rule under the header."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    rule = "  ".join("-" * width for width in widths)
+    return "\n".join(["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip(), rule, *lines])
+
+
 def fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "-"
@@ -206,15 +256,18 @@ class Lockstep:
     stdout (the worker's logs, as CloudWatch would get them) and stderr go to temporary files.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, share: CpuShare | None = None) -> None:
         self._children: dict[str, _Child] = {}
+        self._share = share
 
     def start(self, name: str, module: str, args: Sequence[str], env: dict[str, str]) -> None:
+        """Start child ``name`` (in a cgroup of its own under the CPU share, when there is one)."""
         read_fd, write_fd = os.pipe()
         logs, errors = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+        command = child_command(module, ["child", *args])
         process = subprocess.Popen(
-            [sys.executable, "-m", module, "child", *args],
-            cwd=ROOT,
+            self._share.command(name, command) if self._share else command,
+            cwd=env["LAMBDA_TASK_ROOT"],
             env={**env, "BENCH_RESULT_FD": str(write_fd)},
             stdin=subprocess.PIPE,
             stdout=logs,
@@ -256,6 +309,9 @@ class Lockstep:
                 child.process.wait()
             for stream in (child.results, child.logs, child.errors):
                 stream.close()
+        if self._share:
+            for name in self._children:
+                self._share.release(name)
         self._children.clear()
 
     def __enter__(self) -> Lockstep:

@@ -4,9 +4,10 @@ Figure: the CPU time (``time.process_time()``: user + system, every thread of th
 invocation of the real handler, divided by its records. Baseline: :class:`bench.lambda_shim.BareWorker`
 doing the same calls for the same records (a thread pool as large as ``MAX_CONCURRENCY``,
 ``create_payment_session`` per record, ``PutEvents`` in tens). Batches of 10 records at
-``MAX_CONCURRENCY=10``, as the template deploys them. moto and the payments fake run in the services
-process, so only the caller's CPU is counted. The two children run side by side in lockstep, one batch
-each in turn (:class:`bench.common.Lockstep`), so that load from elsewhere hits both alike; medians.
+``MAX_CONCURRENCY=10``, as the template deploys them, from the read-only package copy at the CPU share of
+the template's MemorySize (a quota changes when the CPU is spent, not how much). moto and the payments fake
+run in the services process, so only the caller's CPU is counted. The two children run side by side in
+lockstep, one batch each in turn (:class:`bench.common.Lockstep`), so that load from elsewhere hits both alike; medians.
 """
 
 from __future__ import annotations
@@ -40,10 +41,11 @@ def _child(kind: str, size: int, concurrency: int) -> None:
 
 def run(stack: Any, repeats: int) -> list[Any]:
     from bench.common import Lockstep, Result, lambda_environment, median
+    from bench.cpu_share import CpuShare
 
     env = lambda_environment(stack, latency_ms=0, max_concurrency=str(CONCURRENCY))
     samples: dict[str, list[float]] = {"worker": [], "bare": []}
-    with Lockstep() as children:
+    with CpuShare(stack.deployment.memory_mb) as share, Lockstep(share) as children:
         for kind in samples:
             children.start(kind, "bench.cpu_per_record", [kind, str(BATCH), str(CONCURRENCY)], env)
         for index in range(SAMPLES_PER_REPEAT * repeats):

@@ -1,7 +1,9 @@
 """What a benchmark child process needs to look like Lambda: SQS events, a context, a bare boto3 baseline.
 
 Imported by the child processes, including the cold-start ones, so it imports only the standard library
-at module level (``boto3`` is imported inside :class:`BareWorker`, where the baseline pays for it).
+at module level (``boto3`` is imported inside :class:`BareWorker`, where the baseline pays for it). Of the
+worker it imports one name, the handler the template names: ``handlers.create_payment_session.lambda_handler``
+(in :func:`worker_invoke`, and in ``bench.cold_start``), so that it keeps working whatever ``src/`` becomes.
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ import json
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sandbox.lambda_context import LambdaContext
 
 REQUEST_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:payment-session-requests"
 DETAIL_CREATED = "PaymentSessionCreated"
@@ -56,22 +61,17 @@ def sqs_event(size: int) -> dict[str, Any]:
     }
 
 
-class LambdaContext:
-    """Enough of Lambda's context object for the handler and Powertools; 30 s, as the template's Timeout."""
+def context() -> LambdaContext:
+    """Lambda's context object for one invocation: the project's one fake (``sandbox.lambda_context``), with
+    the memory size the child runs at and the template's 30 s timeout.
 
-    function_name = "payment-session-worker"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:payment-session-worker"
-    memory_limit_in_mb = 512
-    log_group_name = "/aws/lambda/payment-session-worker"
-    log_stream_name = "bench"
+    The only import of the sandbox in a benchmark child, from the repository (after the package on the path):
+    the sandbox is never in the package, and it stands for what Lambda's runtime hands the handler. The cold
+    start builds one in the bare child too, so both pay for this import alike.
+    """
+    from sandbox.lambda_context import LambdaContext
 
-    def __init__(self, timeout_ms: float = 30_000) -> None:
-        self.aws_request_id = os.urandom(16).hex()
-        self._deadline = time.monotonic() + timeout_ms / 1000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return int((self._deadline - time.monotonic()) * 1000)
+    return LambdaContext(memory_limit_in_mb=int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")))
 
 
 def check_answer(answer: Mapping[str, Any]) -> None:
@@ -149,7 +149,7 @@ def worker_invoke() -> Callable[[dict[str, Any]], None]:
 
     def invoke(event: dict[str, Any]) -> None:
         os.environ["_X_AMZN_TRACE_ID"] = trace_header()  # a new trace per invocation, as the runtime sets it
-        check_answer(lambda_handler(event, LambdaContext()))
+        check_answer(lambda_handler(event, context()))
 
     return invoke
 
@@ -177,7 +177,7 @@ def peer_invoke() -> Callable[[dict[str, Any]], None]:
         bare.publish([bare.entry(raw, params, session)])
 
     def invoke(event: dict[str, Any]) -> None:
-        check_answer(process_partial_response(event, record_handler, processor, LambdaContext()))  # type: ignore[arg-type]
+        check_answer(process_partial_response(event, record_handler, processor, context()))  # type: ignore[arg-type]
 
     return invoke
 

@@ -1,38 +1,175 @@
 #!/usr/bin/env bash
-# The arm64 (Graviton) deployment package of the worker, without Docker (make build):
-#   .build/package/           src/ plus its dependencies (src/requirements.txt), boto3 and botocore vendored
-#   .build/worker.zip         the same, zipped (what `sam deploy` / `aws lambda update-function-code` upload)
-#   .build/template.yaml      template.yaml with CodeUri pointing at .build/package, for `sam deploy`
-# Wheels are fetched for the Lambda runtime (CPython 3.13, manylinux2014_aarch64), whatever this machine is.
+# The deployment package of the worker, without Docker.
+#
+#   scripts/build.sh (make build): the arm64 (Graviton) package for Lambda's python3.13 runtime
+#     .build/package/           src/ plus its dependencies (src/requirements.txt), boto3 and botocore vendored,
+#                               with CPython 3.13 bytecode beside every module (see "Bytecode" below)
+#     .build/worker.zip         the same, zipped (what `sam deploy` / `aws lambda update-function-code` upload)
+#     .build/template.yaml      template.yaml with CodeUri pointing at .build/package, for `sam deploy`
+#     .build/bytecode.txt       which interpreter wrote the bytecode, or why there is none
+#   scripts/build.sh --native DIR: the same package for this machine's Python and platform, in DIR, its
+#     bytecode written by that Python ($PY); no zip, no template (what `python -m bench` measures)
+#   SRC_DIR=path builds another checkout's sources (default src/; the bench's BENCH_SRC)
+#
+# Wheels for Lambda are fetched for the runtime (CPython 3.13, manylinux2014_aarch64), whatever this machine is.
 # boto3/botocore are vendored because the runtime's copy lags: bedrock-agentcore's CreatePaymentSession
 # must be in botocore's model.
+#
+# Bytecode: /var/task is read-only, so without .pyc files in the package every cold start compiles every
+# module it imports, and caches nothing. The .pyc files are unchecked-hash ones (PEP 552): a zip's timestamps
+# would invalidate timestamp-based ones. Bytecode is platform-independent but tied to the minor version, so
+# any CPython 3.13 serves the arm64 runtime: $PYTHON313 when set, else python3.13 on PATH, else (on Debian)
+# CPython 3.13 from Debian's own trixie packages, unpacked under .venv-tools/python3.13/ with trixie's libc and
+# run through trixie's loader, never installed into the system (fetched once, about 10 s). Without any, the
+# build says so loudly and ships no bytecode (tests/infrastructure/test_package.py then fails).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=${PY:-.venv/bin/python}
+SRC_DIR=${SRC_DIR:-src}
+RUNTIME_PYTHON=3.13
+PLATFORM=manylinux2014_aarch64
+TOOLS=.venv-tools/python3.13
+
+# Debian trixie's packages of CPython 3.13 and what its interpreter needs to run compileall. Pinned; when the
+# archive has moved on from a pin (it keeps only a suite's current version), the current one is taken, with a
+# warning: every 3.13.x writes the same bytecode format (one magic number per minor version).
+TRIXIE_PACKAGES=(
+    python3.13-minimal=3.13.5-2+deb13u5
+    libpython3.13-minimal=3.13.5-2+deb13u5
+    libpython3.13-stdlib=3.13.5-2+deb13u5
+    libc6=2.41-12+deb13u5
+    zlib1g=1:1.3.dfsg+really1.3.1-1+deb13u1
+    libexpat1=2.9.0-1~deb13u1
+)
+
+say() { echo "build: $*"; }
+
+loud() {
+    {
+        echo "build: ##########################################################################"
+        for line in "$@"; do echo "build: ## $line"; done
+        echo "build: ##########################################################################"
+    } >&2
+}
+
+is_python313() { [ -n "$1" ] && "$1" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1; }
+
+# CPython 3.13 from Debian trixie, under $TOOLS: root/ (the unpacked packages) and bin/python3.13 (a wrapper
+# that runs it through trixie's loader with trixie's libraries). Prints the wrapper's path.
+trixie_python313() {
+    local wrapper=$TOOLS/bin/python3.13
+    if is_python313 "$wrapper"; then echo "$wrapper"; return 0; fi
+    command -v apt-get >/dev/null && command -v dpkg >/dev/null && [ -f /etc/debian_version ] || return 1
+    local multiarch loader
+    case "$(uname -m)" in
+        x86_64) multiarch=x86_64-linux-gnu loader=ld-linux-x86-64.so.2 ;;
+        aarch64) multiarch=aarch64-linux-gnu loader=ld-linux-aarch64.so.1 ;;
+        *) return 1 ;;
+    esac
+    local started=$SECONDS work
+    mkdir -p "$(dirname "$TOOLS")"
+    work=$(mktemp -d "$TOOLS.tmp.XXXXXX")
+    chmod 755 "$work"
+    mkdir -p "$work/apt/state/lists/partial" "$work/apt/cache/archives/partial" "$work/debs" "$work/root" "$work/bin"
+    : >"$work/apt/state/status"
+    local keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+    cat >"$work/apt/sources.list" <<EOF
+deb [signed-by=$keyring] http://deb.debian.org/debian trixie main
+deb [signed-by=$keyring] http://deb.debian.org/debian-security trixie-security main
+EOF
+    # apt with its own sources, state and cache: nothing of the system's apt changes, nothing is installed.
+    local apt=(-o "Dir::Etc::sourcelist=$PWD/$work/apt/sources.list" -o Dir::Etc::sourceparts=-
+        -o "Dir::State=$PWD/$work/apt/state" -o "Dir::State::status=$PWD/$work/apt/state/status"
+        -o "Dir::Cache=$PWD/$work/apt/cache" -o APT::Sandbox::User=root -o Debug::NoLocking=1 -qq)
+    say "fetching CPython $RUNTIME_PYTHON from Debian trixie into $TOOLS/ (once)" >&2
+    if ! apt-get "${apt[@]}" update >&2; then rm -rf "$work"; return 1; fi
+    if ! (cd "$work/debs" && apt-get "${apt[@]}" download "${TRIXIE_PACKAGES[@]}" >&2); then
+        loud "the pinned trixie packages are gone from the archive; taking its current ones:" "${TRIXIE_PACKAGES[@]}"
+        if ! (cd "$work/debs" && apt-get "${apt[@]}" download "${TRIXIE_PACKAGES[@]%%=*}" >&2); then
+            rm -rf "$work"
+            return 1
+        fi
+    fi
+    local deb
+    for deb in "$work"/debs/*.deb; do dpkg-deb -x "$deb" "$work/root"; done
+    rm -rf "$work/apt"
+    cat >"$work/bin/python3.13" <<EOF
+#!/bin/sh
+# CPython 3.13 from Debian trixie (packages in ../debs), run with trixie's libc through trixie's loader.
+root=\$(cd "\$(dirname "\$0")/../root" && pwd)
+lib=\$root/usr/lib/$multiarch
+exec "\$lib/$loader" --library-path "\$lib" "\$root/usr/bin/python3.13" "\$@"
+EOF
+    chmod +x "$work/bin/python3.13"
+    if ! is_python313 "$work/bin/python3.13"; then rm -rf "$work"; return 1; fi
+    rm -rf "$TOOLS"
+    mv "$work" "$TOOLS"
+    say "CPython $RUNTIME_PYTHON from trixie ready in $((SECONDS - started)) s: $(ls "$TOOLS/debs" | tr '\n' ' ')" >&2
+    echo "$wrapper"
+}
+
+# The CPython 3.13 that writes the package's bytecode, or nothing.
+find_python313() {
+    if [ -n "${PYTHON313:-}" ]; then
+        is_python313 "$PYTHON313" && { echo "$PYTHON313"; return 0; }
+        loud "PYTHON313=$PYTHON313 is not a CPython 3.13"
+        return 1
+    fi
+    if is_python313 python3.13; then echo python3.13; return 0; fi
+    trixie_python313
+}
+
+# Install the dependencies into $1 (pip arguments for the target platform follow).
+install_package() {
+    local package=$1
+    shift
+    rm -rf "$package"
+    mkdir -p "$package"
+    "$PY" -m pip install --quiet --disable-pip-version-check --no-compile --no-warn-conflicts \
+        "$@" --target "$package" -r "$SRC_DIR/requirements.txt"
+    # The handler's packages, without caches, the requirements file itself or the operator's command (operations/).
+    tar -C "$SRC_DIR" --exclude='__pycache__' --exclude='*.pyc' --exclude='*.egg-info' --exclude='requirements.txt' \
+        --exclude='./operations' -cf - . | tar -C "$package" -xf -
+    # Not needed at run time: installer metadata scripts and the test suites some wheels ship.
+    rm -rf "$package/bin"
+    find "$package" -type d -name '__pycache__' -prune -exec rm -rf {} +
+}
+
+# Unchecked-hash .pyc files for every module of $2, written by interpreter $1 (-j 1: no worker processes,
+# which the trixie interpreter could not start without its loader).
+compile_package() {
+    "$1" -m compileall -q -j 1 --invalidation-mode unchecked-hash "$2" >&2
+}
+
+if [ "${1:-}" = "--native" ]; then
+    PACKAGE=${2:?usage: scripts/build.sh --native DIR}
+    install_package "$PACKAGE"
+    compile_package "$PY" "$PACKAGE"
+    exit 0
+fi
+
 OUT=.build
 PACKAGE=$OUT/package
-PYTHON_VERSION=3.13
-PLATFORM=manylinux2014_aarch64
+rm -rf "$OUT/worker.zip" "$OUT/bytecode.txt"
 
-rm -rf "$PACKAGE" "$OUT/worker.zip"
-mkdir -p "$PACKAGE"
+say "dependencies for CPython $RUNTIME_PYTHON on $PLATFORM"
+install_package "$PACKAGE" --platform "$PLATFORM" --implementation cp --python-version "$RUNTIME_PYTHON" \
+    --only-binary=:all:
 
-echo "build: dependencies for CPython $PYTHON_VERSION on $PLATFORM"
-"$PY" -m pip install --quiet --disable-pip-version-check --no-compile --no-warn-conflicts \
-    --platform "$PLATFORM" --implementation cp --python-version "$PYTHON_VERSION" --only-binary=:all: \
-    --target "$PACKAGE" -r src/requirements.txt
+if PYTHON313_BIN=$(find_python313) && [ -n "$PYTHON313_BIN" ]; then
+    version=$("$PYTHON313_BIN" -c 'import platform; print(platform.python_version())')
+    say "bytecode by CPython $version ($PYTHON313_BIN), unchecked-hash"
+    compile_package "$PYTHON313_BIN" "$PACKAGE"
+    echo "CPython $version ($PYTHON313_BIN)" >"$OUT/bytecode.txt"
+else
+    loud "NO CPYTHON $RUNTIME_PYTHON FOUND: the package ships WITHOUT BYTECODE." \
+        "Every cold start will compile every module it imports (2.6x slower at 512 MB: docs/PERFORMANCE.md)." \
+        "Set PYTHON313=/path/to/python3.13, put python3.13 on PATH, or build on Debian (trixie's packages)."
+    echo "none: no CPython $RUNTIME_PYTHON (PYTHON313, python3.13 on PATH, Debian trixie's packages)" >"$OUT/bytecode.txt"
+fi
 
-echo "build: sources"
-# The handler's packages, without caches, the requirements file itself or the operator's command (operations/).
-tar -C src --exclude='__pycache__' --exclude='*.pyc' --exclude='requirements.txt' --exclude='./operations' \
-    -cf - . | tar -C "$PACKAGE" -xf -
-
-# Not needed at run time: installer metadata scripts and the test suites some wheels ship.
-rm -rf "$PACKAGE/bin"
-find "$PACKAGE" -type d -name '__pycache__' -prune -exec rm -rf {} +
-
-echo "build: zip"
+say "zip"
 "$PY" - "$PACKAGE" "$OUT/worker.zip" <<'PY'
 """Zip the package reproducibly: sorted entries, fixed timestamps, so the same inputs give the same zip."""
 
@@ -54,4 +191,4 @@ PY
 sed 's#^      CodeUri: src/$#      CodeUri: package/#' template.yaml >"$OUT/template.yaml"
 grep -q '^      CodeUri: package/$' "$OUT/template.yaml" || { echo "build: CodeUri not found in template.yaml" >&2; exit 1; }
 
-echo "build: $(du -sh "$PACKAGE" | cut -f1) unpacked, $(du -sh "$OUT/worker.zip" | cut -f1) zipped ($OUT/worker.zip)"
+say "$(du -sh "$PACKAGE" | cut -f1) unpacked, $(du -sh "$OUT/worker.zip" | cut -f1) zipped ($OUT/worker.zip)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _imp
 import ast
 import zipfile
 from pathlib import Path
@@ -15,6 +16,9 @@ BUILD = ROOT / ".build"
 PACKAGE = BUILD / "package"
 ZIP = BUILD / "worker.zip"
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
+# The first four bytes of every .pyc CPython 3.13 writes (importlib.util.MAGIC_NUMBER: 3571, then "\r\n").
+CPYTHON_313_MAGIC = (3571).to_bytes(2, "little") + b"\r\n"
+HASH_BASED, CHECK_SOURCE = 0b01, 0b10  # PEP 552's flags, the .pyc header's second word
 
 pytestmark = pytest.mark.skipif(not ZIP.is_file(), reason="no package: run make build (make test does)")
 
@@ -68,6 +72,29 @@ def test_every_native_extension_is_built_for_cpython_3_13_on_aarch64():
     for name in extensions:
         assert name.endswith("aarch64-linux-gnu.so"), name
         assert ".cpython-313-" in name or ".abi3." in name, name
+
+
+def test_every_module_has_unchecked_hash_cpython_313_bytecode_of_its_own_source():
+    # Given every module of the package, and what make build said of its bytecode
+    modules = sorted(PACKAGE.rglob("*.py"))
+    said = (BUILD / "bytecode.txt").read_text(encoding="utf-8").strip()
+    assert modules
+
+    # Then beside each is __pycache__/<module>.cpython-313.pyc, and nothing of another Python
+    missing = [m for m in modules if not (m.parent / "__pycache__" / f"{m.stem}.cpython-313.pyc").is_file()]
+    assert not missing, f"{len(missing)} of {len(modules)} modules have no 3.13 bytecode ({said}): {missing[:3]}"
+    others = [p for p in PACKAGE.rglob("*.pyc") if not p.name.endswith(".cpython-313.pyc")]
+    assert not others, others[:3]
+
+    # And each is CPython 3.13's, hash-based, never checked against its source at import (read-only
+    # /var/task, a zip's timestamps), and its hash is that of the module shipped beside it
+    key = int.from_bytes(CPYTHON_313_MAGIC, "little")
+    for module in modules:
+        header = (module.parent / "__pycache__" / f"{module.stem}.cpython-313.pyc").read_bytes()[:16]
+        flags = int.from_bytes(header[4:8], "little")
+        assert header[:4] == CPYTHON_313_MAGIC, module
+        assert flags & HASH_BASED and not flags & CHECK_SOURCE, (module, flags)
+        assert header[8:16] == _imp.source_hash(key, module.read_bytes()), f"{module}: stale bytecode"
 
 
 def test_the_zip_is_the_package_and_fits_lambdas_limit():

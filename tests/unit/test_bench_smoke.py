@@ -1,12 +1,19 @@
-"""The benchmarks (``make bench``) import cheaply and hold issue 6's targets; nothing here is timed."""
+"""The benchmarks (``make bench``) import cheaply and hold issue 13's targets; nothing here is timed."""
 
 from __future__ import annotations
 
 import importlib
+import subprocess
+import sys
+from pathlib import Path
 
-from bench import batch_latency, cold_start, cpu_per_record, peak_rss
+import pytest
+
+from bench import batch_latency, cold_start, cpu_per_record, memory_size, peak_rss
 from bench.__main__ import BENCHMARKS
 from bench.common import Result
+from bench.cpu_share import CpuShare
+from bench.deployed import template_memory_size
 
 
 def test_every_benchmark_module_imports_without_the_worker_or_the_sdk_and_has_a_run():
@@ -19,11 +26,12 @@ def test_every_benchmark_module_imports_without_the_worker_or_the_sdk_and_has_a_
 
 
 def test_the_targets_are_the_issues():
-    assert cold_start.TARGET == 1.10
-    assert batch_latency.TARGETS == {10: 1.3, 100: 3.0}
+    assert cold_start.TARGET == 1.35
+    assert batch_latency.TARGET == 1.10
     assert batch_latency.CONCURRENCY == {10: 10, 100: 50}
     assert cpu_per_record.TARGET == 1.25
     assert peak_rss.TARGET_MIB == 100.0
+    assert memory_size.SIZES == (256, 512, 1024, 1769, 3008)
 
 
 def test_a_figure_passes_on_its_ratio_or_on_its_absolute_target():
@@ -34,3 +42,97 @@ def test_a_figure_passes_on_its_ratio_or_on_its_absolute_target():
     assert not Result("m", figure=100.5, baseline=10.0, unit="MiB", target=100.0, absolute=True).passed
     # And a missing baseline never passes a ratio target
     assert not Result("r", figure=1.0, baseline=None, unit="ms", target=1.10).passed
+
+
+def test_the_templates_memory_size_is_one_the_memory_size_table_measures():
+    assert template_memory_size() in memory_size.SIZES
+
+
+def test_a_million_requests_cost_the_request_fee_plus_gb_seconds_billed_per_started_millisecond():
+    # Given a 1024 MB function whose invocation takes 100 ms, then 100.2 ms
+    # Then a million cost $0.20 of requests plus 1 GB x 0.1 s x $0.0000133334 each, and 100.2 ms bills as 101
+    assert memory_size.cost_per_million(1024, 100) == pytest.approx(0.20 + 1.33334)
+    assert memory_size.cost_per_million(1024, 100.2) == memory_size.cost_per_million(1024, 101)
+    assert memory_size.cost_per_million(512, 100) == pytest.approx(0.20 + 1.33334 / 2)
+
+
+def _row(memory_mb: int, cold_ms: float, batch_10_ms: float, batch_100_ms: float = 1000.0) -> dict[str, float]:
+    return {
+        "memory_mb": memory_mb,
+        "cold_ms": cold_ms,
+        "batch_10_ms": batch_10_ms,
+        "batch_100_ms": batch_100_ms,
+        "cost": memory_size.cost_per_million(memory_mb, batch_10_ms),
+    }
+
+
+def test_the_recommendation_steps_up_while_more_memory_saves_more_time_than_it_costs():
+    # Given a size too slow to start within a quarter of the INIT limit, then steps whose gains shrink
+    rows = [
+        _row(256, cold_ms=3000, batch_10_ms=600),  # out: cold start over 2.5 s
+        _row(512, cold_ms=2000, batch_10_ms=300),
+        _row(1024, cold_ms=1000, batch_10_ms=170),  # 43 % faster for 12 % more
+        _row(1769, cold_ms=600, batch_10_ms=140),  # 18 % faster for 39 % more: stop before it
+        _row(3008, cold_ms=400, batch_10_ms=130),
+    ]
+
+    # When the benchmark recommends a size
+    size, why = memory_size.recommend(rows)
+
+    # Then it is the last step that paid for itself, and it says what the next one would cost
+    assert size == 1024
+    assert why.startswith("each step up to here cut the 10-record batch by more than it raised the cost; ")
+    assert "1769 MB would cut the 10-record batch by 18% for 39% more cost per request" in why
+
+
+def test_the_recommendation_names_the_cold_start_that_rules_out_a_smaller_size():
+    # Given a smallest size that starts cold too slowly, and a next one that buys too little
+    rows = [_row(256, cold_ms=2983, batch_10_ms=161), _row(512, cold_ms=1416, batch_10_ms=135)]
+    rows.append(_row(1024, cold_ms=782, batch_10_ms=154))
+
+    # When the benchmark recommends a size
+    size, why = memory_size.recommend(rows)
+
+    # Then it is the smallest that fits, and it says why neither neighbour
+    assert size == 512
+    assert why.startswith("256 MB starts cold in 2.98 s, over 2.5 s; 1024 MB would not shorten the 10-record batch for")
+
+
+def test_a_cpu_share_is_its_fraction_of_a_vcpu_and_says_when_it_cannot_be_emulated(tmp_path: Path):
+    # Given a machine whose mounts list no cgroup hierarchy with the cpu controller
+    mounts = tmp_path / "mounts"
+    mounts.write_text("proc /proc proc rw 0 0\n", encoding="utf-8")
+
+    # When a share of 512 MB and one of 3008 MB (more than one vCPU) are asked for
+    with CpuShare(512, mounts=mounts) as share, CpuShare(3008, mounts=mounts) as large:
+        # Then their quotas are 512/1769 and 3008/1769 of a 20 ms period, and the figures say "not emulated"
+        assert (share.quota_us, large.quota_us) == (5789, 34008)
+        assert not share.emulated
+        assert "not emulated" in share.describe()
+        assert share.command("worker", ["true"]) == ["true"]
+
+
+def test_a_process_started_in_a_cpu_share_runs_in_a_cgroup_of_its_own_with_the_quota_removed_afterwards():
+    # Given a CPU share of 512 MB on this machine
+    with CpuShare(512) as share:
+        if not share.emulated:
+            pytest.skip(f"no cgroup here: {share.why_not}")
+        root = share.root
+        assert root is not None
+
+        # When a process starts in its slot
+        shown = subprocess.run(
+            share.command("probe", [sys.executable, "-c", "print(open('/proc/self/cgroup').read())"]),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        knobs = {"cpu.cfs_quota_us", "cpu.max"}
+        quota = {p.name: p.read_text().strip() for p in (root / "probe").iterdir() if p.name in knobs}
+
+        # Then it ran in that slot's cgroup, whose quota is the share
+        assert f"{root.name}/probe" in shown
+        assert quota in ({"cpu.cfs_quota_us": "5789"}, {"cpu.max": "5789 20000"})
+
+    # And the cgroups are gone once the block ends
+    assert not root.exists()
