@@ -215,7 +215,7 @@ def describe_setup(sandbox: Sandbox, options: DemoOptions, out: IO[str]) -> None
         f"  queue          VisibilityTimeout {request_queue.visibility_timeout}s,"
         f" maxReceiveCount {redrive.max_receive_count if redrive else '-'}\n"
     )
-    out.write("Shortened for the demo, so that retries take seconds (production values are in template.yaml):\n")
+    out.write("Set for the demo, so that retries take seconds (production values are in template.yaml):\n")
     for note in stack.notes:
         if "=" in note:
             out.write(f"  {note}\n")

@@ -44,7 +44,6 @@ from sandbox.sqs import MAX_BATCH, delete_messages, queue_depth, receive, releas
 
 LOG: Final = logging.getLogger("sandbox.event_source")
 DEFAULT_POLLERS: Final = 5  # Lambda starts five pollers for a standard queue
-RELEASE_INTERVAL_SECONDS: Final = 0.1  # how often a FIFO source makes due handed-back messages visible
 RECORD_SYSTEM_ATTRIBUTES: Final = (
     "ApproximateReceiveCount",
     "SentTimestamp",
@@ -277,10 +276,6 @@ class SqsEventSource(Service):
             thread = threading.Thread(target=self._poll, args=(index,), name=f"lambda-{index}", daemon=True)
             self._threads.append(thread)
             thread.start()
-        if self._groups is not None:
-            releaser = threading.Thread(target=self._release, args=(self._groups,), name="fifo-release", daemon=True)
-            self._threads.append(releaser)
-            releaser.start()
         return self
 
     def stop(self, timeout: float = 60.0) -> None:
@@ -361,20 +356,21 @@ class SqsEventSource(Service):
             if messages:
                 self.invoke(messages, poller=index, sqs=sqs, received_at=received_at)
 
-    def _release(self, groups: FifoGroups) -> None:
-        """FIFO: make handed-back messages visible just before their visibility timeout would (see fifo_groups)."""
-        sqs = client("sqs", self.stack.endpoint_url, self.stack.region)
-        while not self._stopping.wait(RELEASE_INTERVAL_SECONDS):
-            due = groups.due(time.monotonic())
-            try:
-                release_messages(sqs, self._queue.url, [w.receipt_handle for w in due])
-            except Exception:  # they come back by their visibility timeout instead
-                LOG.exception("ChangeMessageVisibilityBatch failed")
+    def _release_due(self, sqs: Any, groups: FifoGroups, wait: int) -> None:
+        """FIFO, before a receive: make visible the handed-back messages whose visibility timeout ends before
+        this receive's long poll could (see :mod:`sandbox.fifo_groups`), so moto never times one out."""
+        due = groups.due(time.monotonic(), margin=wait + 1.0)
+        try:
+            release_messages(sqs, self._queue.url, [w.receipt_handle for w in due])
+        except Exception:  # they come back by their visibility timeout instead
+            LOG.exception("ChangeMessageVisibilityBatch failed")
 
     def _receive(self, sqs: Any, count: int, wait: int) -> list[dict[str, Any]]:
         if not self._receive_lock.acquire(timeout=max(1.0, float(wait))):
             return []  # another poller is receiving; try again (and notice a stop) on the next turn
         try:
+            if self._groups is not None:
+                self._release_due(sqs, self._groups, wait)
             return receive(
                 sqs, self._queue.url, wait=wait, visibility_timeout=self.visibility_timeout, max_messages=count
             )

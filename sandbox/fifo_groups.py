@@ -7,9 +7,11 @@ visibility timeout ran out, its ``ReceiveMessage`` can skip the oldest and retur
 a later, timed-out message as in flight while it looks at the older one; ``tests/e2e/test_event_source.py``
 shows it). A message made visible by ``ChangeMessageVisibility`` is served in order. So, on a FIFO queue:
 
-* the event source never lets moto time out a message it handed back: :meth:`FifoGroups.due` gives the
-  messages whose visibility timeout is about to end, and the event source makes them visible itself
-  (``ChangeMessageVisibility`` 0) a moment before SQS would have;
+* the event source never lets moto time out a message it handed back: before each receive (receives are
+  serialized), :meth:`FifoGroups.due` gives the messages whose visibility timeout ends before that receive's
+  long poll could, and the event source makes them visible itself (``ChangeMessageVisibility`` 0), up to
+  the long poll plus a second before SQS would have (a message moto already timed out is made visible
+  properly the same way, as long as no receive came first);
 * should a receive ever return a message of a group that another invocation is still running (SQS never
   does; moto does not either, as far as the tests see), :meth:`FifoGroups.admit` holds it back: it is not
   given to the handler and comes back like a handed-back message, so a group never runs twice at once.
@@ -28,7 +30,6 @@ from typing import Any, Final
 from sandbox.deployed import StackError
 
 FIFO_MAX_BATCH_SIZE: Final = 10
-RELEASE_MARGIN_SECONDS: Final = 0.5  # released this long before the visibility timeout ends (moto's clock)
 
 
 def check_fifo_mapping(batch_size: int, batching_window: float) -> None:
@@ -109,7 +110,7 @@ class FifoGroups:
                 if message["MessageId"] in back:
                     self._wait(message, received_at)
 
-    def due(self, now: float, margin: float = RELEASE_MARGIN_SECONDS) -> list[Waiting]:
+    def due(self, now: float, margin: float) -> list[Waiting]:
         """The waiting messages whose visibility ends within ``margin`` of ``now``; they stop waiting."""
         with self._lock:
             ready = [w for w in self._waiting.values() if w.visible_at - margin <= now]

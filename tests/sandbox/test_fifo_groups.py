@@ -29,8 +29,8 @@ def test_a_message_of_a_group_running_elsewhere_is_held_and_waits_for_its_visibi
     assert [m["MessageId"] for m in run] == ["c1"]
     assert [m["MessageId"] for m in held] == ["a2"]
     assert groups.running_groups == {"g1", "g2", "g3"}
-    assert groups.due(now=110.0) == []
-    assert [(w.message_id, w.receipt_handle, w.visible_at) for w in groups.due(now=110.5)] == [
+    assert groups.due(now=110.0, margin=0.5) == []
+    assert [(w.message_id, w.receipt_handle, w.visible_at) for w in groups.due(now=110.5, margin=0.5)] == [
         ("a2", "receipt-a2", 111.0)
     ]
 
@@ -47,7 +47,7 @@ def test_settling_frees_the_groups_and_keeps_the_handed_back_messages_waiting_ol
     # Then no group runs, g1's next receive is not held, and g1's records wait, oldest first
     assert groups.running_groups == frozenset()
     assert groups.waiting == 2
-    assert [w.message_id for w in groups.due(now=109.6)] == ["a1", "a2"]
+    assert [w.message_id for w in groups.due(now=109.6, margin=0.5)] == ["a1", "a2"]
     assert groups.waiting == 0
 
 
