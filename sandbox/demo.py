@@ -13,7 +13,8 @@ import random
 import sys
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final
@@ -167,14 +168,27 @@ def run_demo(options: DemoOptions | None = None, out: IO[str] | None = None) -> 
     """Run the demo, printing as it goes; ``exit_code`` of the result is 0 when no request was left over."""
     options = options or DemoOptions()
     out = out or sys.stdout
-    started = time.monotonic()
     samples = load_samples()
     load = generate_requests(options.requests, options.seed)
-    log_path = options.function_log or Path(_temp_dir()) / "demo-function.log"
+    title = "payment-session-worker: the sandbox demo (moto + fake payments API + template.yaml, no AWS)"
+    with demo_sandbox(options, out, title=title, log_name="demo-function.log") as (sandbox, started):
+        return _demo(sandbox, options, samples, load, started, out)
+
+
+@contextmanager
+def demo_sandbox(
+    options: DemoOptions, out: IO[str], *, title: str, log_name: str, fifo: bool = False
+) -> Iterator[tuple[Sandbox, float]]:
+    """A sandbox as ``options`` say (``fifo``: both queues FIFO), its function's output in a log file; yields it
+    and the monotonic time it was asked for, and says at the end how long it all took and where the log is."""
+    started = time.monotonic()
+    log_path = options.function_log or Path(_temp_dir()) / log_name
     log_path.parent.mkdir(parents=True, exist_ok=True)
     parameters = {} if options.max_receive_count is None else {"MaxReceiveCount": str(options.max_receive_count)}
-    tuning = Tuning(function_timeout=options.function_timeout, visibility_timeout=options.visibility_timeout)
-    out.write("payment-session-worker: the sandbox demo (moto + fake payments API + template.yaml, no AWS)\n\n")
+    tuning = Tuning(
+        function_timeout=options.function_timeout, visibility_timeout=options.visibility_timeout, fifo_queues=fifo
+    )
+    out.write(title + "\n\n")
     with open(log_path, "w", encoding="utf-8") as function_log:
         config = SandboxConfig(
             template_path=options.template_path,
@@ -188,9 +202,8 @@ def run_demo(options: DemoOptions | None = None, out: IO[str] | None = None) -> 
             function_output=function_log,
         )
         with Sandbox(config) as sandbox:
-            result = _demo(sandbox, options, samples, load, started, out)
+            yield sandbox, started
     out.write(f"\nDone in {time.monotonic() - started:.1f}s. Function logs and metrics: {log_path}\n")
-    return result
 
 
 def _temp_dir() -> str:

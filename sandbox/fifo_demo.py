@@ -14,20 +14,16 @@ import dataclasses
 import json
 import random
 import sys
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import IO, Any, Final
 
-from sandbox.agentcore import FaultSettings
-from sandbox.assembly import Sandbox, SandboxConfig
-from sandbox.demo import DemoOptions, describe_setup
+from sandbox.assembly import Sandbox
+from sandbox.demo import DemoOptions, demo_sandbox, describe_setup
 from sandbox.fates import Fate, account
 from sandbox.sqs import OutgoingMessage
-from sandbox.stack import Tuning
 from sandbox.tables import print_table
 
 GROUPS: Final = 4
@@ -125,30 +121,9 @@ def run_fifo_demo(options: DemoOptions | None = None, out: IO[str] | None = None
     """Deploy the FIFO stack, send the groups, throttle one record, report each group's order."""
     options = dataclasses.replace(options or DemoOptions(), throttle_rate=0.0, error_rate=0.0)
     out = out or sys.stdout
-    started = time.monotonic()
-    log_path = options.function_log or Path(tempfile.gettempdir()) / "payment-session-worker-sandbox" / "fifo.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    parameters = {} if options.max_receive_count is None else {"MaxReceiveCount": str(options.max_receive_count)}
-    tuning = Tuning(
-        function_timeout=options.function_timeout, visibility_timeout=options.visibility_timeout, fifo_queues=True
-    )
-    out.write("payment-session-worker: the sandbox demo on FIFO queues (message groups in order)\n\n")
-    with open(log_path, "w", encoding="utf-8") as function_log:
-        config = SandboxConfig(
-            template_path=options.template_path,
-            stack_name=options.stack_name,
-            parameters=parameters,
-            tuning=tuning,
-            aws_endpoint=options.aws_endpoint,
-            moto_mode=options.moto_mode,
-            pollers=options.pollers,
-            api_faults=FaultSettings(options.latency_ms, 0.0, 0.0, options.seed),
-            function_output=function_log,
-        )
-        with Sandbox(config) as sandbox:
-            result = _fifo_demo(sandbox, options, started, out)
-    out.write(f"\nDone in {time.monotonic() - started:.1f}s. Function logs and metrics: {log_path}\n")
-    return result
+    title = "payment-session-worker: the sandbox demo on FIFO queues (message groups in order)"
+    with demo_sandbox(options, out, title=title, log_name="demo-fifo-function.log", fifo=True) as (sandbox, started):
+        return _fifo_demo(sandbox, options, started, out)
 
 
 def _fifo_demo(sandbox: Sandbox, options: DemoOptions, started: float, out: IO[str]) -> FifoDemoResult:
