@@ -111,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--fifo",
         action="store_true",
-        help="deploy the FIFO stack instead: message groups kept in order through a throttled record",
+        help="deploy the FIFO stack instead: message groups kept in order through a throttled record"
+        " (scripted faults only: --requests, --throttle-rate and --error-rate do not apply)",
     )
 
     send = commands.add_parser("send", help="enqueue requests into a running sandbox")

@@ -325,7 +325,8 @@ def _round_trip(
     pending = api.snapshot()["scripted_pending"]
     out.write(
         f"  The causes are fixed: PutEvents publishes {EVENT_REFUSED_CORRELATION}'s event again, the API's random"
-        f" throttling and 5xx are off, {pending} scripted API faults are left (the throttle was spent).\n"
+        f" throttling and 5xx are off, {pending} scripted API faults are left"
+        f"{' (the scripted throttle was spent)' if pending == 0 else ''}.\n"
         f"  The operator redrives the {' and '.join(REDRIVE_CODES)} letters with the project's command:\n"
     )
     released = sandbox.dead_letters.release()
