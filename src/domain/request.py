@@ -8,6 +8,7 @@ arguments, and the event-detail models of ``domain.events`` embed it. A new opti
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import Decimal
 from typing import Annotated, Any, Final
@@ -56,13 +57,15 @@ ClientTokenText = Annotated[
     Field(min_length=c.CLIENT_TOKEN_MIN, max_length=c.CLIENT_TOKEN_MAX),
     _matching(c.CLIENT_TOKEN_RE, "client token"),
 ]
-_MANAGER_ARN: Final = TypeAdapter(ManagerArn)
-_CLIENT_TOKEN: Final = TypeAdapter(ClientTokenText)
+@functools.cache
+def _adapter(kind: Any) -> TypeAdapter[str]:
+    """A validator of one field type, built on first use (each costs the cold start a schema build)."""
+    return TypeAdapter(kind)
 
 
-def _is_valid(adapter: TypeAdapter[str], value: str) -> bool:
+def _is_valid(kind: Any, value: str) -> bool:
     try:
-        adapter.validate_python(value)
+        _adapter(kind).validate_python(value)
     except ValidationError:
         return False
     return True
@@ -70,12 +73,12 @@ def _is_valid(adapter: TypeAdapter[str], value: str) -> bool:
 
 def is_valid_payment_manager_arn(value: str) -> bool:
     """Whether ``value`` is an ARN the API accepts as ``paymentManagerArn`` (the request's own rule)."""
-    return _is_valid(_MANAGER_ARN, value)
+    return _is_valid(ManagerArn, value)
 
 
 def is_valid_client_token(value: str) -> bool:
     """Whether ``value`` is a ``clientToken`` the API accepts (the request's own rule)."""
-    return _is_valid(_CLIENT_TOKEN, value)
+    return _is_valid(ClientTokenText, value)
 
 
 UserId = Annotated[str, Field(min_length=c.USER_ID_MIN, max_length=c.USER_ID_MAX), AfterValidator(_header_safe)]
@@ -166,7 +169,8 @@ class EffectiveRequest(PaymentSessionRequest):
 class Money(BaseModel):
     """An amount as the API answers it (an available amount may be zero)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # The answer's models describe events (schemas, tests); the worker never validates them: built on first use.
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     value: str
     currency: c.Currency
@@ -175,7 +179,7 @@ class Money(BaseModel):
 class SessionLimitsAnswered(BaseModel):
     """``paymentSession.limits`` as the API answers it."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     maxSpendAmount: Money
 
@@ -183,7 +187,7 @@ class SessionLimitsAnswered(BaseModel):
 class AvailableLimits(BaseModel):
     """``paymentSession.availableLimits`` as the API answers it."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     availableSpendAmount: Money | None = None
     updatedAt: str | None = None
@@ -195,7 +199,7 @@ class PaymentSession(BaseModel):
     Open to new keys (``extra="allow"``): a field the API adds reaches subscribers without a release.
     """
 
-    model_config = ConfigDict(extra="allow", strict=True)
+    model_config = ConfigDict(extra="allow", strict=True, defer_build=True)
 
     paymentSessionId: str
     paymentManagerArn: str
