@@ -57,6 +57,8 @@ ClientTokenText = Annotated[
     Field(min_length=c.CLIENT_TOKEN_MIN, max_length=c.CLIENT_TOKEN_MAX),
     _matching(c.CLIENT_TOKEN_RE, "client token"),
 ]
+
+
 @functools.cache
 def _adapter(kind: Any) -> TypeAdapter[str]:
     """A validator of one field type, built on first use (each costs the cold start a schema build)."""
