@@ -13,7 +13,7 @@ import os
 import sys
 import threading
 from collections.abc import Iterator, Mapping
-from typing import IO, Any
+from typing import IO, Any, Final
 
 from sandbox.aws import DUMMY_CREDENTIALS
 from sandbox.deployed import DeployedStack
@@ -60,14 +60,22 @@ def function_environment(
     return environment
 
 
+# Local invokes feed the worker events written once (events/*.json) or by `sam local generate-event` (whose
+# SentTimestamp is in 2018): with the age check on, every one of them would be RequestExpired. The sandbox's own
+# stack, fed by real sends, keeps the template's limit.
+LOCAL_INVOKE_OVERRIDES: Final = {"MAX_REQUEST_AGE_MINUTES": "0"}
+
+
 def sam_local_environment(stack: DeployedStack, *, aws_endpoint: str, payments_endpoint: str) -> dict[str, Any]:
     """An ``--env-vars`` file for ``sam local invoke``: the deployed function's variables plus the endpoints.
 
     ``sam local`` only overrides variables the template declares, so the endpoint variables take effect
-    once the function's ``Environment`` declares them.
+    once the function's ``Environment`` declares them. The request-age check is off
+    (``LOCAL_INVOKE_OVERRIDES``): sample events carry the timestamps of the day they were written.
     """
     variables = dict(stack.function.environment)
     variables.update(endpoint_environment(aws_endpoint, payments_endpoint))
+    variables.update(LOCAL_INVOKE_OVERRIDES)
     return {stack.function.logical_id: dict(sorted(variables.items()))}
 
 
