@@ -9,10 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from adapters.clients import ClientSettings, LazyClient, make_client
-from adapters.deadline import DeadlineExceeded, DeadlineGuard
+from adapters.clients import CALL_FAILURES, ClientSettings, LazyClient, failure_reason, make_client
+from adapters.deadline import DeadlineGuard
 from domain.dead_letter import DeadLetter
 
 MAX_ENTRIES: Final = 10
@@ -89,11 +87,8 @@ class SqsDeadLetterSender:
             if len(letters) == 1:
                 return self._send_one(letters[0])
             return self._send_batch(letters)
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "Unknown")
-            return [f"send to the DLQ failed: {code}"] * len(letters)
-        except (BotoCoreError, DeadlineExceeded) as error:
-            return [f"send to the DLQ failed: {type(error).__name__}"] * len(letters)
+        except CALL_FAILURES as error:
+            return [f"send to the DLQ failed: {failure_reason(error)}"] * len(letters)
 
     def _send_one(self, letter: DeadLetter) -> list[str | None]:
         self._client.send_message(QueueUrl=self._queue_url, **_message(letter))

@@ -6,10 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any, Final
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from adapters.clients import ClientSettings, make_client
-from adapters.deadline import DeadlineExceeded, DeadlineGuard
+from adapters.clients import CALL_FAILURES, ClientSettings, failure_reason, make_client
+from adapters.deadline import DeadlineGuard
 from domain.events import EventEntry
 
 MAX_ENTRIES: Final = 10
@@ -51,11 +49,8 @@ class EventBridgePublisher:
         with self._guard.bounded_by(deadline):
             try:
                 response = self._client.put_events(Entries=[self._entry(entry) for entry in entries])
-            except ClientError as error:
-                code = error.response.get("Error", {}).get("Code", "Unknown")
-                return [f"PutEvents failed: {code}"] * len(entries)
-            except (BotoCoreError, DeadlineExceeded) as error:
-                return [f"PutEvents failed: {type(error).__name__}"] * len(entries)
+            except CALL_FAILURES as error:
+                return [f"PutEvents failed: {failure_reason(error)}"] * len(entries)
         results = response.get("Entries", [])
         if len(results) != len(entries):
             return ["PutEvents answered for a different number of entries"] * len(entries)
