@@ -20,6 +20,8 @@ from sandbox.agentcore import FaultSettings
 from sandbox.assembly import Sandbox, SandboxConfig
 from sandbox.aws import DEFAULT_REGION, MotoServer, client, describe_environment, port_is_free, sdk_environment
 from sandbox.demo import DemoOptions, run_demo
+from sandbox.invoke import add_parser as add_invoke_parser
+from sandbox.invoke import cmd_invoke
 from sandbox.runtime import sam_local_environment
 from sandbox.sqs import parse_messages, send_messages
 from sandbox.stack import (
@@ -119,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     env_json.add_argument(
         "--write", action="store_true", help=f"write {ENV_JSON.relative_to(ROOT)} instead of printing"
     )
+    add_invoke_parser(commands)
     return parser
 
 
@@ -371,7 +374,7 @@ def cmd_env_json(args: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
-COMMANDS: Final = {"up": cmd_up, "demo": cmd_demo, "send": cmd_send, "env-json": cmd_env_json}
+COMMANDS: Final = {"up": cmd_up, "demo": cmd_demo, "send": cmd_send, "env-json": cmd_env_json, "invoke": cmd_invoke}
 
 
 def main(argv: Sequence[str] | None = None, out: IO[str] | None = None) -> int:

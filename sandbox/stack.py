@@ -37,6 +37,7 @@ from scripts.transform import (
     drop_unsupported,
     load,
     logical_id_of,
+    map_keys_as_strings,
     moto_resource_types,
     replace_references,
     transform,
@@ -183,6 +184,7 @@ def adapt_for_moto(template: dict[str, Any], stack_name: str, supported: frozens
     resources: dict[str, Any] = template["Resources"]
     notes: list[str] = []
 
+    notes += map_keys_as_strings(template)
     for logical_id, resource in resources.items():
         if resource.get("Type") != "AWS::Lambda::EventSourceMapping":
             continue
@@ -215,6 +217,15 @@ def adapt_for_moto(template: dict[str, Any], stack_name: str, supported: frozens
         if resource.get("Type") != "AWS::SQS::Queue":
             continue
         properties = resource.setdefault("Properties", {})
+        named = properties.get("QueueName")
+        if isinstance(named, dict) and isinstance(named.get("Fn::If"), list):
+            # Named in some settings only (FIFO): where the template leaves the name to CloudFormation, fix it.
+            name = f"{stack_name}-{logical_id}"[:MAX_QUEUE_NAME]
+            condition, *branches = named["Fn::If"]
+            fixed = [name if branch == {"Ref": "AWS::NoValue"} else branch for branch in branches]
+            properties["QueueName"] = {"Fn::If": [condition, *fixed]}
+            notes.append(f"{logical_id}: named {name} unless {condition} (fixed, for events/env.json)")
+            continue
         if "QueueName" in properties:
             continue
         fifo = str(properties.get("FifoQueue", "")).lower() == "true"

@@ -5,6 +5,9 @@
 #   3. sam validate --lint (aws-sam-cli in its own venv: .venv-tools/sam);
 #   4. checkov on both (its own venv: .venv-tools/checkov; it pins an old boto3), offline: no failed check,
 #      every skip justified in the resource's Metadata.checkov.skip.
+# Steps 2 to 4 run for both settings of the FifoQueues parameter: on template.yaml as written (standard
+# queues) and on a copy whose FifoQueues default is "true" (template-fifo.json), the tools' view of a
+# stack deployed with FifoQueues=true.
 # The tool venvs are created on first use and reused while their pinned spec is unchanged (stamp file).
 # The checks run side by side; each one's output is printed in order once it is done.
 set -euo pipefail
@@ -37,15 +40,19 @@ tool_venv() {
 
 sam_validate() {
     tool_venv sam "$SAM_SPEC"
-    echo "infra-check: sam validate --lint"
-    "$TOOLS/sam/bin/sam" validate --lint --template template.yaml --region "$AWS_DEFAULT_REGION"
+    local template
+    for template in template.yaml "$work/template-fifo.json"; do
+        echo "infra-check: sam validate --lint on ${template#"$work/"}"
+        "$TOOLS/sam/bin/sam" validate --lint --template "$template" --region "$AWS_DEFAULT_REGION"
+    done
 }
 
 checkov_scan() {
     tool_venv checkov "$CHECKOV_SPEC"
-    echo "infra-check: checkov (offline) on template.yaml and on the transformed template"
+    echo "infra-check: checkov (offline) on template.yaml, template-fifo.json and their transformed templates"
     # --skip-download: no policy download, no platform call; skips come from resources' Metadata only.
     BC_SKIP_MAPPING=TRUE "$TOOLS/checkov/bin/checkov" --file template.yaml --file "$work/transformed.json" \
+        --file "$work/template-fifo.json" --file "$work/transformed-fifo.json" \
         --framework cloudformation --skip-download --quiet --compact --output cli
 }
 
@@ -62,6 +69,19 @@ echo "infra-check: generated schemas in sync with domain.events"
 "$PY" scripts/schemas.py --check
 # Metadata kept, so the transformed function carries the template's checkov skips.
 "$PY" scripts/transform.py --keep-metadata --out "$work/transformed.json"
+# The FIFO setting: template.yaml with FifoQueues defaulting to "true" (as JSON; every tool reads it).
+"$PY" - "$work/template-fifo.json" <<'PYTHON'
+import json
+import sys
+
+from scripts.transform import load
+
+template = load()
+template["Parameters"]["FifoQueues"]["Default"] = "true"
+with open(sys.argv[1], "w", encoding="utf-8") as out:
+    json.dump(template, out, indent=2)
+PYTHON
+"$PY" scripts/transform.py --template "$work/template-fifo.json" --keep-metadata --out "$work/transformed-fifo.json"
 
 sam_validate >"$work/sam.log" 2>&1 &
 sam_pid=$!
@@ -71,8 +91,9 @@ checkov_pid=$!
 jobs_started+=("$checkov_pid")
 
 status=0
-echo "infra-check: cfn-lint on template.yaml and on the transformed template"
-.venv/bin/cfn-lint template.yaml "$work/transformed.json" || status=1
+echo "infra-check: cfn-lint on template.yaml, template-fifo.json and their transformed templates"
+.venv/bin/cfn-lint template.yaml "$work/transformed.json" "$work/template-fifo.json" "$work/transformed-fifo.json" ||
+    status=1
 
 wait "$sam_pid" || status=1
 cat "$work/sam.log"

@@ -130,6 +130,24 @@ def _names_any(value: Any, names: frozenset[str]) -> bool:
     )
 
 
+def map_keys_as_strings(template: dict[str, Any]) -> list[str]:
+    """Make each Number parameter that keys an ``Fn::FindInMap`` a String; returns each change, in words.
+
+    moto reads a Number parameter as a number, so its ``Fn::FindInMap`` misses the table's keys (strings, as
+    CloudFormation passes every parameter's value).
+    """
+    notes: list[str] = []
+    text = json.dumps(template["Resources"])
+    for name in sorted(set(re.findall(r'"Fn::FindInMap": \["[^"]+", \{"Ref": "([^"]+)"\}', text))):
+        parameter = (template.get("Parameters") or {}).get(name)
+        if isinstance(parameter, dict) and parameter.get("Type") == "Number":
+            parameter["Type"] = "String"
+            if "Default" in parameter:
+                parameter["Default"] = str(parameter["Default"])
+            notes.append(f"parameter {name}: a String for moto, whose Fn::FindInMap misses a Number's key")
+    return notes
+
+
 def drop_unsupported(template: dict[str, Any], supported: frozenset[str] | None = None) -> list[str]:
     """Drop, in place, the resources whose type moto cannot create; returns each change, in words.
 

@@ -7,14 +7,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
 from sandbox.agentcore import PaymentsApiServer
 from sandbox.lambda_context import LambdaContext
 from sandbox.sqs import drain
-from tests.support import EVENT_SOURCE, MANAGER_ARN, OTHER_MANAGER_ARN, poll
+from tests.support import EVENT_SOURCE, MANAGER_ARN, OTHER_MANAGER_ARN, WorkerResources, poll, worker_resources
 
 
 @pytest.fixture(autouse=True)
@@ -46,14 +45,9 @@ def payments_api(payments_server: PaymentsApiServer, monkeypatch: pytest.MonkeyP
     return payments_server
 
 
-@dataclass
-class Aws:
+@dataclass(frozen=True)
+class Aws(WorkerResources):
     """moto's SQS and EventBridge as the worker's stack has them, plus a subscriber's capture queue."""
-
-    sqs: Any
-    dead_letter_queue_url: str
-    capture_queue_url: str
-    bus_name: str
 
     def _drain(self, queue_url: str, expected: int, timeout: float) -> list[dict[str, Any]]:
         seen: list[dict[str, Any]] = []
@@ -76,30 +70,15 @@ class Aws:
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     with mock_aws():
-        sqs = boto3.client("sqs", region_name="us-east-1")
-        events = boto3.client("events", region_name="us-east-1")
-        dlq_url = sqs.create_queue(QueueName="payment-session-requests-dlq")["QueueUrl"]
-        capture_url = sqs.create_queue(QueueName="subscriber-capture")["QueueUrl"]
-        capture_arn = sqs.get_queue_attributes(QueueUrl=capture_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        bus = events.create_event_bus(Name="payment-sessions")["EventBusArn"].rsplit("/", 1)[-1]
-        events.put_rule(
-            Name="all-payment-session-events",
-            EventBusName=bus,
-            EventPattern=json.dumps({"source": [EVENT_SOURCE]}),
-        )
-        events.put_targets(
-            Rule="all-payment-session-events", EventBusName=bus, Targets=[{"Id": "capture", "Arn": capture_arn}]
-        )
+        made = worker_resources("payment-session-requests")
         monkeypatch.setenv("PAYMENT_MANAGER_ARN", MANAGER_ARN)
         monkeypatch.setenv("ALLOWED_PAYMENT_MANAGER_ARNS", OTHER_MANAGER_ARN)
-        monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", dlq_url)
-        monkeypatch.setenv("EVENT_BUS_NAME", bus)
+        monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", made.dead_letter_queue_url)
+        monkeypatch.setenv("EVENT_BUS_NAME", made.bus_name)
         monkeypatch.setenv("EVENT_SOURCE", EVENT_SOURCE)
         monkeypatch.setenv("MAX_RECEIVE_COUNT", "5")
         monkeypatch.setenv("MAX_CONCURRENCY", "10")
-        yield Aws(sqs=sqs, dead_letter_queue_url=dlq_url, capture_queue_url=capture_url, bus_name=bus)
+        yield Aws(made.sqs, made.dead_letter_queue_url, made.capture_queue_url, made.bus_name)
 
 
 @pytest.fixture

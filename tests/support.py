@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -98,3 +99,58 @@ def poll(produce: Callable[[], T], done: Callable[[T], bool], *, timeout: float 
 def only(items: Iterable[T]) -> T:
     (item,) = list(items)
     return item
+
+
+def sns(message: Any, **extra: Any) -> dict[str, Any]:
+    """An SNS notification (SNS -> SQS without raw delivery) around ``message``."""
+    return {
+        "Type": "Notification",
+        "MessageId": "5f3c1a8e-0000-4000-8000-000000000001",
+        "TopicArn": "arn:aws:sns:us-east-1:123456789012:payment-requests",
+        "Message": message,
+        "Timestamp": "2026-11-26T12:00:00.000Z",
+        "SignatureVersion": "1",
+        **extra,
+    }
+
+
+def eventbridge(
+    detail: Any, source: str = "com.example.checkout", event_id: str = "7e1a0b2c-0000-4000-8000-000000000001"
+) -> dict[str, Any]:
+    """An EventBridge event (rule -> SQS target) around ``detail``."""
+    return {
+        "version": "0",
+        "id": event_id,
+        "detail-type": "PaymentSessionRequested",
+        "source": source,
+        "account": "123456789012",
+        "time": "2026-11-26T12:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": detail,
+    }
+
+
+@dataclass(frozen=True)
+class WorkerResources:
+    """What the worker's stack gives it, in moto: the DLQ, the bus, and a subscriber's queue capturing every event."""
+
+    sqs: Any
+    dead_letter_queue_url: str
+    capture_queue_url: str
+    bus_name: str
+
+
+def worker_resources(prefix: str) -> WorkerResources:
+    """Create the DLQ, the bus and a capture queue ruled to receive the worker's events (inside ``mock_aws``)."""
+    import boto3
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    events = boto3.client("events", region_name="us-east-1")
+    dlq_url = sqs.create_queue(QueueName=f"{prefix}-dlq")["QueueUrl"]
+    capture_url = sqs.create_queue(QueueName=f"{prefix}-subscriber")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=capture_url, AttributeNames=["QueueArn"])["Attributes"]
+    bus = events.create_event_bus(Name=f"{prefix}-events")["EventBusArn"].rsplit("/", 1)[-1]
+    events.put_rule(Name="all", EventBusName=bus, EventPattern=json.dumps({"source": [EVENT_SOURCE]}))
+    events.put_targets(Rule="all", EventBusName=bus, Targets=[{"Id": "capture", "Arn": attributes["QueueArn"]}])
+    return WorkerResources(sqs, dlq_url, capture_url, bus)

@@ -143,8 +143,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, payload, close=close)
 
     def _send_api(self, status: int, payload: Any, headers: Iterable[tuple[str, str]] = ()) -> None:
-        self._send(status, payload, headers)
+        # Counted before it is written: a client that has its answer finds it in the stats.
         self.server.state.record_response(status)
+        self._send(status, payload, headers)
 
     def _send_error_answer(self, error: ErrorAnswer) -> None:
         self._send_api(error.status, error.body(), [("x-amzn-ErrorType", error.code)])

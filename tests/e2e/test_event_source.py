@@ -57,8 +57,11 @@ def deploy(moto_server: MotoServer) -> Callable[..., DeployedStack]:
 
 @pytest.fixture
 def stack(deploy: Callable[..., DeployedStack]) -> DeployedStack:
-    """template.yaml with a 1 s visibility timeout and two receives before the redrive policy applies."""
-    return deploy({"MaxReceiveCount": "2"}, Tuning(function_timeout=6, visibility_timeout=1))
+    """template.yaml with a 1 s visibility timeout and two receives before the redrive policy applies.
+
+    The template's redrive count is MaxReceiveCount + 3 (its backstop), so two is set in the sandbox's copy.
+    """
+    return deploy({}, Tuning(function_timeout=6, visibility_timeout=1, max_receive_count=2))
 
 
 def send(stack: DeployedStack, *bodies: str) -> list[str]:

@@ -12,16 +12,15 @@ from sandbox.aws import MotoServer
 from sandbox.cli import ENV_JSON, sandbox_env_json
 from sandbox.event_source import SqsEventSource
 from sandbox.stack import DEFAULT_TEMPLATE, ROOT, deploy_stack
+from sandbox.template_values import Evaluator, parameter_values
 from scripts.transform import load
 
 pytestmark = pytest.mark.e2e
 
 
 def resolved(template: dict[str, Any], value: Any) -> Any:
-    """A property's value, with a ``Ref`` to a parameter read as the parameter's default."""
-    if isinstance(value, dict) and set(value) == {"Ref"}:
-        return template["Parameters"][value["Ref"]]["Default"]
-    return value
+    """A property's value with the parameters at their defaults (``Ref``, ``Fn::FindInMap``... evaluated)."""
+    return Evaluator(template, parameter_values(template)).value(value)
 
 
 def the(template: dict[str, Any], resource_type: str, having: str | None = None) -> dict[str, Any]:
@@ -81,12 +80,11 @@ def test_changing_a_queue_property_in_the_template_changes_the_sandbox(moto_serv
     queue = request_queue(template)
     visibility_timeout = int(resolved(template, queue["VisibilityTimeout"])) + 17
     queue["VisibilityTimeout"] = visibility_timeout
-    max_receive_count = int(resolved(template, queue["RedrivePolicy"]["maxReceiveCount"])) + 2
-    redrive = queue["RedrivePolicy"]
-    if isinstance(redrive["maxReceiveCount"], dict):  # Ref MaxReceiveCount: change the parameter's default
-        template["Parameters"][redrive["maxReceiveCount"]["Ref"]]["Default"] = max_receive_count
-    else:
-        redrive["maxReceiveCount"] = max_receive_count
+    # (the queue's count follows the MaxReceiveCount parameter: change the parameter's default)
+    template["Parameters"]["MaxReceiveCount"]["Default"] = int(template["Parameters"]["MaxReceiveCount"]["Default"]) + 2
+    max_receive_count = int(resolved(template, queue["RedrivePolicy"]["maxReceiveCount"]))
+    function = the(template, "AWS::Serverless::Function")
+    workers_max_receive_count = resolved(template, function["Environment"]["Variables"]["MAX_RECEIVE_COUNT"])
     path = copy_of_template(tmp_path, template)
 
     # When the sandbox deploys the copy and an event source is built on it
@@ -99,7 +97,7 @@ def test_changing_a_queue_property_in_the_template_changes_the_sandbox(moto_serv
     assert stack.request_queue.redrive_policy.max_receive_count == max_receive_count
     assert source.visibility_timeout is None
     # ... and, since the template ties the two together, the worker's MAX_RECEIVE_COUNT followed
-    assert source.environment["MAX_RECEIVE_COUNT"] == str(max_receive_count)
+    assert source.environment["MAX_RECEIVE_COUNT"] == str(workers_max_receive_count)
 
 
 def test_events_env_json_points_sam_local_invoke_at_the_sandbox_that_up_deploys(moto_server: MotoServer):

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from domain.dead_letter import DeadLetter
 from domain.events import EventEntry
@@ -81,62 +81,84 @@ class FakePaymentsApi:
         return [call["clientToken"] for call in self.calls]
 
 
-@dataclass
-class FakeEventPublisher:
-    """``EventPublisher``: keeps every call's entries; fails entries by client token or the whole call."""
+T = TypeVar("T")
 
-    failing_tokens: dict[str, str] = field(default_factory=dict)  # clientToken -> why
-    whole_call_failure: str | Exception | None = None  # a reason on every entry, or raised
-    calls: list[list[EventEntry]] = field(default_factory=list)
+
+@dataclass
+class _FakeBatchCall(Generic[T]):
+    """A port's batch call: keeps every call's items; fails items by their key (``failing``) or the whole call.
+
+    ``whole_call_failure`` is a reason given for every item, or an exception the call raises.
+    """
+
+    failing: dict[str, str] = field(default_factory=dict)  # key of an item -> why it failed
+    whole_call_failure: str | Exception | None = None
+    calls: list[list[T]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def publish(self, entries: Sequence[EventEntry], *, deadline: float) -> list[str | None]:
+    def key(self, item: T) -> str:
+        raise NotImplementedError
+
+    def _answer(self, items: Sequence[T]) -> list[str | None]:
         with self.lock:
-            self.calls.append(list(entries))
+            self.calls.append(list(items))
         if isinstance(self.whole_call_failure, Exception):
             raise self.whole_call_failure
         if self.whole_call_failure is not None:
-            return [self.whole_call_failure] * len(entries)
-        return [self.failing_tokens.get(entry.detail["clientToken"]) for entry in entries]
+            return [self.whole_call_failure] * len(items)
+        return [self.failing.get(self.key(item)) for item in items]
+
+    @property
+    def items(self) -> list[T]:
+        return [item for call in self.calls for item in call]
+
+    def succeeded(self) -> list[T]:
+        """Items the fake reported as done."""
+        if self.whole_call_failure is not None:
+            return []
+        return [item for item in self.items if self.key(item) not in self.failing]
+
+
+class FakeEventPublisher(_FakeBatchCall[EventEntry]):
+    """``EventPublisher``: fails entries by the client token of their detail (``failing_tokens``)."""
+
+    def key(self, item: EventEntry) -> str:
+        return str(item.detail["clientToken"])
+
+    def publish(self, entries: Sequence[EventEntry], *, deadline: float) -> list[str | None]:
+        return self._answer(entries)
+
+    @property
+    def failing_tokens(self) -> dict[str, str]:
+        return self.failing
 
     @property
     def entries(self) -> list[EventEntry]:
-        return [entry for call in self.calls for entry in call]
+        return self.items
 
     def accepted(self) -> list[EventEntry]:
-        """Entries the fake reported as published."""
-        if self.whole_call_failure is not None:
-            return []
-        return [entry for entry in self.entries if entry.detail["clientToken"] not in self.failing_tokens]
+        return self.succeeded()
 
 
-@dataclass
-class FakeDeadLetterSender:
-    """``DeadLetterSender``: keeps every call's letters; fails letters by message ID or the whole call."""
+class FakeDeadLetterSender(_FakeBatchCall[DeadLetter]):
+    """``DeadLetterSender``: fails letters by their source message ID (``failing_message_ids``)."""
 
-    failing_message_ids: dict[str, str] = field(default_factory=dict)  # messageId -> why
-    whole_call_failure: str | Exception | None = None
-    calls: list[list[DeadLetter]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    def key(self, item: DeadLetter) -> str:
+        return item.message_id
 
     def send(self, letters: Sequence[DeadLetter], *, deadline: float) -> list[str | None]:
-        with self.lock:
-            self.calls.append(list(letters))
-        if isinstance(self.whole_call_failure, Exception):
-            raise self.whole_call_failure
-        if self.whole_call_failure is not None:
-            return [self.whole_call_failure] * len(letters)
-        return [self.failing_message_ids.get(letter.message_id) for letter in letters]
+        return self._answer(letters)
+
+    @property
+    def failing_message_ids(self) -> dict[str, str]:
+        return self.failing
 
     @property
     def letters(self) -> list[DeadLetter]:
-        return [letter for call in self.calls for letter in call]
+        return self.items
 
     def delivered(self) -> list[DeadLetter]:
-        """Letters the fake reported as sent."""
-        if self.whole_call_failure is not None:
-            return []
-        return [letter for letter in self.letters if letter.message_id not in self.failing_message_ids]
+        return self.succeeded()
 
 
 @dataclass

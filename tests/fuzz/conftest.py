@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
-import boto3
 import pytest
 from hypothesis import HealthCheck, settings
 from moto import mock_aws
@@ -24,7 +23,7 @@ from handlers.settings import Settings
 from sandbox.agentcore import PaymentsApiServer
 from sandbox.soak import NO_FAULTS, Wiring, wire
 from sandbox.sqs import drain
-from tests.support import EVENT_SOURCE, MANAGER_ARN, OTHER_MANAGER_ARN
+from tests.support import EVENT_SOURCE, MANAGER_ARN, OTHER_MANAGER_ARN, worker_resources
 
 MAX_RECEIVE_COUNT: Final = 5
 
@@ -91,16 +90,8 @@ def fuzz_environment(payments_server: PaymentsApiServer) -> Iterator[FuzzEnviron
             "POWERTOOLS_TRACE_DISABLED": "true",
         }.items():
             patch.setenv(name, value)
-        sqs = boto3.client("sqs", region_name="us-east-1")
-        events = boto3.client("events", region_name="us-east-1")
-        dlq_url = sqs.create_queue(QueueName="fuzz-requests-dlq")["QueueUrl"]
-        capture_url = sqs.create_queue(QueueName="fuzz-subscriber")["QueueUrl"]
-        capture_arn = sqs.get_queue_attributes(QueueUrl=capture_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        bus = events.create_event_bus(Name="fuzz-payment-sessions")["EventBusArn"].rsplit("/", 1)[-1]
-        events.put_rule(Name="all", EventBusName=bus, EventPattern=json.dumps({"source": [EVENT_SOURCE]}))
-        events.put_targets(Rule="all", EventBusName=bus, Targets=[{"Id": "capture", "Arn": capture_arn}])
+        made = worker_resources("fuzz-requests")
+        sqs, dlq_url, capture_url, bus = made.sqs, made.dead_letter_queue_url, made.capture_queue_url, made.bus_name
         worker_settings = Settings(
             payment_manager_arn=MANAGER_ARN,
             allowed_payment_manager_arns=frozenset({OTHER_MANAGER_ARN}),

@@ -36,6 +36,8 @@ from tests.support import (
     OTHER_MANAGER_ARN,
     sqs_record,
 )
+from tests.support import eventbridge as eventbridge_envelope
+from tests.support import sns as sns_envelope
 
 POISON_CODES: Final = frozenset(code.value for code in PoisonCode)
 MANAGERS: Final = ManagerPolicy(MANAGER_ARN, frozenset({OTHER_MANAGER_ARN}))
@@ -350,31 +352,14 @@ def sns(inner: Payload, *, message_is_string: bool = True) -> Payload:
     message: Any = inner.text
     if not message_is_string:
         message = inner.doc if inner.doc is not _NO_DOC and not isinstance(inner.doc, str) else 5
-    doc = {
-        "Type": "Notification",
-        "MessageId": str(uuid.uuid4()),
-        "TopicArn": "arn:aws:sns:us-east-1:123456789012:payment-session-requests",
-        "Message": message,
-        "Timestamp": "2026-11-26T12:00:00.000Z",
-        "SignatureVersion": "1",
-    }
+    doc = sns_envelope(message, MessageId=str(uuid.uuid4()))
     kind = inner.kind if message_is_string else Kind.POISON
     return Payload(json.dumps(doc), _depth_kind(kind, inner.envelopes + 1), doc, inner.body_token, inner.envelopes + 1)
 
 
 def eventbridge(inner: Payload, *, source: str) -> Payload:
     detail: Any = inner.doc if inner.doc is not _NO_DOC else inner.text
-    doc = {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "PaymentSessionRequested",
-        "source": source,
-        "account": "123456789012",
-        "time": "2026-11-26T12:00:00Z",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": detail,
-    }
+    doc = eventbridge_envelope(detail, source, str(uuid.uuid4()))
     kind = inner.kind if isinstance(detail, dict) else Kind.POISON
     if source == EVENT_SOURCE:
         kind = Kind.POISON

@@ -46,3 +46,32 @@ def test_the_final_failure_pattern_answers_what_the_page_shows(example, expected
     # Then the page shows what EventBridge answers
     assert shown is expected
     assert matches(pattern, example) is expected
+
+
+def test_the_parameter_table_lists_every_parameter_of_the_template_with_its_default(template):
+    # Given the page's table of parameters
+    rows = dict(re.findall(r"^\| `(\w+)` \| ([^|]+) \|", DOC, re.MULTILINE))
+
+    # Then it names each parameter of template.yaml, with its default (or "required", or "empty")
+    for name, parameter in template["Parameters"].items():
+        default = str(parameter.get("Default", "")).strip()
+        shown = rows[name].strip()
+        if "Default" not in parameter:
+            assert shown == "required", name
+        elif default == "":
+            assert shown == "empty", name
+        else:
+            assert shown == f"`{default}`", name
+
+
+def test_a_producer_attaches_the_stacks_producer_policy_and_a_subscriber_puts_its_rule_on_the_bus():
+    # Given the page's commands
+    # Then the producer policy is read from the outputs and attached to a role, and a subscriber's rule is put
+    # on the stack's bus with a pattern that matches the failure it is for
+    assert "PRODUCER_POLICY=$(out ProducerPolicyArn)" in DOC
+    assert re.search(r'aws iam attach-role-policy --role-name \S+ --policy-arn "\$PRODUCER_POLICY"', DOC)
+    (pattern,) = re.findall(
+        r'aws events put-rule --name checkout\S* --event-bus-name "\$BUS" \\\n  --event-pattern \'(\{.*?\})\' \\\n', DOC
+    )
+    assert matches(pattern, "PaymentSessionCreationFailed.json")
+    assert not matches(pattern, "PaymentSessionCreated.json")

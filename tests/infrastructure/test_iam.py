@@ -1,4 +1,4 @@
-"""Least privilege: what the worker's role may do, read from the CloudFormation SAM deploys."""
+"""Least privilege: what the worker's role and the producer policy allow, read from the CloudFormation SAM deploys."""
 
 from __future__ import annotations
 
@@ -8,30 +8,47 @@ import pytest
 
 # IAM defines no resource type for X-Ray's write actions: "*" is the only resource they accept.
 RESOURCELESS_ACTIONS = frozenset({"xray:PutTraceSegments", "xray:PutTelemetryRecords"})
+IAM_POLICY_TYPES = frozenset({"AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"})
 
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+def documents(resource: dict[str, Any]) -> list[dict[str, Any]]:
+    """The policy documents of an IAM role or policy, a key policy, or a queue policy."""
+    properties = resource.get("Properties", {})
+    if resource["Type"] == "AWS::IAM::Role":
+        return [policy["PolicyDocument"] for policy in properties.get("Policies", [])]
+    if resource["Type"] in IAM_POLICY_TYPES | {"AWS::SQS::QueuePolicy"}:
+        return [properties["PolicyDocument"]]
+    if resource["Type"] == "AWS::KMS::Key":
+        return [properties["KeyPolicy"]]
+    return []
+
+
+def statements_of(transformed: dict[str, Any], types: frozenset[str]) -> list[dict[str, Any]]:
+    return [
+        statement
+        for resource in transformed["Resources"].values()
+        if resource["Type"] in types
+        for document in documents(resource)
+        for statement in as_list(document["Statement"])
+    ]
+
+
 def allow_statements(transformed: dict[str, Any]) -> list[dict[str, Any]]:
     """Every Allow statement of every IAM role and policy of the stack."""
-    statements: list[dict[str, Any]] = []
-    for resource in transformed["Resources"].values():
-        properties = resource.get("Properties", {})
-        if resource["Type"] == "AWS::IAM::Role":
-            documents = [policy["PolicyDocument"] for policy in properties.get("Policies", [])]
-        elif resource["Type"] in {"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"}:
-            documents = [properties["PolicyDocument"]]
-        else:
-            continue
-        for document in documents:
-            statements += [s for s in as_list(document["Statement"]) if s["Effect"] == "Allow"]
-    return statements
+    return [s for s in statements_of(transformed, IAM_POLICY_TYPES) if s["Effect"] == "Allow"]
+
+
+def role_statements(transformed: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Allow statements of the worker's role."""
+    return [s for s in statements_of(transformed, frozenset({"AWS::IAM::Role"})) if s["Effect"] == "Allow"]
 
 
 def granting(transformed: dict[str, Any], action: str) -> list[dict[str, Any]]:
-    return [s for s in allow_statements(transformed) if action in as_list(s["Action"])]
+    return [s for s in role_statements(transformed) if action in as_list(s["Action"])]
 
 
 @pytest.fixture(scope="module")
@@ -52,19 +69,20 @@ def test_the_function_runs_as_the_stacks_one_role_with_no_managed_policy(transfo
     ]
 
 
-def test_no_action_is_a_wildcard(transformed, resources):
-    # Given every Allow statement of IAM and of the key policy
-    key_statements = resources["Key"]["Properties"]["KeyPolicy"]["Statement"]
-    statements = allow_statements(transformed) + key_statements
+def test_no_action_is_a_wildcard_except_in_a_deny(transformed):
+    # Given every statement of the stack's IAM, key and queue policies
+    every_type = IAM_POLICY_TYPES | {"AWS::KMS::Key", "AWS::SQS::QueuePolicy"}
+    statements = statements_of(transformed, frozenset(every_type))
+    assert {s["Effect"] for s in statements} == {"Allow", "Deny"}
 
-    # Then each action is named in full
+    # Then what is allowed is named in full; only a Deny may cover every action
     for statement in statements:
         for action in as_list(statement["Action"]):
-            assert "*" not in action, statement.get("Sid")
+            assert statement["Effect"] == "Deny" or "*" not in action, statement.get("Sid")
 
 
 def test_no_resource_is_a_wildcard_except_for_actions_iam_cannot_scope(transformed):
-    # Given every Allow statement of the role
+    # Given every Allow statement of the role and of the producer policy
     for statement in allow_statements(transformed):
         # Then "*" (or any wildcard ARN) appears only for actions that have no resource type
         if any(isinstance(r, str) and "*" in r for r in as_list(statement["Resource"])):
@@ -119,7 +137,7 @@ def test_messages_can_be_sent_to_the_dead_letter_queue_only(transformed):
 
 def test_the_request_queue_can_only_be_consumed(transformed):
     # Given what the role may do on the request queue (the event source polls with the function's role)
-    statements = [s for s in allow_statements(transformed) if s["Resource"] == {"Fn::GetAtt": ["RequestQueue", "Arn"]}]
+    statements = [s for s in role_statements(transformed) if s["Resource"] == {"Fn::GetAtt": ["RequestQueue", "Arn"]}]
 
     # Then it is what Lambda's SQS poller needs, nothing more
     actions = {action for s in statements for action in as_list(s["Action"])}
@@ -127,8 +145,8 @@ def test_the_request_queue_can_only_be_consumed(transformed):
 
 
 def test_kms_is_used_on_the_stacks_key_only_to_read_and_write_data(transformed):
-    # Given the statements granting KMS actions
-    statements = [s for s in allow_statements(transformed) if any(a.startswith("kms:") for a in as_list(s["Action"]))]
+    # Given the role's statements granting KMS actions
+    statements = [s for s in role_statements(transformed) if any(a.startswith("kms:") for a in as_list(s["Action"]))]
 
     # Then only data-key generation and decryption, on the stack's key
     (statement,) = statements
@@ -144,8 +162,8 @@ def test_logs_can_be_written_to_the_functions_own_log_group_only(transformed):
 
 
 def test_the_role_grants_nothing_beyond_the_listed_needs(transformed):
-    # Given every action the stack's IAM allows
-    actions = {action for s in allow_statements(transformed) for action in as_list(s["Action"])}
+    # Given every action the worker's role allows
+    actions = {action for s in role_statements(transformed) for action in as_list(s["Action"])}
 
     # Then it is exactly the worker's needs
     assert actions == {
@@ -161,3 +179,65 @@ def test_the_role_grants_nothing_beyond_the_listed_needs(transformed):
         "logs:PutLogEvents",
         *RESOURCELESS_ACTIONS,
     }
+
+
+# Both queues refuse plain HTTP
+
+
+def test_both_queues_deny_every_action_over_plain_http_to_everyone(transformed):
+    # Given the stack's queue policies
+    policies = [r["Properties"] for r in transformed["Resources"].values() if r["Type"] == "AWS::SQS::QueuePolicy"]
+
+    # Then one covers both queues with AWS's recommended statement: any principal, any SQS action, no TLS
+    (policy,) = policies
+    queues = [{"Ref": "RequestQueue"}, {"Ref": "RequestDeadLetterQueue"}]
+    assert policy["Queues"] == queues
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Principal"] == "*"
+    assert statement["Action"] == "sqs:*"
+    assert statement["Resource"] == [{"Fn::GetAtt": [q["Ref"], "Arn"]} for q in queues]
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+# The producer policy
+
+
+@pytest.fixture(scope="module")
+def producer(transformed: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The producer policy's statements by Sid."""
+    (policy,) = [r for r in transformed["Resources"].values() if r["Type"] == "AWS::IAM::ManagedPolicy"]
+    return {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+
+
+def test_the_producer_policy_may_send_to_the_request_queue_only(producer):
+    # Given the producer policy's statements
+    # Then it allows SendMessage (SendMessageBatch included) on the request queue, nothing else on SQS
+    assert producer["SendRequests"] == {
+        "Sid": "SendRequests",
+        "Effect": "Allow",
+        "Action": "sqs:SendMessage",
+        "Resource": {"Fn::GetAtt": ["RequestQueue", "Arn"]},
+    }
+
+
+def test_the_producer_policy_may_use_the_stacks_key_through_sqs_only(producer):
+    # Given the statement a KMS-encrypted queue requires of its senders
+    statement = producer["EncryptRequestsWithTheStackKey"]
+
+    # Then it is data-key generation and decryption on the stack's key, only by way of SQS in this region
+    assert statement["Effect"] == "Allow"
+    assert set(as_list(statement["Action"])) == {"kms:GenerateDataKey", "kms:Decrypt"}
+    assert statement["Resource"] == {"Fn::GetAtt": ["Key", "Arn"]}
+    assert statement["Condition"] == {
+        "StringEquals": {"kms:ViaService": {"Fn::Sub": "sqs.${AWS::Region}.amazonaws.com"}}
+    }
+
+
+def test_the_producer_policy_grants_nothing_else_and_is_an_output(producer, template):
+    # Given every action of the producer policy
+    actions = {action for s in producer.values() for action in as_list(s["Action"])}
+
+    # Then it is the three a producer needs, and the stack's outputs name the policy for attaching it
+    assert actions == {"sqs:SendMessage", "kms:GenerateDataKey", "kms:Decrypt"}
+    assert template["Outputs"]["ProducerPolicyArn"]["Value"] == {"Ref": "ProducerPolicy"}

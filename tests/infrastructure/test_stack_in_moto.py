@@ -15,18 +15,21 @@ import pytest
 from moto import mock_aws
 
 from handlers.settings import load_settings
-from scripts.transform import drop_unsupported
+from scripts.transform import drop_unsupported, map_keys_as_strings
 from tests.support import MANAGER_ARN, OTHER_MANAGER_ARN
 
 BUCKET, KEY = "payment-session-worker-artifacts", "worker.zip"
 THIRD_MANAGER_ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:payment-manager/third-manager-q1w2e3r4t5"
 # What moto's CloudFormation cannot create today (docs/SANDBOX.md says so): neither is needed to run the worker.
-MOTO_GAPS = frozenset({"AWS::EventSchemas::Registry", "AWS::EventSchemas::Schema", "AWS::CloudWatch::Alarm"})
+MOTO_GAPS = frozenset(
+    {"AWS::EventSchemas::Registry", "AWS::EventSchemas::Schema", "AWS::CloudWatch::Alarm", "AWS::SQS::QueuePolicy"}
+)
 
 
 def for_moto(transformed: dict[str, Any]) -> dict[str, Any]:
     kept = copy.deepcopy(transformed)
     drop_unsupported(kept)
+    map_keys_as_strings(kept)
     return kept
 
 
@@ -105,7 +108,7 @@ def deploy(transformed: dict[str, Any]) -> Iterator[Callable[..., Stack]]:
         yield create
 
 
-def test_for_moto_only_the_schema_registry_and_the_alarms_are_left_out(transformed):
+def test_for_moto_only_the_schema_registry_the_alarms_and_the_queue_policy_are_left_out(transformed):
     # Given the transformed template less what moto's own registry says it cannot create
     kept = for_moto(transformed)
 
@@ -120,14 +123,15 @@ def test_with_defaults_the_stack_deploys_and_wires_queues_key_bus_and_function(d
     # Given the stack deployed with only the required parameter
     stack = deploy()
 
-    # Then the request queue redrives to the DLQ after 5 receives, both encrypted with the stack's key
+    # Then the request queue redrives to the DLQ after 5 + 3 receives, both encrypted with the stack's key
     requests = stack.queue("RequestQueueUrl")
     dead_letters = stack.queue("DeadLetterQueueUrl")
     key_id = stack.outputs["KeyArn"].rsplit("/", 1)[-1]
     assert json.loads(requests["RedrivePolicy"]) == {
         "deadLetterTargetArn": stack.outputs["DeadLetterQueueArn"],
-        "maxReceiveCount": 5,
+        "maxReceiveCount": 8,
     }
+    assert "FifoQueue" not in requests
     assert requests["VisibilityTimeout"] == "200"
     for queue in (requests, dead_letters):
         assert queue["MessageRetentionPeriod"] == "1209600"
@@ -138,6 +142,7 @@ def test_with_defaults_the_stack_deploys_and_wires_queues_key_bus_and_function(d
     assert environment["DEAD_LETTER_QUEUE_URL"] == stack.outputs["DeadLetterQueueUrl"]
     assert environment["EVENT_BUS_NAME"] == stack.outputs["EventBusName"]
     assert environment["MAX_RECEIVE_COUNT"] == "5"
+    assert environment["MAX_REQUEST_AGE_MINUTES"] == "1440"
     with pytest.MonkeyPatch.context() as patch:
         for name, value in environment.items():
             patch.setenv(name, value)
@@ -161,13 +166,72 @@ def test_with_defaults_the_event_source_and_concurrency_match_the_parameters(dep
     assert stack.awslambda.get_function_concurrency(FunctionName=function)["ReservedConcurrentExecutions"] == 5
 
 
-def test_one_max_receive_count_sets_both_the_redrive_and_the_worker(deploy):
-    # Given the stack deployed with MaxReceiveCount 3
-    stack = deploy(MaxReceiveCount="3")
+@pytest.mark.parametrize("max_receive_count", [1, 3, 100])
+def test_one_max_receive_count_sets_the_worker_and_a_redrive_three_receives_later(deploy, max_receive_count):
+    # Given the stack deployed with a MaxReceiveCount
+    stack = deploy(MaxReceiveCount=str(max_receive_count))
 
-    # Then the queue dead-letters on the 3rd receive and the worker treats the 3rd as the last
-    assert json.loads(stack.queue("RequestQueueUrl")["RedrivePolicy"])["maxReceiveCount"] == 3
-    assert stack.environment()["MAX_RECEIVE_COUNT"] == "3"
+    # Then the worker dead-letters on that receive, and SQS moves a message itself three receives later
+    assert stack.environment()["MAX_RECEIVE_COUNT"] == str(max_receive_count)
+    redrive = json.loads(stack.queue("RequestQueueUrl")["RedrivePolicy"])
+    assert redrive["maxReceiveCount"] == max_receive_count + 3
+
+
+def test_the_request_age_limit_reaches_the_worker(deploy):
+    # Given the stack deployed with the age check off
+    stack = deploy(MaxRequestAgeMinutes="0")
+
+    # Then the worker's MAX_REQUEST_AGE_MINUTES is 0
+    assert stack.environment()["MAX_REQUEST_AGE_MINUTES"] == "0"
+
+
+def test_with_fifo_both_queues_are_fifo_named_so_and_deduplicated_by_the_producers_ids(deploy):
+    # Given the stack deployed with FifoQueues
+    stack = deploy(FifoQueues="true")
+
+    # Then both queues are FIFO, their names end in .fifo, content-based deduplication is off
+    for output, name in (("RequestQueueUrl", "requests.fifo"), ("DeadLetterQueueUrl", "dead-letters.fifo")):
+        attributes = stack.queue(output)
+        assert attributes["QueueArn"].endswith(f"-{name}")
+        assert attributes["FifoQueue"] == "true"
+        assert attributes["ContentBasedDeduplication"] == "false"
+    # And the request queue still redrives to the (FIFO) DLQ, three receives after the worker's last
+    redrive = json.loads(stack.queue("RequestQueueUrl")["RedrivePolicy"])
+    assert redrive == {"deadLetterTargetArn": stack.outputs["DeadLetterQueueArn"], "maxReceiveCount": 8}
+    assert stack.environment()["DEAD_LETTER_QUEUE_URL"] == stack.outputs["DeadLetterQueueUrl"]
+
+
+def test_with_fifo_the_event_source_has_no_batching_window_and_the_outputs_are_all_there(deploy):
+    # Given the stack deployed with defaults and with FifoQueues
+    standard, fifo = deploy(), deploy(FifoQueues="true")
+
+    # Then the FIFO mapping reads the FIFO queue in batches of 10 with no batching window
+    (mapping,) = fifo.awslambda.list_event_source_mappings(FunctionName=fifo.outputs["FunctionName"])[
+        "EventSourceMappings"
+    ]
+    assert mapping["EventSourceArn"] == fifo.outputs["RequestQueueArn"]
+    assert mapping["BatchSize"] == 10
+    assert mapping.get("MaximumBatchingWindowInSeconds", 0) == 0
+    # And every output of the standard stack is there, the producer policy's included
+    assert set(fifo.outputs) == set(standard.outputs)
+    assert "ProducerPolicyArn" in fifo.outputs
+
+
+def test_the_producer_policy_is_created_and_names_the_stacks_queue_and_key(deploy):
+    # Given the stack deployed with defaults
+    stack = deploy()
+
+    # When the producer policy of its outputs is read back from IAM
+    arn = stack.outputs["ProducerPolicyArn"]
+    version = stack.iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    document = stack.iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
+    if isinstance(document, str):
+        document = json.loads(document)
+
+    # Then it allows sending to this stack's request queue and using this stack's key
+    statements = {s["Sid"]: s for s in document["Statement"]}
+    assert statements["SendRequests"]["Resource"] == stack.outputs["RequestQueueArn"]
+    assert statements["EncryptRequestsWithTheStackKey"]["Resource"] == stack.outputs["KeyArn"]
 
 
 def test_the_created_bus_is_the_only_one_the_role_may_publish_to(deploy):

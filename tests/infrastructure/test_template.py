@@ -1,4 +1,8 @@
-"""template.yaml has each property issue 4 asks of the production stack (IAM: test_iam.py)."""
+"""template.yaml has each property the issues ask of the production stack (IAM: test_iam.py).
+
+Where a property depends on a parameter (FIFO or not, MaxReceiveCount), it is read for each setting with
+sandbox.template_values, the intrinsic functions evaluated as CloudFormation would.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,9 @@ import pytest
 from domain.constraints import PAYMENT_MANAGER_ARN_PATTERN
 from handlers.dependencies import PAYMENTS_CLIENT
 from handlers.settings import COUNT_MAX, COUNT_MIN, DEFAULT_EVENT_SOURCE, VARIABLES
+from sandbox.template_values import NO_VALUE, Evaluator, parameter_values
 from service.budget import Budget
+from tests.support import ROOT
 
 FOURTEEN_DAYS = 14 * 24 * 60 * 60
 MANAGER = "arn:aws:bedrock-agentcore:us-east-1:123456789012:payment-manager/checkout-manager-a1b2c3d4e5"
@@ -23,6 +29,21 @@ def ref(name: str) -> dict[str, str]:
 
 def of_type(resources: dict[str, Any], resource_type: str) -> dict[str, Any]:
     return {name: r for name, r in resources.items() if r["Type"] == resource_type}
+
+
+def evaluator(template: dict[str, Any], **parameters: str) -> Evaluator:
+    """Intrinsic functions of ``template`` evaluated with ``parameters`` (defaults for the others)."""
+    return Evaluator(template, parameter_values(template, {"PaymentManagerArn": MANAGER, **parameters}))
+
+
+SETTINGS = pytest.mark.parametrize("fifo", ["false", "true"], ids=["standard", "fifo"])
+
+
+def contract_variables() -> set[str]:
+    """The variables of CONTRACT section 6's table."""
+    contract = (ROOT / "docs" / "CONTRACT.md").read_text(encoding="utf-8")
+    section = contract.split("## 6.", 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"^\| `([A-Z_]+)` \|", section, re.MULTILINE))
 
 
 def allowed(parameter: dict[str, Any], value: str) -> bool:
@@ -44,6 +65,8 @@ def test_the_parameters_issue_4_lists_exist_and_only_the_payment_manager_is_requ
         "AllowedPaymentManagerArns",
         "EventBusName",
         "MaxReceiveCount",
+        "MaxRequestAgeMinutes",
+        "FifoQueues",
         "MaxConcurrency",
         "MaximumConcurrency",
         "BatchSize",
@@ -53,6 +76,13 @@ def test_the_parameters_issue_4_lists_exist_and_only_the_payment_manager_is_requ
     }
     assert [name for name, p in parameters.items() if "Default" not in p] == ["PaymentManagerArn"]
     assert parameters["MaxReceiveCount"]["Default"] == 5
+    assert parameters["MaxRequestAgeMinutes"]["Default"] == 1440
+    assert parameters["MaxRequestAgeMinutes"]["MinValue"] == 0  # 0 turns the age check off
+    assert parameters["FifoQueues"] == {
+        **parameters["FifoQueues"],
+        "Default": "false",
+        "AllowedValues": ["false", "true"],
+    }
     assert parameters["LogLevel"]["AllowedValues"] == ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
@@ -97,14 +127,38 @@ def test_the_numeric_parameters_stay_within_what_the_worker_settings_accept(temp
 
 
 def test_a_batch_above_ten_records_requires_a_batching_window(template):
-    # Given the template's rules
-    (rule,) = template["Rules"].values()
+    # Given the template's rule for large batches
+    rule = template["Rules"]["BatchingWindowForLargeBatches"]
 
     # Then BatchSize 11..100 asserts a non-zero MaximumBatchingWindowInSeconds, as Lambda requires
     assert rule["RuleCondition"] == {"Fn::Not": [{"Fn::Contains": [[str(n) for n in range(1, 11)], ref("BatchSize")]}]}
     assert rule["Assertions"][0]["Assert"] == {
         "Fn::Not": [{"Fn::Equals": [ref("MaximumBatchingWindowInSeconds"), "0"]}]
     }
+
+
+@pytest.mark.parametrize(
+    ("parameters", "refusals"),
+    [
+        ({}, 0),
+        ({"BatchSize": "100", "MaximumBatchingWindowInSeconds": "5"}, 0),
+        ({"BatchSize": "11"}, 1),
+        ({"FifoQueues": "true"}, 0),
+        ({"FifoQueues": "true", "BatchSize": "1"}, 0),
+        ({"FifoQueues": "true", "BatchSize": "11", "MaximumBatchingWindowInSeconds": "1"}, 2),
+        ({"FifoQueues": "true", "MaximumBatchingWindowInSeconds": "1"}, 1),
+        ({"FifoQueues": "true", "BatchSize": "20"}, 2),  # over FIFO's 10, and over 10 without a window
+    ],
+)
+def test_the_rules_refuse_a_deploy_outside_lambdas_sqs_and_fifo_limits(template, parameters, refusals):
+    # Given a set of parameters
+    # When CloudFormation checks the template's Rules before creating anything
+    failures = evaluator(template, **parameters).rule_failures()
+
+    # Then it refuses exactly the combinations Lambda's SQS event source would reject, and says why
+    assert len(failures) == refusals, failures
+    if parameters.get("FifoQueues") == "true" and refusals:
+        assert any("FIFO" in failure for failure in failures)
 
 
 # Queues and encryption
@@ -141,11 +195,77 @@ def test_the_redrive_count_and_the_workers_max_receive_count_come_from_one_param
     # Given the request queue's redrive policy and the worker's environment
     redrive = resources["RequestQueue"]["Properties"]["RedrivePolicy"]
 
-    # Then both take MaxReceiveCount, and the redrive target is the queue the worker dead-letters to
-    assert redrive["maxReceiveCount"] == ref("MaxReceiveCount")
+    # Then both follow MaxReceiveCount (the queue's through the table), and the redrive target is the queue
+    # the worker dead-letters to
+    assert redrive["maxReceiveCount"] == {"Fn::FindInMap": ["RedriveReceiveCount", ref("MaxReceiveCount"), "Queue"]}
     assert environment["MAX_RECEIVE_COUNT"] == ref("MaxReceiveCount")
     assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["RequestDeadLetterQueue", "Arn"]}
     assert environment["DEAD_LETTER_QUEUE_URL"] == ref("RequestDeadLetterQueue")
+
+
+def test_the_redrive_table_covers_every_allowed_max_receive_count_and_nothing_else(template):
+    # Given the values CloudFormation accepts for MaxReceiveCount, and the table of redrive counts
+    parameter = template["Parameters"]["MaxReceiveCount"]
+    allowed_values = {str(n) for n in range(parameter["MinValue"], parameter["MaxValue"] + 1)}
+
+    # Then each one has its row, so no accepted value fails the deploy, and SQS's limit (1000) holds
+    table = template["Mappings"]["RedriveReceiveCount"]
+    assert set(table) == allowed_values
+    assert parameter["MaxValue"] + 3 <= 1000
+
+
+def test_the_workers_max_receive_count_is_three_below_the_queues_for_every_allowed_value(
+    template, resources, environment
+):
+    # Given every value MaxReceiveCount may take
+    parameter = template["Parameters"]["MaxReceiveCount"]
+    redrive = resources["RequestQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
+    for value in range(parameter["MinValue"], parameter["MaxValue"] + 1):
+        # When the queue's count and the worker's are resolved for it
+        values = evaluator(template, MaxReceiveCount=str(value))
+        queue, worker = int(values.value(redrive)), int(values.value(environment["MAX_RECEIVE_COUNT"]))
+
+        # Then the worker dead-letters three receives before SQS would move the message itself
+        assert (worker, queue) == (value, value + 3)
+
+
+def test_the_request_age_limit_is_passed_to_the_worker(template, environment):
+    # Given the worker's MAX_REQUEST_AGE_MINUTES
+    # Then it is the parameter, whose range is 0 (off) to the queues' retention
+    assert environment["MAX_REQUEST_AGE_MINUTES"] == ref("MaxRequestAgeMinutes")
+    assert template["Parameters"]["MaxRequestAgeMinutes"]["MaxValue"] * 60 == FOURTEEN_DAYS
+
+
+@SETTINGS
+@pytest.mark.parametrize(
+    ("queue", "suffix"), [("RequestQueue", "-requests.fifo"), ("RequestDeadLetterQueue", "-dead-letters.fifo")]
+)
+def test_one_parameter_makes_both_queues_fifo_or_standard(template, resources, fifo, queue, suffix):
+    # Given a queue's type and name in one setting of FifoQueues
+    values = evaluator(template, FifoQueues=fifo)
+    properties = resources[queue]["Properties"]
+    name, is_fifo, dedup = (
+        values.value(properties[k]) for k in ("QueueName", "FifoQueue", "ContentBasedDeduplication")
+    )
+
+    if fifo == "true":
+        # Then with FIFO the queue is FIFO, named <stack><suffix>, without content-based deduplication
+        assert (is_fifo, dedup) == (True, False)
+        assert name == f"local{suffix}"  # AWS::StackName as sam local has it
+    else:
+        # Then without it the queue is standard and keeps CloudFormation's generated name
+        assert name is is_fifo is dedup is NO_VALUE
+
+
+@SETTINGS
+def test_the_event_source_has_a_batching_window_on_a_standard_queue_only(template, sqs_event_source, fifo):
+    # Given the event source's batching window in one setting of FifoQueues
+    window = evaluator(template, FifoQueues=fifo, MaximumBatchingWindowInSeconds="0").value(
+        sqs_event_source["MaximumBatchingWindowInSeconds"]
+    )
+
+    # Then a FIFO source gets none (Lambda takes none), a standard one the parameter's
+    assert window == (NO_VALUE if fifo == "true" else "0")
 
 
 def test_the_visibility_timeout_covers_six_function_timeouts_and_the_largest_batching_window(
@@ -228,8 +348,9 @@ def test_the_key_lets_cloudwatch_logs_use_it_for_that_log_group_only(resources):
 
 
 def test_the_environment_is_the_contracts_plus_powertools(environment):
-    # Given the variables the template sets
-    contract = set(VARIABLES)
+    # Given the variables the template sets, and those of CONTRACT section 6 (the worker's settings among them)
+    contract = contract_variables()
+    assert set(VARIABLES) <= contract
 
     # Then every variable of CONTRACT section 6 is set, plus Powertools' own, plus the endpoint variables
     # (empty: the SDK's defaults) that `sam local invoke --env-vars` may override, and nothing else
@@ -268,7 +389,9 @@ def test_the_sqs_event_source_reports_partial_batch_failures_and_takes_its_sizin
     assert sqs_event_source["Queue"] == {"Fn::GetAtt": ["RequestQueue", "Arn"]}
     assert sqs_event_source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert sqs_event_source["BatchSize"] == ref("BatchSize")
-    assert sqs_event_source["MaximumBatchingWindowInSeconds"] == ref("MaximumBatchingWindowInSeconds")
+    assert sqs_event_source["MaximumBatchingWindowInSeconds"] == {
+        "Fn::If": ["Fifo", ref("AWS::NoValue"), ref("MaximumBatchingWindowInSeconds")]
+    }
 
 
 def test_sam_turns_the_event_source_into_a_mapping_with_the_same_settings(transformed):
@@ -280,7 +403,9 @@ def test_sam_turns_the_event_source_into_a_mapping_with_the_same_settings(transf
     assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert properties["ScalingConfig"] == {"MaximumConcurrency": ref("MaximumConcurrency")}
     assert properties["BatchSize"] == ref("BatchSize")
-    assert properties["MaximumBatchingWindowInSeconds"] == ref("MaximumBatchingWindowInSeconds")
+    assert properties["MaximumBatchingWindowInSeconds"] == {
+        "Fn::If": ["Fifo", ref("AWS::NoValue"), ref("MaximumBatchingWindowInSeconds")]
+    }
 
 
 # Alarms
@@ -353,6 +478,8 @@ def test_the_outputs_name_what_producers_subscribers_and_operators_need(template
         "EventBusName",
         "EventBusArn",
         "FunctionName",
+        "KeyArn",
+        "ProducerPolicyArn",
     } <= set(outputs)
     assert outputs["RequestQueueUrl"]["Value"] == ref("RequestQueue")
     assert outputs["DeadLetterQueueArn"]["Value"] == {"Fn::GetAtt": ["RequestDeadLetterQueue", "Arn"]}

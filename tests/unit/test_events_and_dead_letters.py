@@ -219,15 +219,18 @@ def letter(
     client_token: str | None = TOKEN,
     error_message: str = "userId: control_character",
     body: str = BODY,
+    error_code: str = "InvalidRequest",
+    **extra: Any,
 ) -> Any:
     return dead_letter(
         message_id=MESSAGE_ID,
         body=body,
-        error_code="InvalidRequest",
+        error_code=error_code,
         error_message=error_message,
         source_queue_arn=REQUEST_QUEUE_ARN,
         client_token=client_token,
         record_attributes=record_attributes or {},
+        **extra,
     )
 
 
@@ -342,14 +345,10 @@ def test_an_attribute_that_cannot_be_carried_is_skipped_without_taking_a_slot(at
 
 def test_a_dead_letter_carries_the_session_id_and_the_first_enqueue_when_known() -> None:
     # Given a created session whose event failed, first enqueued at a known time
-    dl = dead_letter(
-        message_id=MESSAGE_ID,
-        body=BODY,
+    dl = letter(
+        {"tenant": string("acme")},
         error_code="EventPublishFailed",
         error_message="event not published: ThrottlingException",
-        source_queue_arn=REQUEST_QUEUE_ARN,
-        client_token=TOKEN,
-        record_attributes={"tenant": string("acme")},
         payment_session_id="payment-session-0123456789abcde",
         original_sent_timestamp=1795000000000,
     )
@@ -361,16 +360,7 @@ def test_a_dead_letter_carries_the_session_id_and_the_first_enqueue_when_known()
 
 
 def test_a_dead_letter_of_a_fifo_record_keeps_its_message_group() -> None:
-    dl = dead_letter(
-        message_id=MESSAGE_ID,
-        body=BODY,
-        error_code="InvalidRequest",
-        error_message="limit: extra_forbidden",
-        source_queue_arn=REQUEST_QUEUE_ARN + ".fifo",
-        client_token=TOKEN,
-        record_attributes={},
-        group_id="user-1234",
-    )
+    dl = letter(group_id="user-1234")
     assert dl.group_id == "user-1234"
 
 

@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 from domain.errors import MAX_ERROR_MESSAGE_CHARS, PoisonCode, PoisonMessage
 from domain.parsing import MAX_ENVELOPES, ManagerPolicy, parse_request
 from domain.request import EffectiveRequest
-from tests.support import EVENT_SOURCE, FOREIGN_MANAGER_ARN, MANAGER_ARN, OTHER_MANAGER_ARN, valid_request
+from tests.support import (
+    EVENT_SOURCE,
+    FOREIGN_MANAGER_ARN,
+    MANAGER_ARN,
+    OTHER_MANAGER_ARN,
+    eventbridge,
+    sns,
+    valid_request,
+)
 
 MANAGERS = ManagerPolicy(MANAGER_ARN, frozenset({OTHER_MANAGER_ARN}))
 VALID_TOKEN = "producer-token-0123456789abcdef0123456789"
@@ -45,32 +53,6 @@ def assert_problem(body: str | dict[str, Any], code: PoisonCode, path: str, kind
     if kind is not None:
         assert (path, kind) in problems(error)
     return error
-
-
-def sns(message: Any, **extra: Any) -> dict[str, Any]:
-    return {
-        "Type": "Notification",
-        "MessageId": "5f3c1a8e-0000-4000-8000-000000000001",
-        "TopicArn": "arn:aws:sns:us-east-1:123456789012:payment-requests",
-        "Message": message,
-        "Timestamp": "2026-11-26T12:00:00.000Z",
-        "SignatureVersion": "1",
-        **extra,
-    }
-
-
-def eventbridge(detail: Any, source: str = "com.example.checkout") -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": "7e1a0b2c-0000-4000-8000-000000000001",
-        "detail-type": "PaymentSessionRequested",
-        "source": source,
-        "account": "123456789012",
-        "time": "2026-11-26T12:00:00Z",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": detail,
-    }
 
 
 # -- a valid message -------------------------------------------------------------------------------------
