@@ -30,6 +30,7 @@ from typing import IO, Any, Final, Self
 
 from sandbox.aws import client
 from sandbox.deployed import DeployedStack
+from sandbox.fifo_groups import FifoGroups, check_fifo_mapping
 from sandbox.lambda_context import LambdaContext
 from sandbox.lifecycle import Service
 from sandbox.runtime import (
@@ -39,10 +40,11 @@ from sandbox.runtime import (
     function_environment,
     routed_stdout,
 )
-from sandbox.sqs import MAX_BATCH, delete_messages, queue_depth, receive, to_lambda_form
+from sandbox.sqs import MAX_BATCH, delete_messages, queue_depth, receive, release_messages, to_lambda_form
 
 LOG: Final = logging.getLogger("sandbox.event_source")
 DEFAULT_POLLERS: Final = 5  # Lambda starts five pollers for a standard queue
+RELEASE_INTERVAL_SECONDS: Final = 0.1  # how often a FIFO source makes due handed-back messages visible
 RECORD_SYSTEM_ATTRIBUTES: Final = (
     "ApproximateReceiveCount",
     "SentTimestamp",
@@ -165,6 +167,7 @@ class _Counters:
     in_flight: int = 0
     invocations: list[Invocation] = field(default_factory=list)
     receive_errors: int = 0
+    held: list[str] = field(default_factory=list)
 
 
 class SqsEventSource(Service):
@@ -184,6 +187,11 @@ class SqsEventSource(Service):
     * ``reset_dependencies``: start and stop with a cold start (``handlers.dependencies.reset()``). To run
       the handler on a wiring of your own, ``start()`` first (the environment is then in place), then
       ``handlers.dependencies.override(...)``.
+
+    On a FIFO request queue it keeps SQS's and Lambda's FIFO rules (:mod:`sandbox.fifo_groups`): the mapping's
+    limits (``BatchSize`` <= 10, no batching window: a :class:`StackError` otherwise), each batch in the
+    queue's order, no group given to two invocations at once, and a group's handed-back messages served again
+    from its oldest. Records carry ``MessageGroupId``, ``MessageDeduplicationId`` and ``SequenceNumber``.
     """
 
     def __init__(
@@ -223,6 +231,11 @@ class SqsEventSource(Service):
         self._output = output
         self._on_invocation = on_invocation
         self._queue = stack.request_queue
+        self.fifo = self._queue.fifo
+        self._groups: FifoGroups | None = None
+        if self.fifo:
+            check_fifo_mapping(self.batch_size, self.batching_window)
+            self._groups = FifoGroups(visibility_timeout or self._queue.visibility_timeout)
         self._receive_lock = _receive_lock(stack.endpoint_url, self._queue.url)
         self._sqs = client("sqs", stack.endpoint_url, stack.region)
         self._counters = _Counters()
@@ -264,6 +277,10 @@ class SqsEventSource(Service):
             thread = threading.Thread(target=self._poll, args=(index,), name=f"lambda-{index}", daemon=True)
             self._threads.append(thread)
             thread.start()
+        if self._groups is not None:
+            releaser = threading.Thread(target=self._release, args=(self._groups,), name="fifo-release", daemon=True)
+            self._threads.append(releaser)
+            releaser.start()
         return self
 
     def stop(self, timeout: float = 60.0) -> None:
@@ -287,6 +304,13 @@ class SqsEventSource(Service):
         """Invocations running now."""
         with self._counters.lock:
             return self._counters.in_flight
+
+    @property
+    def held(self) -> list[str]:
+        """FIFO: message IDs received while their group ran in another invocation, so not invoked (SQS never
+        returns those; this stays empty unless the SQS emulation breaks that rule)."""
+        with self._counters.lock:
+            return list(self._counters.held)
 
     @property
     def receive_errors(self) -> int:
@@ -320,6 +344,7 @@ class SqsEventSource(Service):
             self._router.route(self._output)
         sqs = client("sqs", self.stack.endpoint_url, self.stack.region)
         while not self._stopping.is_set():
+            received_at = time.monotonic()
             try:
                 messages = self._receive_batch(sqs)
             except Exception:  # a poller never dies; Lambda's keep polling too
@@ -328,8 +353,23 @@ class SqsEventSource(Service):
                     self._counters.receive_errors += 1
                 self._stopping.wait(1.0)
                 continue
+            if messages and self._groups is not None:
+                messages, held = self._groups.admit(messages, received_at=received_at)
+                if held:
+                    with self._counters.lock:
+                        self._counters.held.extend(m["MessageId"] for m in held)
             if messages:
-                self.invoke(messages, poller=index, sqs=sqs)
+                self.invoke(messages, poller=index, sqs=sqs, received_at=received_at)
+
+    def _release(self, groups: FifoGroups) -> None:
+        """FIFO: make handed-back messages visible just before their visibility timeout would (see fifo_groups)."""
+        sqs = client("sqs", self.stack.endpoint_url, self.stack.region)
+        while not self._stopping.wait(RELEASE_INTERVAL_SECONDS):
+            due = groups.due(time.monotonic())
+            try:
+                release_messages(sqs, self._queue.url, [w.receipt_handle for w in due])
+            except Exception:  # they come back by their visibility timeout instead
+                LOG.exception("ChangeMessageVisibilityBatch failed")
 
     def _receive(self, sqs: Any, count: int, wait: int) -> list[dict[str, Any]]:
         if not self._receive_lock.acquire(timeout=max(1.0, float(wait))):
@@ -358,8 +398,18 @@ class SqsEventSource(Service):
                 self._stopping.wait(min(0.05, max(0.0, left)))
         return batch
 
-    def invoke(self, messages: Sequence[Mapping[str, Any]], *, poller: int = -1, sqs: Any = None) -> Invocation:
-        """Invoke the handler once with ``messages`` (as received) and settle them: delete what succeeded."""
+    def invoke(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        poller: int = -1,
+        sqs: Any = None,
+        received_at: float | None = None,
+    ) -> Invocation:
+        """Invoke the handler once with ``messages`` (as received) and settle them: delete what succeeded.
+
+        ``received_at``: monotonic time just before they were received (default: now).
+        """
         if self._handler is None:
             raise RuntimeError("start() the event source first")
         sqs = sqs or self._sqs
@@ -399,6 +449,8 @@ class SqsEventSource(Service):
                 failures = ()
             failed = set(message_ids) if error is not None else set(failures)
             succeeded = [m for m in messages if m["MessageId"] not in failed]
+            if self._groups is not None:
+                self._groups.settle(messages, failed, received_at=started if received_at is None else received_at)
             deleted = self._delete(sqs, succeeded)
             invocation = Invocation(
                 poller=poller,

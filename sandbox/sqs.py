@@ -71,11 +71,14 @@ def string_values(attributes: Mapping[str, Mapping[str, Any]]) -> dict[str, str]
 
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
-    """A request to enqueue: the body verbatim, message attributes in ``SendMessage`` form, a trace header."""
+    """A request to enqueue: the body verbatim, message attributes in ``SendMessage`` form, a trace header;
+    for a FIFO queue its ``MessageGroupId`` and ``MessageDeduplicationId``."""
 
     body: str
     message_attributes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     trace_header: str | None = None
+    group_id: str | None = None
+    deduplication_id: str | None = None
 
 
 def messages_from_event(event: Mapping[str, Any]) -> list[OutgoingMessage]:
@@ -125,6 +128,10 @@ def send_messages(sqs: Any, queue_url: str, messages: Sequence[OutgoingMessage])
                 entry["MessageSystemAttributes"] = {
                     "AWSTraceHeader": {"DataType": "String", "StringValue": message.trace_header}
                 }
+            if message.group_id is not None:
+                entry["MessageGroupId"] = message.group_id
+            if message.deduplication_id is not None:
+                entry["MessageDeduplicationId"] = message.deduplication_id
             entries.append(entry)
         response = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
         if response.get("Failed"):
@@ -172,6 +179,19 @@ def delete_messages(sqs: Any, queue_url: str, messages: Sequence[Mapping[str, An
         )
         deleted.extend(chunk[int(ok["Id"])]["MessageId"] for ok in response.get("Successful", []))
     return tuple(deleted)
+
+
+def release_messages(sqs: Any, queue_url: str, receipt_handles: Sequence[str]) -> int:
+    """Make received messages visible again now (``ChangeMessageVisibilityBatch`` 0, by tens); returns how many."""
+    released = 0
+    for start in range(0, len(receipt_handles), MAX_BATCH):
+        chunk = receipt_handles[start : start + MAX_BATCH]
+        response = sqs.change_message_visibility_batch(
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0} for i, handle in enumerate(chunk)],
+        )
+        released += len(response.get("Successful", []))
+    return released
 
 
 def drain(sqs: Any, queue_url: str) -> list[dict[str, Any]]:

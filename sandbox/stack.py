@@ -54,6 +54,7 @@ SANDBOX_PAYMENT_MANAGER_ARN: Final = (
 # Values for template parameters that have no default; used only when the template declares them.
 SANDBOX_PARAMETERS: Final[Mapping[str, str]] = {"PaymentManagerArn": SANDBOX_PAYMENT_MANAGER_ARN}
 MAX_QUEUE_NAME: Final = 80
+FIFO_PARAMETER: Final = "FifoQueues"  # the template's switch of both queues to FIFO ("true"/"false")
 _CODE_EXCLUDES: Final = ("__pycache__", ".pyc", ".mypy_cache", ".pytest_cache")
 
 
@@ -68,9 +69,11 @@ class Tuning:
     function_timeout: int | None = None
     visibility_timeout: int | None = None
     max_receive_count: int | None = None
+    fifo_queues: bool = False  # both queues FIFO: the template's FifoQueues parameter when it has one
 
     def __bool__(self) -> bool:
-        return any(v is not None for v in (self.function_timeout, self.visibility_timeout, self.max_receive_count))
+        values = (self.function_timeout, self.visibility_timeout, self.max_receive_count)
+        return self.fifo_queues or any(v is not None for v in values)
 
 
 def resolve_parameters(template: Mapping[str, Any], given: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -167,6 +170,24 @@ def apply_tuning(template: dict[str, Any], parameters: dict[str, str], tuning: T
         if "MAX_RECEIVE_COUNT" in variables and _is_ref_to_parameter(variables["MAX_RECEIVE_COUNT"], template) is None:
             variables["MAX_RECEIVE_COUNT"] = str(tuning.max_receive_count)
             notes.append(f"{function_id} MAX_RECEIVE_COUNT = {tuning.max_receive_count} (kept equal to the queue's)")
+    if tuning.fifo_queues:
+        notes += _make_fifo(template, parameters, queue_id)
+    return notes
+
+
+def _make_fifo(template: dict[str, Any], parameters: dict[str, str], queue_id: str) -> list[str]:
+    """Both queues FIFO: the template's ``FifoQueues`` parameter when it declares one, else the sandbox's copy."""
+    if FIFO_PARAMETER in (template.get("Parameters") or {}):
+        parameters[FIFO_PARAMETER] = "true"
+        return [f"{FIFO_PARAMETER} = true (parameter {FIFO_PARAMETER})"]
+    resources = template["Resources"]
+    redrive = resources[queue_id].get("Properties", {}).get("RedrivePolicy") or {}
+    queues = [queue_id, *([dlq] if (dlq := logical_id_of(redrive.get("deadLetterTargetArn"))) else [])]
+    notes: list[str] = []
+    for logical_id in queues:
+        properties = resources[logical_id].setdefault("Properties", {})
+        properties.update({"FifoQueue": True, "ContentBasedDeduplication": False})
+        notes.append(f"{logical_id}.FifoQueue = true (in the sandbox's copy: template.yaml has no {FIFO_PARAMETER})")
     return notes
 
 

@@ -10,7 +10,7 @@ import itertools
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -18,7 +18,7 @@ import pytest
 from sandbox.aws import MotoServer, client
 from sandbox.event_source import Invocation, SqsEventSource, settle_response
 from sandbox.sqs import OutgoingMessage, QueueReader, send_messages
-from sandbox.stack import DeployedStack, Tuning, deploy_stack
+from sandbox.stack import DeployedStack, StackError, Tuning, deploy_stack
 from tests.support import poll
 
 pytestmark = pytest.mark.e2e
@@ -234,3 +234,143 @@ def test_a_batching_window_gathers_records_that_arrive_after_the_first_one(deplo
     # Then one invocation received all four
     assert windowed.event_source.batch_size == 4
     assert len(seen[0].message_ids) == 4
+
+
+# ---------------------------------------------------------------------------------------------------------
+# FIFO request queues
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fifo_stack(deploy: Callable[..., DeployedStack]) -> DeployedStack:
+    """template.yaml with both queues FIFO, a 2 s visibility timeout, batches of up to 10."""
+    return deploy({}, Tuning(function_timeout=2, visibility_timeout=2, max_receive_count=5, fifo_queues=True))
+
+
+def send_fifo(stack: DeployedStack, *grouped: tuple[str, str]) -> list[str]:
+    """Send ``(group, body)`` pairs in one batch, in this order; returns their message IDs."""
+    messages = [OutgoingMessage(body, group_id=group, deduplication_id=body) for group, body in grouped]
+    return send_messages(client("sqs", stack.endpoint_url, stack.region), stack.request_queue.url, messages)
+
+
+def group_bodies(records: list[dict[str, Any]], group: str) -> list[str]:
+    return [r["body"] for r in records if r["attributes"]["MessageGroupId"] == group]
+
+
+def test_a_fifo_batch_keeps_the_queue_order_of_interleaved_groups_and_lambdas_fifo_attributes(fifo_stack):
+    # Given three groups interleaved on a FIFO request queue
+    grouped = [("g1", "g1-1"), ("g2", "g2-1"), ("g1", "g1-2"), ("g3", "g3-1"), ("g2", "g2-2"), ("g1", "g1-3")]
+    ids = send_fifo(fifo_stack, *grouped)
+    handler = Recorder()
+
+    # When one poller receives them
+    with SqsEventSource(fifo_stack, payments_endpoint=PAYMENTS, handler=handler, pollers=1) as source:
+        invocations_until(source, lambda calls: len({m for i in calls for m in i.deleted}) >= len(ids))
+        held = source.held
+
+    # Then one batch held them in the order sent, each record with the FIFO attributes Lambda gives
+    ((event, _context),) = handler.calls
+    records = event["Records"]
+    assert [r["body"] for r in records] == [body for _group, body in grouped]
+    for record, (group, body) in zip(records, grouped, strict=True):
+        attributes = record["attributes"]
+        assert attributes["MessageGroupId"] == group
+        assert attributes["MessageDeduplicationId"] == body
+        assert attributes["SequenceNumber"].isdigit()
+    assert record["eventSourceARN"].endswith(".fifo")
+    assert held == []
+
+
+def test_a_group_with_a_message_in_flight_gives_no_other_poller_its_next_message(deploy):
+    # Given batches of one record, three pollers, and a handler that holds g1's first record until released
+    stack = deploy({"BatchSize": "1"}, Tuning(function_timeout=20, visibility_timeout=30, fifo_queues=True))
+    release = threading.Event()
+    handler = Recorder(fail=lambda record: False)
+
+    def holding(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if event["Records"][0]["body"] == "g1-1":
+            assert release.wait(timeout=20.0)
+        return handler(event, context)
+
+    ids = dict(
+        zip(
+            ["g1-1", "g1-2", "g2-1", "g2-2"],
+            send_fifo(stack, *[(b[:2], b) for b in ("g1-1", "g1-2", "g2-1", "g2-2")]),
+            strict=True,
+        )
+    )
+
+    with SqsEventSource(stack, payments_endpoint=PAYMENTS, handler=holding, pollers=3) as source:
+        # When g1's first record is in flight and group g2 runs through meanwhile
+        invocations_until(source, lambda calls: {ids["g2-1"], ids["g2-2"]} <= {m for i in calls for m in i.deleted})
+        during = [m for i in source.invocations for m in i.message_ids]
+        depth = source.queue_depth()
+        release.set()
+        seen = invocations_until(source, lambda calls: len({m for i in calls for m in i.deleted}) == 4)
+        held = source.held
+
+    # Then no poller was given g1's next record until its first was done, and then it came, in order
+    assert ids["g1-2"] not in during
+    assert depth == {"visible": 1, "in_flight": 1, "delayed": 0}
+    first, second = (next(i for i in seen if ids[b] in i.message_ids) for b in ("g1-1", "g1-2"))
+    assert second.started_at >= first.started_at + first.duration
+    assert held == []
+
+
+def test_a_group_handed_back_in_its_middle_runs_again_from_its_oldest_record_in_order(fifo_stack):
+    # Given two groups, and a handler that retries g1-2 on its first receive and hands back the rest of g1
+    ids = send_fifo(
+        fifo_stack, ("g1", "g1-1"), ("g2", "g2-1"), ("g1", "g1-2"), ("g1", "g1-3"), ("g2", "g2-2"), ("g1", "g1-4")
+    )
+    batches: list[list[dict[str, Any]]] = []
+
+    def retrying(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        records = event["Records"]
+        batches.append(records)
+        failed: list[str] = []
+        for record in records:
+            group = record["attributes"]["MessageGroupId"]
+            first_receive = record["attributes"]["ApproximateReceiveCount"] == "1"
+            if (record["body"] == "g1-2" and first_receive) or (group == "g1" and failed):
+                failed.append(record["messageId"])
+        return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}
+
+    # When the event source runs until every record is done
+    with SqsEventSource(fifo_stack, payments_endpoint=PAYMENTS, handler=retrying, pollers=2) as source:
+        invocations_until(source, lambda calls: len({m for i in calls for m in i.deleted}) == len(ids))
+        held = source.held
+
+    # Then g1 ran in order on each receive: its handed-back records came back oldest first, after the others
+    received = [r for batch in batches for r in batch]
+    assert group_bodies(received, "g1") == ["g1-1", "g1-2", "g1-3", "g1-4", "g1-2", "g1-3", "g1-4"]
+    assert group_bodies(received, "g2") == ["g2-1", "g2-2"]
+    assert held == []
+
+
+def test_moto_serves_a_group_out_of_order_when_its_messages_time_out_together(fifo_stack):
+    # Given a group's three messages received together and left to time out (the event source never does)
+    sqs = client("sqs", fifo_stack.endpoint_url, fifo_stack.region)
+    url = fifo_stack.request_queue.url
+    send_fifo(fifo_stack, ("g1", "g1-1"), ("g1", "g1-2"), ("g1", "g1-3"))
+    assert len(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]) == 3
+
+    # When they are received again once their 2 s visibility timeout is over
+    again = poll(
+        lambda: sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []), bool, timeout=10.0
+    )
+
+    # Then moto skips the oldest (SQS would answer g1-1, g1-2, g1-3): the gap sandbox.fifo_groups works around
+    assert [m["Body"] for m in again] == ["g1-3"]
+
+
+def test_a_fifo_event_source_takes_lambdas_fifo_limits(fifo_stack):
+    # Given the FIFO stack's mapping with a batch above 10, or with a batching window
+    too_large = replace(fifo_stack, event_source=replace(fifo_stack.event_source, batch_size=11))
+    windowed = replace(fifo_stack, event_source=replace(fifo_stack.event_source, maximum_batching_window=1))
+
+    # When an event source is made for either / Then it is refused, naming the limit, as Lambda refuses it
+    with pytest.raises(StackError, match="BatchSize of at most 10"):
+        SqsEventSource(too_large, payments_endpoint=PAYMENTS)
+    with pytest.raises(StackError, match="no batching window"):
+        SqsEventSource(windowed, payments_endpoint=PAYMENTS)
+    assert SqsEventSource(fifo_stack, payments_endpoint=PAYMENTS).fifo

@@ -1,0 +1,64 @@
+"""The event source's FIFO bookkeeping (sandbox.fifo_groups): groups in flight, held and handed-back messages.
+
+Against moto the hold never fires (moto keeps a group in flight to one receive, tests/e2e/test_event_source.py);
+these tests give the bookkeeping the receives SQS never answers, to show it keeps the rule anyway.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox.fifo_groups import FifoGroups
+
+
+def message(message_id: str, group: str | None) -> dict[str, Any]:
+    attributes = {"MessageGroupId": group} if group is not None else {}
+    return {"MessageId": message_id, "ReceiptHandle": f"receipt-{message_id}", "Attributes": attributes}
+
+
+def test_a_message_of_a_group_running_elsewhere_is_held_and_waits_for_its_visibility():
+    # Given g1's first message running in one invocation
+    groups = FifoGroups(visibility_timeout=10)
+    run, held = groups.admit([message("a1", "g1"), message("b1", "g2")], received_at=100.0)
+    assert ([m["MessageId"] for m in run], held) == (["a1", "b1"], [])
+
+    # When a receive returns g1's next message and g3's first
+    run, held = groups.admit([message("a2", "g1"), message("c1", "g3")], received_at=101.0)
+
+    # Then g1's is held, not run, and waits until its visibility timeout ends; g3's runs
+    assert [m["MessageId"] for m in run] == ["c1"]
+    assert [m["MessageId"] for m in held] == ["a2"]
+    assert groups.running_groups == {"g1", "g2", "g3"}
+    assert groups.due(now=110.0) == []
+    assert [(w.message_id, w.receipt_handle, w.visible_at) for w in groups.due(now=110.5)] == [
+        ("a2", "receipt-a2", 111.0)
+    ]
+
+
+def test_settling_frees_the_groups_and_keeps_the_handed_back_messages_waiting_oldest_first():
+    # Given one invocation with two groups, one of them handed back after a retry
+    groups = FifoGroups(visibility_timeout=10)
+    batch = [message("a1", "g1"), message("a2", "g1"), message("b1", "g2")]
+    groups.admit(batch, received_at=100.0)
+
+    # When it settles with g1's records handed back
+    groups.settle(batch, {"a1", "a2"}, received_at=100.0)
+
+    # Then no group runs, g1's next receive is not held, and g1's records wait, oldest first
+    assert groups.running_groups == frozenset()
+    assert groups.waiting == 2
+    assert [w.message_id for w in groups.due(now=109.6)] == ["a1", "a2"]
+    assert groups.waiting == 0
+
+
+def test_a_message_received_again_stops_waiting_and_standard_messages_are_never_held():
+    # Given a handed-back message waiting, and messages without a group (a standard queue)
+    groups = FifoGroups(visibility_timeout=10)
+    groups.admit([message("a1", "g1")], received_at=100.0)
+    groups.settle([message("a1", "g1")], {"a1"}, received_at=100.0)
+
+    # When it is received again along with messages of no group
+    run, held = groups.admit([message("a1", "g1"), message("x", None), message("y", None)], received_at=111.0)
+
+    # Then all run and nothing waits any more
+    assert ([m["MessageId"] for m in run], held, groups.waiting) == (["a1", "x", "y"], [], 0)
