@@ -144,7 +144,7 @@ def run_soak(options: SoakOptions, out: IO[str] | None = None, *, aws_endpoint: 
             tuning=Tuning(
                 function_timeout=options.function_timeout,
                 visibility_timeout=options.visibility_timeout,
-                **({"fifo_queues": True} if options.fifo else {}),
+                fifo_queues=options.fifo,
             ),
         )
         worker_receives = int(deployed.function.environment.get("MAX_RECEIVE_COUNT", "5"))
