@@ -4,7 +4,10 @@ variables, the queues read from the stack's outputs (``--stack``).
 
 A redrive round reads the report, then redrives every ``ErrorCode`` but poison (poison needs its producer
 fixed: a redrive only bounces it back), ``(none)`` included: the messages the queue's own redrive policy
-moved, to which the command gives the token derived from their message ID.
+moved, to which the command gives the token derived from their message ID. When a round moves nothing, the
+operator deletes the poison (runbook, step 2; :func:`delete_poison`, as ``aws sqs delete-message`` would): in
+a FIFO DLQ a poison letter at the head of its group hides the letters behind it from every receive, the
+command's included, until it is gone.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from sandbox.aws import DEFAULT_REGION, sdk_environment
+from sandbox.sqs import delete_messages, receive, release_messages
 from sandbox.worker import POISON_CODES
 
 COMMAND: Final = "payment-session-worker"
@@ -92,6 +96,7 @@ class RedriveRound:
     moved: int = 0
     derived: int = 0  # ClientToken derived from the message ID: moved by the queue's redrive policy
     by_code: dict[str, int] = field(default_factory=dict)
+    tokens: set[str] = field(default_factory=set)  # the ClientToken of each letter moved
 
     def line(self) -> str:
         codes = ", ".join(f"{code} {count}" for code, count in sorted(self.by_code.items()))
@@ -110,6 +115,31 @@ def redrive_round(operator: Operator) -> RedriveRound:
         if message["outcome"] != "moved":
             continue
         round_.moved += 1
+        round_.tokens.add(message["clientToken"])
         round_.derived += message["tokenSource"] == DERIVED
         round_.by_code[message["errorCode"]] = round_.by_code.get(message["errorCode"], 0) + 1
     return round_
+
+
+def delete_poison(sqs: Any, dead_letter_queue_url: str) -> list[dict[str, Any]]:
+    """Delete every poison letter of the DLQ (returned, as received); the others are left in it, released.
+
+    Non-poison letters are held hidden while the scan goes on (so that each receive reaches new ones) and
+    made visible again at the end; a deleted poison letter no longer holds its FIFO group back.
+    """
+    deleted: list[dict[str, Any]] = []
+    held: list[str] = []
+    try:
+        while received := receive(sqs, dead_letter_queue_url, wait=1, visibility_timeout=60):
+            poison = [m for m in received if _code(m) in POISON_CODES]
+            delete_messages(sqs, dead_letter_queue_url, poison)
+            deleted += poison
+            held += [m["ReceiptHandle"] for m in received if _code(m) not in POISON_CODES]
+    finally:
+        release_messages(sqs, dead_letter_queue_url, held)
+    return deleted
+
+
+def _code(message: dict[str, Any]) -> str | None:
+    value = (message.get("MessageAttributes") or {}).get("ErrorCode", {}).get("StringValue")
+    return value if isinstance(value, str) else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -12,6 +12,8 @@ from sandbox.soak.injection import FaultCounts, InvocationFaultCounts
 from sandbox.soak.workload import FINAL_CODES, TRANSIENT_CODES, Request
 
 API_ERROR_CODES: Final = frozenset((*FINAL_CODES, *TRANSIENT_CODES))
+# Causes for which the worker did not know whether the API had created the session (an answer lost).
+UNKNOWN_ANSWER_CODES: Final = frozenset(("Timeout", "NetworkError"))
 
 
 @dataclass
@@ -105,6 +107,10 @@ class SoakReport:
             ("double sessions (must be 0)", str(account.double_sessions)),
             ("ended more than once (must be 0)", str(account.ended_twice)),
             ("created but announced as failed (must be 0)", str(account.announced_as_failed)),
+            (
+                "announced as failed on a lost answer (retryable; the worker could not know)",
+                str(account.failed_on_lost_answer),
+            ),
             *([("order violations in a group (must be 0)", str(account.order_violations))] if self.fifo else []),
             ("poison or unknown tokens at the API (must be 0)", str(account.poison_at_api)),
             ("created sessions never announced (must be 0)", str(account.unannounced)),
@@ -144,27 +150,28 @@ def _epoch(timestamp: str) -> float:
     return datetime.fromisoformat(timestamp).timestamp()
 
 
-def order_violations(requests: Sequence[Request], calls_by_token: Mapping[str, int]) -> tuple[int, int]:
-    """(groups, requests of a group whose first API call came before that of a request sent earlier in it).
+def order_violations(
+    requests: Sequence[Request], calls_by_token: Mapping[str, int], *, through_dlq: Set[str] = frozenset()
+) -> tuple[int, int]:
+    """(groups, requests the API first saw after a request sent later in their group).
 
-    ``calls_by_token`` is in the order the API first saw each token (the fake keeps it so).
+    ``calls_by_token`` is in the order the API first saw each token (the fake keeps it so). Requests whose
+    token is in ``through_dlq`` are left out: a message that goes to the DLQ leaves its group's order (SQS
+    FIFO's rule), and its redrive puts it at the end of the group.
     """
     first_call = {token: position for position, token in enumerate(calls_by_token)}
-    by_group: dict[str, list[Request]] = {}
-    for request in requests:
-        if request.group is not None:
-            by_group.setdefault(request.group, []).append(request)
+    by_group: dict[str, list[int]] = {}
+    for request in sorted(requests, key=lambda r: r.index):
+        position = first_call.get(request.token)
+        if request.group is not None and position is not None and request.token not in through_dlq:
+            by_group.setdefault(request.group, []).append(position)
     violations = 0
-    for members in by_group.values():
-        latest = -1
-        for request in sorted(members, key=lambda r: r.index):
-            position = first_call.get(request.token)
-            if position is None:
-                continue  # never sent to the API: poison
-            if position < latest:
-                violations += 1
-            latest = max(latest, position)
-    return len(by_group), violations
+    for positions in by_group.values():
+        earliest_after = len(first_call)
+        for position in reversed(positions):
+            violations += position > earliest_after
+            earliest_after = min(earliest_after, position)
+    return len({r.group for r in requests if r.group is not None}), violations
 
 
 @dataclass
@@ -178,8 +185,10 @@ class Accounting:
     unannounced: int  # created sessions never announced
     duplicate_announcements: int
     # a PaymentSessionCreationFailed read after the request's session was created, for a cause other than
-    # an error answer of the API (e.g. EventPublishFailed: the worker had the session in hand)
+    # an error answer of the API or an answer lost (e.g. EventPublishFailed: the worker had the session)
     announced_as_failed: int
+    # the same for an answer lost (Timeout, NetworkError): the worker could not know (retryable: true)
+    failed_on_lost_answer: int
     ended_twice: int  # requests with more than one end: a session, a final failure, a letter left in the DLQ
     groups: int = 0
     order_violations: int = 0
@@ -192,6 +201,7 @@ def account_requests(
     calls_by_token: Mapping[str, int],
     events: Sequence[tuple[float, Mapping[str, Any]]],
     dead_letters: Sequence[Mapping[str, Any]],
+    redriven_tokens: Set[str] = frozenset(),
 ) -> Accounting:
     """Each request's end, from the API's sessions and calls, the events (each with the epoch second it was
     read at) and the letters left in the DLQ."""
@@ -204,7 +214,7 @@ def account_requests(
     created_ids: Counter[str] = Counter()
     final_failures: set[str] = set()
     announced_tokens: Counter[str] = Counter()
-    announced_as_failed = 0
+    announced_as_failed = failed_on_lost_answer = 0
     for read_at, event in events:
         detail = event["detail"]
         token = detail["clientToken"]
@@ -217,7 +227,10 @@ def account_requests(
         if detail["error"]["code"] in API_ERROR_CODES:
             continue  # the API answered this receive with an error: it could not know of a session
         if any(_epoch(str(s["created_at"])) <= read_at for s in sessions_by_token.get(token, [])):
-            announced_as_failed += 1
+            if detail["error"]["code"] in UNKNOWN_ANSWER_CODES:
+                failed_on_lost_answer += 1
+            else:
+                announced_as_failed += 1
     dead_bodies = {str(m["Body"]) for m in dead_letters}
 
     outcomes: Counter[str] = Counter()
@@ -239,7 +252,8 @@ def account_requests(
     double += sum(len(found) - 1 for found in sessions_by_token.values() if len(found) > 1)
     poison_at_api = sum(1 for token in calls_by_token if token not in valid_tokens)
     poison_at_api += sum(1 for s in sessions if str(s["request"].get("userId", "")).startswith("poison-"))
-    groups, violations = order_violations(requests, calls_by_token)
+    through_dlq = set(redriven_tokens) | {r.token for r in requests if r.body in dead_bodies}
+    groups, violations = order_violations(requests, calls_by_token, through_dlq=through_dlq)
     return Accounting(
         outcomes=outcomes,
         lost=lost,
@@ -248,6 +262,7 @@ def account_requests(
         unannounced=sum(1 for s in sessions if created_ids[s["payment_session_id"]] == 0),
         duplicate_announcements=sum(n - 1 for n in announced_tokens.values() if n > 1),
         announced_as_failed=announced_as_failed,
+        failed_on_lost_answer=failed_on_lost_answer,
         ended_twice=ended_twice,
         groups=groups,
         order_violations=violations,

@@ -16,11 +16,11 @@ from sandbox.agentcore import PaymentsApiServer
 from sandbox.aws import MotoServer, client
 from sandbox.event_source import Invocation, SqsEventSource
 from sandbox.soak.injection import NO_FAULTS, InvocationFaults, Wiring, wire
-from sandbox.soak.operator import CommandFailed, Operator, redrive_round
+from sandbox.soak.operator import CommandFailed, Operator, delete_poison, redrive_round
 from sandbox.soak.report import SoakReport, account_requests
 from sandbox.soak.scenarios import SoakOptions
 from sandbox.soak.workload import Request, build_requests, script_fates
-from sandbox.sqs import OutgoingMessage, drain, send_messages
+from sandbox.sqs import OutgoingMessage, drain, queue_depth, send_messages
 from sandbox.stack import Tuning, deploy_stack
 from sandbox.tap import EventTap
 from sandbox.worker import load_settings, real_handler, use_dependencies
@@ -186,16 +186,13 @@ def run_soak(options: SoakOptions, out: IO[str] | None = None, *, aws_endpoint: 
         use_dependencies(wiring.dependencies)
         faults.open()
 
-        # An exhausted request fails every attempt until the worker dead-letters it; in the backstop scenario
-        # until SQS's redrive policy moves it (the worker's DLQ sends being refused meanwhile).
-        failing = queue_receives if options.fixed_before_redrive else worker_receives
-
         def script(chunk: Sequence[Request]) -> None:
             script_fates(
                 api,
                 wiring,
                 chunk,
-                failing_receives=failing,
+                worker_receives=worker_receives,
+                queue_receives=queue_receives,
                 attempts_per_receive=options.payments_client.total_max_attempts,
                 slow_ms=options.slow_answer_ms,
             )
@@ -219,6 +216,8 @@ def run_soak(options: SoakOptions, out: IO[str] | None = None, *, aws_endpoint: 
         )
         operator = Operator(endpoint, deployed.name, deployed.region)
         redriven = derived = rounds = 0
+        redriven_tokens: set[str] = set()
+        poison_letters: list[dict[str, Any]] = []
         for round_number in range(1, options.max_redrive_rounds + 1):
             if not drained:
                 break
@@ -230,16 +229,23 @@ def run_soak(options: SoakOptions, out: IO[str] | None = None, *, aws_endpoint: 
                 notes.append(f"payment-session-worker failed: {error}")
                 break
             if not moved.moved:
+                # Nothing more to move: the operator deletes the poison, which may uncover more (FIFO).
+                deleted = delete_poison(sqs, deployed.dead_letter_queue.url)
+                poison_letters += deleted
+                out.write(f"  poison deleted from the DLQ: {len(deleted)}\n")
+                if deleted and queue_depth(sqs, deployed.dead_letter_queue.url)["visible"]:
+                    continue
                 break
             rounds += 1
             redriven += moved.moved
+            redriven_tokens |= moved.tokens
             derived += moved.derived
             out.write(f"  redrive {round_number}: {moved.line()}\n")
             drained = watch.drain(options.phase_timeout, f"redrive {round_number}")
             out.write(f"  redrive {round_number} drained at {time.monotonic() - started:.0f} s\n")
         if not drained:
             notes.append(f"the request queue did not drain within {options.phase_timeout:.0f} s")
-        leftovers = drain(sqs, deployed.dead_letter_queue.url)  # rounds over: these stay dead-lettered
+        leftovers = poison_letters + drain(sqs, deployed.dead_letter_queue.url)  # these stay dead-lettered
         queue_left = source.queue_depth()
         queue_left["invocations running"] = source.in_flight
         watch.read()
@@ -260,6 +266,7 @@ def run_soak(options: SoakOptions, out: IO[str] | None = None, *, aws_endpoint: 
             calls_by_token=snapshot["calls_by_client_token"],
             events=watch.events,
             dead_letters=leftovers,
+            redriven_tokens=redriven_tokens,
         ),
         queue_left=queue_left,
         api_calls=snapshot["calls"],

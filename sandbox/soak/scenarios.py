@@ -99,8 +99,8 @@ def _backstop(short: bool) -> dict[str, Any]:
         "stack_name": "payment-session-worker-soak-backstop",
     }
     if short:
-        # Two receives before the worker dead-letters, so the backstop receives come within seconds.
-        changes |= {"requests": 40, "visibility_timeout": 2, "max_receive_count": 2, "phase_timeout": 90.0}
+        # The worker dead-letters on the first receive, SQS moves after the fourth: seconds with a 2 s timeout.
+        changes |= {"requests": 30, "visibility_timeout": 2, "max_receive_count": 1, "phase_timeout": 90.0}
     return changes
 
 
@@ -118,7 +118,15 @@ def _fifo(short: bool) -> dict[str, Any]:
         "stack_name": "payment-session-worker-soak-fifo",
     }
     if short:
-        changes |= {"requests": 48, "groups": 6, "poison_share": 0.08, "max_receive_count": 2, "phase_timeout": 90.0}
+        changes |= {
+            "requests": 36,
+            "groups": 6,
+            "poison_share": 0.1,
+            "function_timeout": 5,
+            "visibility_timeout": 6,
+            "max_receive_count": 2,
+            "phase_timeout": 90.0,
+        }
     return changes
 
 

@@ -18,7 +18,7 @@ from sandbox.load import FOREIGN_MANAGER, POISON_KINDS, poison_body, random_requ
 from sandbox.soak.injection import Wiring
 from sandbox.worker import derive_token
 
-SHORT_REQUESTS: Final = 150  # the standard soak in make test
+SHORT_REQUESTS: Final = 100  # the standard soak in make test
 FINAL_CODES: Final = ("ValidationException", "ConflictException", "ServiceQuotaExceededException")
 TRANSIENT_CODES: Final = ("ThrottlingException", "InternalServerException")
 
@@ -160,16 +160,21 @@ def script_fates(
     wiring: Wiring,
     requests: Sequence[Request],
     *,
-    failing_receives: int,
+    worker_receives: int,
+    queue_receives: int,
     attempts_per_receive: int,
     slow_ms: float,
 ) -> None:
     """Script each request's fate: at the fake API by its client token, at the worker's ports by request.
 
-    An exhausted request fails every attempt of ``failing_receives`` receives.
+    An exhausted request fails every attempt until it is dead-lettered: by the worker on its receive
+    ``worker_receives`` (``MAX_RECEIVE_COUNT``), or later when the DLQ refuses its letter (at most until SQS's
+    redrive policy moves it after ``queue_receives``).
     """
     for request in requests:
         kind, _, code = request.fate.partition(":")
+        refusals = request.dead_letter_refusals
+        failing_receives = queue_receives if refusals is None else min(queue_receives, worker_receives + refusals)
         if kind == "final":
             members = _VALIDATION_MEMBERS if code == "ValidationException" else None
             api.fail_next(code, times=1_000, client_token=request.token, members=members)
