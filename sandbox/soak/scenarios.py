@@ -82,6 +82,7 @@ def _standard(short: bool) -> dict[str, Any]:
         "publisher_faults": CallFaults(fail_call=0.05, fail_entry=0.05, lose_answer=0.05),
         "dead_letter_faults": CallFaults(fail_call=0.15, fail_entry=0.1, lose_answer=0.1),
         "lost_invocation_rate": 0.08,
+        "max_receive_count": 3,  # dead-lettered on the third receive: exhausted requests take seconds
         "phase_timeout": 90.0,
     }
 
@@ -122,8 +123,8 @@ def _fifo(short: bool) -> dict[str, Any]:
             "requests": 36,
             "groups": 6,
             "poison_share": 0.1,
-            "function_timeout": 5,
-            "visibility_timeout": 6,
+            "function_timeout": 4,
+            "visibility_timeout": 5,
             "max_receive_count": 2,
             "phase_timeout": 90.0,
         }
