@@ -108,7 +108,7 @@ class SoakReport:
             ("ended more than once (must be 0)", str(account.ended_twice)),
             ("created but announced as failed (must be 0)", str(account.announced_as_failed)),
             (
-                "announced as failed on a lost answer (retryable; the worker could not know)",
+                "announced failed on a lost answer (could not know)",
                 str(account.failed_on_lost_answer),
             ),
             *([("order violations in a group (must be 0)", str(account.order_violations))] if self.fifo else []),
