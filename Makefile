@@ -50,7 +50,7 @@ sandbox: install ## Run the embedded local AWS until Ctrl-C
 bench: install ## Benchmarks as deployed (read-only package, CPU share of MemorySize) against baselines, as ratios
 	$(PY) -m bench
 
-soak: install ## Thousands of requests through the sandbox under faults; checks the invariants
+soak: install ## Thousands of requests through the sandbox under faults (standard, backstop, FIFO); checks the invariants
 	$(PY) -m sandbox.soak
 
 fuzz: install ## Longer hypothesis fuzzing of the handler

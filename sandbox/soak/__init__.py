@@ -1,26 +1,31 @@
 """Soak: thousands of requests through the sandbox, faults at every boundary, then the invariants.
 
-``python -m sandbox.soak`` (``make soak``): ``--requests N`` (default 2000), ``--pollers K`` (default 4,
-concurrent "Lambda instances"), ``--seed S``, ``--short`` (150 requests: the version ``make test`` runs).
+``python -m sandbox.soak`` (``make soak``) runs three scenarios in turn (``--scenario NAME`` runs one;
+``sandbox/soak/scenarios.py`` says what each does): **standard**, **backstop** (SQS's redrive policy moves
+what the worker could not dead-letter) and **fifo** (FIFO queues, message groups). ``--requests N``,
+``--pollers K`` (default 4, concurrent "Lambda instances"), ``--seed S``, ``--short`` (the version
+``make test`` runs).
 
-The sandbox is the real one: moto in server mode, ``template.yaml`` deployed into it (with a 3 s visibility
-timeout and a 10 s function timeout, so that retries take seconds), the local SQS event source running the
-real handler, the fake payments API over HTTP, and an EventBridge tap. Faults, and how they are injected:
+The sandbox is the real one: moto in server mode, ``template.yaml`` deployed into it (with a visibility
+timeout and a function timeout of seconds, so that retries take seconds), the local SQS event source running
+the real handler, the fake payments API over HTTP, and an EventBridge tap. Faults, and how they are injected:
 
 * payments API: random throttling (429) and 5xx (the fake's seeded ``throttle_rate``/``error_rate``); per
   request, scripted by client token: answers slower than the client's read timeout (``delay_next``, some on
   every attempt, so the session is created while the worker has given up), final errors, and throttling or
-  5xx on every attempt of every receive until the worker dead-letters it;
+  5xx on every attempt of every receive until the worker (or, in the backstop scenario, SQS) dead-letters it;
 * the worker's own ports, by composition (:func:`wire`): ``PutEvents`` failing as a whole call, per entry,
-  or with its answer lost after the events went out; the DLQ send failing the same three ways;
+  or with its answer lost after the events went out; the DLQ send failing the same three ways; and, by
+  request, every event refused (the session exists, its announcement cannot go out) or the dead letter
+  refused on several receives in a row (:class:`Refusals`);
 * invocations, by wrapping the handler (:class:`InvocationFaults`): a short deadline in the context for
   some (records are cut off mid-batch), and some lost after the handler returned (Lambda hands the whole
   batch back, as when an invocation dies after its work);
-* duplicate deliveries: the visibility timeout (3 s) is shorter than the slowest invocations;
-* a DLQ redrive back to the request queue (:func:`redrive`): new message IDs, attributes kept; a message the
-  queue's own redrive policy moved (no ``ClientToken`` attribute) gets the token the worker derived from its
-  message ID, which SQS keeps when it moves a message. One round runs under faults, then the cause is
-  "fixed" (faults off) and the DLQ is redriven until only poison is left;
+* duplicate deliveries: the visibility timeout (2 or 3 s) is shorter than the slowest invocations (not in
+  the FIFO scenario, whose visibility timeout outlasts the function's, as the template's does);
+* the DLQ redriven back to the request queue by the operator's command, ``payment-session-worker dlq
+  redrive`` (:mod:`sandbox.soak.operator`, in a process of its own), every ``ErrorCode`` but poison; one round
+  runs under faults, then the cause is "fixed" (faults off) and the DLQ is redriven until only poison is left;
 * poison bodies mixed in (malformed JSON, unknown fields, wrong types, a foreign payment manager, the
   worker's own events, broken envelopes).
 
@@ -28,32 +33,41 @@ The worker runs on :func:`wire` (``dependencies.build`` with the faulty ports), 
 whose read timeout is 1 s (production: 10 s), so that "slower than the client timeout" costs 1.5 s.
 
 Invariants checked at the end (exit status 1 when one fails): every request accounted for (created, failed
-or dead-lettered; the request queue drained, nothing in flight); one session per request and per client
-token at the API; no poison at the API (every call carries a valid request's token, no session carries a
-poison body's data); every created session announced at least once.
+or dead-lettered; the request queue drained, nothing in flight) and ended exactly once; one session per
+request and per client token at the API; no poison at the API (every call carries a valid request's token, no
+session carries a poison body's data); every created session announced at least once, and none announced as
+failed; on FIFO, the API saw each group's requests in the order they were sent.
 """
 
 from __future__ import annotations
 
-from sandbox.soak.injection import NO_FAULTS, CallFaults, InvocationFaults, Wiring, wire
-from sandbox.soak.redrive import RedriveRound, redrive
-from sandbox.soak.report import SoakReport, account_requests
-from sandbox.soak.run import SoakOptions, run_soak
-from sandbox.soak.workload import SHORT_REQUESTS, Request, build_requests
+from sandbox.soak.injection import NO_FAULTS, CallFaults, InvocationFaults, Refusals, Wiring, wire
+from sandbox.soak.operator import Operator, RedriveRound, redrive_round
+from sandbox.soak.report import Accounting, SoakReport, account_requests, order_violations
+from sandbox.soak.run import run_soak
+from sandbox.soak.scenarios import SCENARIOS, SoakOptions, scenario
+from sandbox.soak.workload import SHORT_REQUESTS, Mix, Request, build_requests
 
 __all__ = [
     "NO_FAULTS",
+    "SCENARIOS",
     "SHORT_REQUESTS",
+    "Accounting",
     "CallFaults",
     "InvocationFaults",
+    "Mix",
+    "Operator",
     "RedriveRound",
+    "Refusals",
     "Request",
     "SoakOptions",
     "SoakReport",
     "Wiring",
     "account_requests",
     "build_requests",
-    "redrive",
+    "order_violations",
+    "redrive_round",
     "run_soak",
+    "scenario",
     "wire",
 ]

@@ -1,7 +1,8 @@
 """Faults the soak injects at the worker's own boundaries: its ports (by composition) and its invocations.
 
 * :func:`wire`: ``handlers.dependencies.build`` with a ``PutEvents`` publisher and a DLQ sender that fail as
-  a whole call, per entry, or with their answer lost after the work was done (:class:`CallFaults`);
+  a whole call, per entry, or with their answer lost after the work was done (:class:`CallFaults`), and
+  that refuse chosen entries, by request, a scripted number of times (:class:`Refusals`);
 * :class:`InvocationFaults`: a handler around the real one that gives some invocations a short deadline and
   loses some after the handler returned (Lambda then hands the whole batch back).
 """
@@ -29,6 +30,8 @@ from sandbox.worker import (
 )
 
 INJECTED: Final = "injected by the soak"
+_PUBLISH: Final = "PutEvents failed"
+_SEND: Final = "send to the DLQ failed"
 
 T = TypeVar("T")
 
@@ -107,28 +110,93 @@ class FaultInjector:
         return results
 
 
+class Refusals:
+    """Entries refused by the request they belong to, whatever the random faults: each key a scripted number
+    of times, or every time until :meth:`lift` (the operator fixed the cause). Thread-safe.
+
+    ``key`` names an entry's request (``None``: never refused), e.g. a dead letter by its body.
+    """
+
+    def __init__(self, key: Callable[[Any], str | None]) -> None:
+        self._key = key
+        self._left: dict[str, int | None] = {}
+        self._lock = threading.Lock()
+        self.refused = 0
+
+    def script(self, key: str, times: int | None) -> None:
+        """Refuse ``key``'s next ``times`` entries (``None``: every one until :meth:`lift`)."""
+        with self._lock:
+            self._left[key] = times
+
+    def lift(self) -> None:
+        with self._lock:
+            self._left.clear()
+
+    def take(self, entry: Any) -> bool:
+        """Whether ``entry`` is refused now (a scripted refusal is used up)."""
+        key = self._key(entry)
+        with self._lock:
+            if key is None or key not in self._left:
+                return False
+            left = self._left[key]
+            if left is not None:
+                if left <= 1:
+                    del self._left[key]
+                else:
+                    self._left[key] = left - 1
+            self.refused += 1
+            return True
+
+
+def _refusing(
+    items: Sequence[T], refusals: Refusals, call: Callable[[Sequence[T]], list[str | None]], what: str
+) -> list[str | None]:
+    """``call`` on the items ``refusals`` lets through; a refused one answers why, in its place."""
+    refused = [refusals.take(item) for item in items]
+    kept = [item for item, no in zip(items, refused, strict=True) if not no]
+    answers = iter(call(kept) if kept else [])
+    return [f"{what}: refused, {INJECTED}" if no else next(answers) for no in refused]
+
+
+def _event_user(entry: EventEntry) -> str | None:
+    user = (entry.detail.get("request") or {}).get("userId")
+    return user if isinstance(user, str) else None
+
+
+def _letter_body(letter: DeadLetter) -> str:
+    return letter.body
+
+
 class FaultyPublisher:
-    """An ``EventPublisher`` around the real one: ``PutEvents`` failing as a whole, per entry, or its answer lost."""
+    """An ``EventPublisher`` around the real one: ``PutEvents`` failing as a whole, per entry, or its answer
+    lost; and the events of chosen requests refused (``refusals``, keyed by the request's ``userId``)."""
 
     def __init__(self, inner: EventPublisher, injector: FaultInjector) -> None:
         self.inner = inner
         self.injector = injector
+        self.refusals = Refusals(_event_user)
 
     def publish(self, entries: Sequence[EventEntry], *, deadline: float) -> list[str | None]:
-        return self.injector.run(entries, lambda kept: self.inner.publish(kept, deadline=deadline), "PutEvents failed")
+        def call(kept: Sequence[EventEntry]) -> list[str | None]:
+            return self.inner.publish(kept, deadline=deadline)
+
+        return _refusing(entries, self.refusals, lambda kept: self.injector.run(kept, call, _PUBLISH), _PUBLISH)
 
 
 class FaultyDeadLetters:
-    """A ``DeadLetterSender`` around the real one: the send to the DLQ failing as a whole, per message, or lost."""
+    """A ``DeadLetterSender`` around the real one: the send to the DLQ failing as a whole, per message, or
+    lost; and the letters of chosen requests refused (``refusals``, keyed by the body)."""
 
     def __init__(self, inner: DeadLetterSender, injector: FaultInjector) -> None:
         self.inner = inner
         self.injector = injector
+        self.refusals = Refusals(_letter_body)
 
     def send(self, letters: Sequence[DeadLetter], *, deadline: float) -> list[str | None]:
-        return self.injector.run(
-            letters, lambda kept: self.inner.send(kept, deadline=deadline), "send to the DLQ failed"
-        )
+        def call(kept: Sequence[DeadLetter]) -> list[str | None]:
+            return self.inner.send(kept, deadline=deadline)
+
+        return _refusing(letters, self.refusals, lambda kept: self.injector.run(kept, call, _SEND), _SEND)
 
 
 @dataclass(frozen=True, slots=True)

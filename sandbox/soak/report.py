@@ -3,29 +3,31 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, Final
 
 from sandbox.soak.injection import FaultCounts, InvocationFaultCounts
-from sandbox.soak.workload import Request
+from sandbox.soak.workload import FINAL_CODES, TRANSIENT_CODES, Request
+
+API_ERROR_CODES: Final = frozenset((*FINAL_CODES, *TRANSIENT_CODES))
+# Causes for which the worker did not know whether the API had created the session (an answer lost).
+UNKNOWN_ANSWER_CODES: Final = frozenset(("Timeout", "NetworkError"))
 
 
 @dataclass
 class SoakReport:
     """The figures of a soak and its invariants."""
 
+    scenario: str
     command: str
     requests: int
     poison: int
     pollers: int
     seed: int
     fates: Counter[str]  # what the soak arranged, by kind (plain, slow, final, exhausted, poison, ...)
-    outcomes: Counter[str]
-    lost: list[int]
-    double_sessions: int
-    poison_at_api: int
-    unannounced: int
+    accounting: Accounting
     queue_left: dict[str, int]
     api_calls: int
     api_faults: dict[str, int]
@@ -37,30 +39,44 @@ class SoakReport:
     whole_batches_handed_back: int
     invocations: int
     events: int
-    duplicate_announcements: int
     redriven: int
-    stamped: int
+    derived_tokens: int  # redriven letters whose token the command derived from the message ID
     redrive_rounds: int
     publisher: FaultCounts
     dead_letter_sends: FaultCounts
+    refused_events: int
+    refused_letters: int
     invocation_faults: InvocationFaultCounts
     duration: float
-    notes: list[str] = field(default_factory=list)  # phases that did not finish in time
+    fifo: bool = False
+    notes: list[str] = field(default_factory=list)  # phases that did not finish in time, a command that failed
+
+    @property
+    def outcomes(self) -> Counter[str]:
+        return self.accounting.outcomes
+
+    @property
+    def lost(self) -> list[int]:
+        return self.accounting.lost
 
     @property
     def failures(self) -> list[str]:
         """Each broken invariant, in words."""
-        broken = list(self.notes)  # a phase that did not finish in time
-        if self.lost:
-            broken.append(f"{len(self.lost)} requests lost (e.g. #{', #'.join(map(str, self.lost[:5]))})")
+        account = self.accounting
+        broken = list(self.notes)
+        if account.lost:
+            broken.append(f"{len(account.lost)} requests lost (e.g. #{', #'.join(map(str, account.lost[:5]))})")
         if any(self.queue_left.values()):
             broken.append(f"the request queue is not drained: {self.queue_left}")
-        if self.double_sessions:
-            broken.append(f"{self.double_sessions} double sessions")
-        if self.poison_at_api:
-            broken.append(f"{self.poison_at_api} API calls or sessions carry poison or an unknown token")
-        if self.unannounced:
-            broken.append(f"{self.unannounced} created sessions never announced")
+        checks = (
+            (account.double_sessions, "double sessions"),
+            (account.poison_at_api, "API calls or sessions carry poison or an unknown token"),
+            (account.unannounced, "created sessions never announced"),
+            (account.announced_as_failed, "created sessions announced as failed"),
+            (account.ended_twice, "requests that ended more than once"),
+            (account.order_violations, "requests the API saw before an earlier one of their group"),
+        )
+        broken += [f"{count} {what}" for count, what in checks if count]
         return broken
 
     @property
@@ -68,41 +84,53 @@ class SoakReport:
         return not self.failures
 
     def table(self) -> str:
+        account = self.accounting
         faults = self.api_faults
+        other_faults = sum(v for k, v in faults.items() if k not in TRANSIENT_CODES)
         rows = [
+            ("scenario", f"{self.scenario}{' (FIFO queues)' if self.fifo else ''}"),
             ("requests", f"{self.requests} ({self.requests - self.poison} valid, {self.poison} poison)"),
+            *([("message groups", str(account.groups))] if self.fifo else []),
             ("pollers (Lambda instances)", str(self.pollers)),
             ("API calls", f"{self.api_calls} ({self.idempotent_replays} idempotent replays)"),
             ("retries (records handed back to SQS)", str(self.handed_back)),
             ("deliveries (receives of a record)", f"{self.deliveries} in {self.invocations} invocations"),
             (
-                "redriven from the DLQ",
-                f"{self.redriven} in {self.redrive_rounds} rounds ({self.stamped} token-stamped)",
+                "redriven by payment-session-worker dlq redrive",
+                f"{self.redriven} in {self.redrive_rounds} rounds ({self.derived_tokens} moved by SQS's redrive "
+                "policy, their token derived from the message ID)",
             ),
-            ("created", str(self.outcomes["created"])),
-            ("failed", str(self.outcomes["failed"])),
-            ("dead-lettered", str(self.outcomes["dead-lettered"])),
-            ("lost (must be 0)", str(len(self.lost))),
-            ("double sessions (must be 0)", str(self.double_sessions)),
-            ("poison or unknown tokens at the API (must be 0)", str(self.poison_at_api)),
-            ("created sessions never announced (must be 0)", str(self.unannounced)),
-            ("events published (duplicate announcements)", f"{self.events} ({self.duplicate_announcements})"),
+            ("created", str(account.outcomes["created"])),
+            ("failed", str(account.outcomes["failed"])),
+            ("dead-lettered", str(account.outcomes["dead-lettered"])),
+            ("lost (must be 0)", str(len(account.lost))),
+            ("double sessions (must be 0)", str(account.double_sessions)),
+            ("ended more than once (must be 0)", str(account.ended_twice)),
+            ("created but announced as failed (must be 0)", str(account.announced_as_failed)),
+            (
+                "announced failed on a lost answer (could not know)",
+                str(account.failed_on_lost_answer),
+            ),
+            *([("order violations in a group (must be 0)", str(account.order_violations))] if self.fifo else []),
+            ("poison or unknown tokens at the API (must be 0)", str(account.poison_at_api)),
+            ("created sessions never announced (must be 0)", str(account.unannounced)),
+            ("events published (duplicate announcements)", f"{self.events} ({account.duplicate_announcements})"),
             (
                 "faults: API",
                 f"{faults.get('ThrottlingException', 0)} throttled, {faults.get('InternalServerException', 0)} 5xx, "
-                f"{sum(v for k, v in faults.items() if k not in ('ThrottlingException', 'InternalServerException'))} "
-                f"final, {self.scripted_delays} slower than the client timeout",
+                f"{other_faults} final, {self.scripted_delays} slower than the client timeout",
             ),
             (
                 "faults: PutEvents",
                 f"{self.publisher.failed_calls} whole calls, {self.publisher.failed_entries} entries, "
-                f"{self.publisher.lost_answers} answers lost (of {self.publisher.calls} calls)",
+                f"{self.publisher.lost_answers} answers lost (of {self.publisher.calls} calls), "
+                f"{self.refused_events} events refused",
             ),
             (
                 "faults: DLQ send",
                 f"{self.dead_letter_sends.failed_calls} whole calls, {self.dead_letter_sends.failed_entries} "
                 f"messages, {self.dead_letter_sends.lost_answers} answers lost "
-                f"(of {self.dead_letter_sends.calls} calls)",
+                f"(of {self.dead_letter_sends.calls} calls), {self.refused_letters} letters refused",
             ),
             (
                 "faults: invocations",
@@ -118,15 +146,65 @@ class SoakReport:
         return "\n".join(lines)
 
 
+def _epoch(timestamp: str) -> float:
+    return datetime.fromisoformat(timestamp).timestamp()
+
+
+def order_violations(
+    requests: Sequence[Request], calls_by_token: Mapping[str, int], *, through_dlq: Set[str] = frozenset()
+) -> tuple[int, int]:
+    """(groups, requests the API first saw after a request sent later in their group).
+
+    ``calls_by_token`` is in the order the API first saw each token (the fake keeps it so). Requests whose
+    token is in ``through_dlq`` are left out: a message that goes to the DLQ leaves its group's order (SQS
+    FIFO's rule), and its redrive puts it at the end of the group.
+    """
+    first_call = {token: position for position, token in enumerate(calls_by_token)}
+    by_group: dict[str, list[int]] = {}
+    for request in sorted(requests, key=lambda r: r.index):
+        position = first_call.get(request.token)
+        if request.group is not None and position is not None and request.token not in through_dlq:
+            by_group.setdefault(request.group, []).append(position)
+    violations = 0
+    for positions in by_group.values():
+        earliest_after = len(first_call)
+        for position in reversed(positions):
+            violations += position > earliest_after
+            earliest_after = min(earliest_after, position)
+    return len({r.group for r in requests if r.group is not None}), violations
+
+
+@dataclass
+class Accounting:
+    """What became of each request, and each invariant's count of breaches."""
+
+    outcomes: Counter[str]
+    lost: list[int]  # indexes of requests that ended nowhere
+    double_sessions: int
+    poison_at_api: int
+    unannounced: int  # created sessions never announced
+    duplicate_announcements: int
+    # a PaymentSessionCreationFailed read after the request's session was created, for a cause other than
+    # an error answer of the API or an answer lost (e.g. EventPublishFailed: the worker had the session)
+    announced_as_failed: int
+    # the same for an answer lost (Timeout, NetworkError): the worker could not know (retryable: true)
+    failed_on_lost_answer: int
+    ended_twice: int  # requests with more than one end: a session, a final failure, a letter left in the DLQ
+    groups: int = 0
+    order_violations: int = 0
+
+
 def account_requests(
     requests: Sequence[Request],
     *,
     sessions: Sequence[Mapping[str, Any]],
     calls_by_token: Mapping[str, int],
-    events: Sequence[Mapping[str, Any]],
+    events: Sequence[tuple[float, Mapping[str, Any]]],
     dead_letters: Sequence[Mapping[str, Any]],
-) -> tuple[Counter[str], list[int], int, int, int, int]:
-    """(outcomes, lost request indexes, double sessions, poison at the API, unannounced, duplicate announcements)."""
+    redriven_tokens: Set[str] = frozenset(),
+) -> Accounting:
+    """Each request's end, from the API's sessions and calls, the events (each with the epoch second it was
+    read at) and the letters left in the DLQ."""
     valid_tokens = {r.token for r in requests if not r.poison}
     sessions_by_token: dict[str, list[Mapping[str, Any]]] = {}
     sessions_by_user: Counter[str] = Counter()
@@ -136,23 +214,36 @@ def account_requests(
     created_ids: Counter[str] = Counter()
     final_failures: set[str] = set()
     announced_tokens: Counter[str] = Counter()
-    for event in events:
+    announced_as_failed = failed_on_lost_answer = 0
+    for read_at, event in events:
         detail = event["detail"]
+        token = detail["clientToken"]
         if event["detail-type"] == "PaymentSessionCreated":
             created_ids[detail["paymentSession"]["paymentSessionId"]] += 1
-            announced_tokens[detail["clientToken"]] += 1
-        elif detail["error"]["retryable"] is False:
-            final_failures.add(detail["clientToken"])
+            announced_tokens[token] += 1
+            continue
+        if detail["error"]["retryable"] is False:
+            final_failures.add(token)
+        if detail["error"]["code"] in API_ERROR_CODES:
+            continue  # the API answered this receive with an error: it could not know of a session
+        if any(_epoch(str(s["created_at"])) <= read_at for s in sessions_by_token.get(token, [])):
+            if detail["error"]["code"] in UNKNOWN_ANSWER_CODES:
+                failed_on_lost_answer += 1
+            else:
+                announced_as_failed += 1
     dead_bodies = {str(m["Body"]) for m in dead_letters}
 
     outcomes: Counter[str] = Counter()
     lost: list[int] = []
+    ended_twice = 0
     for request in requests:
-        if request.token in sessions_by_token:
+        ends = [request.token in sessions_by_token, request.token in final_failures, request.body in dead_bodies]
+        ended_twice += sum(ends) > 1
+        if ends[0]:
             outcomes["created"] += 1
-        elif request.token in final_failures:
+        elif ends[1]:
             outcomes["failed"] += 1
-        elif request.body in dead_bodies:
+        elif ends[2]:
             outcomes["dead-lettered"] += 1
         else:
             lost.append(request.index)
@@ -161,6 +252,18 @@ def account_requests(
     double += sum(len(found) - 1 for found in sessions_by_token.values() if len(found) > 1)
     poison_at_api = sum(1 for token in calls_by_token if token not in valid_tokens)
     poison_at_api += sum(1 for s in sessions if str(s["request"].get("userId", "")).startswith("poison-"))
-    unannounced = sum(1 for s in sessions if created_ids[s["payment_session_id"]] == 0)
-    duplicates = sum(n - 1 for n in announced_tokens.values() if n > 1)
-    return outcomes, lost, double, poison_at_api, unannounced, duplicates
+    through_dlq = set(redriven_tokens) | {r.token for r in requests if r.body in dead_bodies}
+    groups, violations = order_violations(requests, calls_by_token, through_dlq=through_dlq)
+    return Accounting(
+        outcomes=outcomes,
+        lost=lost,
+        double_sessions=double,
+        poison_at_api=poison_at_api,
+        unannounced=sum(1 for s in sessions if created_ids[s["payment_session_id"]] == 0),
+        duplicate_announcements=sum(n - 1 for n in announced_tokens.values() if n > 1),
+        announced_as_failed=announced_as_failed,
+        failed_on_lost_answer=failed_on_lost_answer,
+        ended_twice=ended_twice,
+        groups=groups,
+        order_violations=violations,
+    )

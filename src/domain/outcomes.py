@@ -117,11 +117,12 @@ _EXPIRED: Final = ErrorReport(WorkerErrorCode.REQUEST_EXPIRED, "older than MAX_R
 
 def decide(seen: Seen, *, last_receive: bool) -> Decision:
     """The outcome table (CONTRACT section 3). ``last_receive``: ``ApproximateReceiveCount >= MAX_RECEIVE_COUNT``."""
+    if seen.held is not None:
+        # Handed back untouched (FIFO, behind a retried record of its group), poison too: it was never sent.
+        return Decision(Outcome.RETRIED, ErrorReport(WorkerErrorCode.HELD_BACK, seen.held))
     if seen.poison is not None:
         # Poison never becomes valid: dead-lettered on any receive, never announced.
         return _to_dead_letter_queue(seen, ErrorReport(seen.poison.code, str(seen.poison)), announce=False)
-    if seen.held is not None:
-        return Decision(Outcome.RETRIED, ErrorReport(WorkerErrorCode.HELD_BACK, seen.held))
     cause = _retried_cause(seen)
     if cause is None:
         return _final(seen)

@@ -106,6 +106,16 @@ def test_poison_is_dead_lettered_with_its_group_and_the_group_goes_on(harness: H
     assert attribute(letter, "ErrorCode") == "MalformedJson"
 
 
+def test_poison_behind_a_retried_record_of_its_group_is_handed_back_not_deleted(harness: Harness) -> None:
+    # Given a1 throttled, and poison after it in group A (the FIFO soak found such poison deleted unsent)
+    harness.api.answer(token_of("a1"), ApiError("ThrottlingException", "slow", 429))
+    # When the batch runs
+    report = harness.run(fifo("a1", "A"), fifo("a2", "A", body="{not json"))
+    # Then the poison is handed back with a1, untouched: no dead letter was sent, so it must not be deleted
+    assert outcomes(report) == {"a1": Outcome.RETRIED, "a2": Outcome.RETRIED}
+    assert harness.dead_letters.calls == []
+
+
 def test_a_retried_cause_dead_lettered_on_its_last_receive_does_not_stop_its_group(harness: Harness) -> None:
     harness.api.answer(token_of("a1"), ApiError("ThrottlingException", "slow", 429))
     report = harness.run(fifo("a1", "A", receive_count=MAX_RECEIVE), fifo("a2", "A"))
