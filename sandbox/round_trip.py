@@ -12,25 +12,21 @@ sessions the fake API holds for the token.
 
 from __future__ import annotations
 
-import os
 import shlex
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import IO, Any, Final
 
 from sandbox.assembly import Sandbox
-from sandbox.aws import client, sdk_environment
+from sandbox.aws import client
+from sandbox.operator_command import COMMAND, command_line, run_command
 from sandbox.sqs import QueueMessage
 from sandbox.tables import print_table
 from sandbox.worker import EventEntry, EventPublisher, build_dependencies, load_settings, use_dependencies
 
 REFUSED: Final = "PutEvents entry refused (scripted by the demo)"
-COMMAND: Final = "payment-session-worker"
 COMMAND_TIMEOUT_SECONDS: Final = 120.0
 
 
@@ -73,19 +69,6 @@ def refuse_events_of(correlation_ids: Collection[str]) -> FailingPublisher:
 # ---------------------------------------------------------------------------------------------------------
 # The operator's command
 # ---------------------------------------------------------------------------------------------------------
-
-
-def command_prefix() -> list[str]:
-    """The installed console script next to this Python, else ``python -m operations`` (the same command)."""
-    script = Path(sys.executable).with_name(COMMAND)
-    return [str(script)] if script.exists() else [sys.executable, "-m", "operations"]
-
-
-def operator_environment(aws_endpoint: str, region: str) -> dict[str, str]:
-    """This process's environment without its AWS variables, plus the sandbox's endpoint and dummy credentials."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
-    environment.update(sdk_environment(aws_endpoint, region))
-    return environment
 
 
 def redrive_arguments(dlq_url: str, queue_url: str, error_codes: Sequence[str]) -> list[str]:
@@ -165,17 +148,12 @@ def redrive_round_trip(
     arguments = redrive_arguments(
         _queue_url(sandbox, stack.dead_letter_queue.name), _queue_url(sandbox, stack.request_queue.name), error_codes
     )
-    command = [*command_prefix(), *arguments]
-    shown = shlex.join([COMMAND if command[0].endswith(COMMAND) else "python -m operations", *arguments])
+    prefix = command_line()
+    shown = shlex.join([COMMAND if prefix[0].endswith(COMMAND) else "python -m operations", *arguments])
     out.write(f"\n$ AWS_ENDPOINT_URL={sandbox.aws_endpoint} {shown}\n")
     out.flush()
-    done = subprocess.run(
-        command,
-        env=operator_environment(sandbox.aws_endpoint, stack.region),
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT_SECONDS,
-        check=False,
+    done = run_command(
+        arguments, endpoint_url=sandbox.aws_endpoint, region=stack.region, timeout=COMMAND_TIMEOUT_SECONDS
     )
     for line in (done.stdout + done.stderr).splitlines():
         out.write(f"  | {line}\n".rstrip() + "\n")

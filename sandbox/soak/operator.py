@@ -13,37 +13,20 @@ command's included, until it is gone.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Final
 
-from sandbox.aws import DEFAULT_REGION, sdk_environment
+from sandbox.aws import DEFAULT_REGION
+from sandbox.operator_command import COMMAND, run_command
 from sandbox.sqs import delete_messages, receive, release_messages
 from sandbox.worker import POISON_CODES
 
-COMMAND: Final = "payment-session-worker"
 TIMEOUT_SECONDS: Final = 300.0
 DERIVED: Final = "derived"  # the command's tokenSource of a ClientToken it derived from the message ID
 
 
 class CommandFailed(RuntimeError):
     """The command exited with a status other than the one expected, or printed no JSON."""
-
-
-def command_line() -> list[str]:
-    """The console script installed beside this Python (``make install``), else ``python -m operations``."""
-    script = Path(sys.executable).with_name(COMMAND)
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "operations"]
-
-
-def operator_environment(endpoint_url: str, region: str = DEFAULT_REGION) -> dict[str, str]:
-    """This process's environment without its AWS variables (the function's, while the event source runs),
-    then the sandbox's endpoint, region and dummy credentials: what an operator exports."""
-    kept = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
-    return {**kept, **sdk_environment(endpoint_url, region)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,19 +40,14 @@ class Operator:
 
     def run(self, *arguments: str) -> tuple[int, dict[str, Any]]:
         """``payment-session-worker dlq <arguments> --stack NAME --json``: (exit status, its JSON)."""
-        argv = [*command_line(), "dlq", *arguments, "--stack", self.stack_name, "--json"]
-        done = subprocess.run(
-            argv,
-            env=operator_environment(self.endpoint_url, self.region),
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT_SECONDS,
-            check=False,
-        )
+        argv = ["dlq", *arguments, "--stack", self.stack_name, "--json"]
+        done = run_command(argv, endpoint_url=self.endpoint_url, region=self.region, timeout=TIMEOUT_SECONDS)
         try:
             document = json.loads(done.stdout)
         except json.JSONDecodeError as error:
-            raise CommandFailed(f"{' '.join(argv)}: exit {done.returncode}, no JSON: {done.stderr.strip()}") from error
+            raise CommandFailed(
+                f"{COMMAND} {' '.join(argv)}: exit {done.returncode}, no JSON: {done.stderr.strip()}"
+            ) from error
         return done.returncode, document
 
     def report(self) -> dict[str, int]:

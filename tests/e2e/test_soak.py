@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from sandbox.aws import MotoServer
+from sandbox.operator_command import operator_environment
 from sandbox.soak import SHORT_REQUESTS, Refusals, Request, SoakReport, account_requests, run_soak, scenario
-from sandbox.soak.operator import operator_environment
 from sandbox.soak.scenarios import BACKSTOP_MIX
 
 pytestmark = pytest.mark.e2e
