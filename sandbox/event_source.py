@@ -30,7 +30,7 @@ from typing import IO, Any, Final, Self
 
 from sandbox.aws import client
 from sandbox.deployed import DeployedStack
-from sandbox.fifo_groups import FifoGroups, check_fifo_mapping
+from sandbox.fifo_groups import FifoGroups, check_fifo_mapping, hide_waiting
 from sandbox.lambda_context import LambdaContext
 from sandbox.lifecycle import Service
 from sandbox.runtime import (
@@ -284,6 +284,8 @@ class SqsEventSource(Service):
         for thread in self._threads:
             thread.join(timeout)
         self._threads = []
+        if self._groups is not None:  # the messages still waiting come back when SQS would have made them visible
+            hide_waiting(self._sqs, self._queue.url, self._groups.take_waiting(), cushion=0.0)
         self._exit.close()
 
     # -- observation ---------------------------------------------------------------------------------------
@@ -351,6 +353,7 @@ class SqsEventSource(Service):
             if messages and self._groups is not None:
                 messages, held = self._groups.admit(messages, received_at=received_at)
                 if held:
+                    hide_waiting(sqs, self._queue.url, self._groups.waiting_of(m["MessageId"] for m in held))
                     with self._counters.lock:
                         self._counters.held.extend(m["MessageId"] for m in held)
             if messages:
@@ -446,7 +449,8 @@ class SqsEventSource(Service):
             failed = set(message_ids) if error is not None else set(failures)
             succeeded = [m for m in messages if m["MessageId"] not in failed]
             if self._groups is not None:
-                self._groups.settle(messages, failed, received_at=started if received_at is None else received_at)
+                received = started if received_at is None else received_at
+                hide_waiting(sqs, self._queue.url, self._groups.settle(messages, failed, received_at=received))
             deleted = self._delete(sqs, succeeded)
             invocation = Invocation(
                 poller=poller,

@@ -5,16 +5,24 @@ another message of that group; once its messages are visible again, the group go
 moto 5 keeps the first rule but not the second: when messages of a group become visible again because their
 visibility timeout ran out, its ``ReceiveMessage`` can skip the oldest and return a later one (it still counts
 a later, timed-out message as in flight while it looks at the older one; ``tests/e2e/test_event_source.py``
-shows it). A message made visible by ``ChangeMessageVisibility`` is served in order. So, on a FIFO queue:
+shows it). A message made visible by ``ChangeMessageVisibility`` is served in order. So, on a FIFO queue, the
+event source keeps the visibility timers of the messages it hands back itself, and moto never times one out:
 
-* the event source never lets moto time out a message it handed back: before each receive (receives are
-  serialized), :meth:`FifoGroups.due` gives the messages whose visibility timeout ends before that receive's
-  long poll could, and the event source makes them visible itself (``ChangeMessageVisibility`` 0), up to
-  the long poll plus a second before SQS would have (a message moto already timed out is made visible
-  properly the same way, as long as no receive came first);
-* should a receive ever return a message of a group that another invocation is still running (SQS never
-  does; moto does not either, as far as the tests see), :meth:`FifoGroups.admit` holds it back: it is not
-  given to the handler and comes back like a handed-back message, so a group never runs twice at once.
+* when an invocation hands messages back (or a receive's are held), :meth:`FifoGroups.settle` (or
+  :meth:`FifoGroups.admit`) notes when SQS would make them visible again, and the event source hides them in
+  moto for :data:`HIDE_CUSHION` seconds longer (:func:`hide_waiting`);
+* before each receive (receives are serialized), :meth:`FifoGroups.due` gives the messages whose visibility
+  timeout ends before that receive's long poll could, and the event source makes them visible itself
+  (``ChangeMessageVisibility`` 0), up to the long poll plus a second before SQS would have;
+* when it stops, the messages still waiting get their timers back: visible when SQS would make them so.
+
+Releasing them only before a receive left a gap: a receive that reached moto late (a loaded endpoint), after
+their timeout but before the next release, was served the group's later messages first
+(``test_a_handed_back_group_stays_in_order_when_a_slow_receive_outlasts_its_visibility_timeout``); the cushion
+closes it. Should a receive ever return a message of a group that another invocation is still running (SQS
+never does; moto only when a running invocation outlives its records' visibility timeout),
+:meth:`FifoGroups.admit` holds it back: it is not given to the handler and comes back like a handed-back
+message, so a group never runs twice at once.
 
 Lambda's FIFO limits of the mapping (a batch of at most 10, no batching window) are checked by
 :func:`check_fifo_mapping`.
@@ -22,14 +30,22 @@ Lambda's FIFO limits of the mapping (a batch of at most 10, no batching window) 
 
 from __future__ import annotations
 
+import logging
+import math
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from sandbox.deployed import StackError
+from sandbox.sqs import change_visibility
 
+LOG: Final = logging.getLogger("sandbox.event_source")
 FIFO_MAX_BATCH_SIZE: Final = 10
+# Seconds a handed-back message stays hidden in moto after SQS would have made it visible: the event source
+# releases it first, so a receive would have to reach moto this late to find it timed out.
+HIDE_CUSHION: Final = 30
 
 
 def check_fifo_mapping(batch_size: int, batching_window: float) -> None:
@@ -48,6 +64,18 @@ def group_of(message: Mapping[str, Any]) -> str | None:
     return group if isinstance(group, str) else None
 
 
+def hide_waiting(sqs: Any, queue_url: str, waiting: Sequence[Waiting], *, cushion: float = HIDE_CUSHION) -> None:
+    """Hide waiting messages in the queue until ``cushion`` seconds after SQS would make them visible (0: when
+    SQS would); a failure is logged, and they come back by the visibility timeout they had."""
+    if not waiting:
+        return
+    now = time.monotonic()
+    try:
+        change_visibility(sqs, queue_url, [(w.receipt_handle, w.hide_seconds(now, cushion)) for w in waiting])
+    except Exception:
+        LOG.exception("ChangeMessageVisibilityBatch failed")
+
+
 @dataclass(frozen=True, slots=True)
 class Waiting:
     """A message handed back (or held): invisible until ``visible_at`` (monotonic seconds)."""
@@ -55,6 +83,10 @@ class Waiting:
     message_id: str
     receipt_handle: str
     visible_at: float
+
+    def hide_seconds(self, now: float, cushion: float = HIDE_CUSHION) -> int:
+        """Its visibility timeout, from ``now``, that outlasts the release by ``cushion`` seconds."""
+        return math.ceil(max(0.0, self.visible_at - now) + cushion)
 
 
 class FifoGroups:
@@ -93,12 +125,16 @@ class FifoGroups:
                     self._running.setdefault(group, set()).add(message["MessageId"])
             return run, held
 
-    def settle(self, ran: Iterable[Mapping[str, Any]], handed_back: Iterable[str], *, received_at: float) -> None:
-        """An invocation ended: its groups are free, its ``handed_back`` messages wait for their visibility.
+    def settle(
+        self, ran: Iterable[Mapping[str, Any]], handed_back: Iterable[str], *, received_at: float
+    ) -> list[Waiting]:
+        """An invocation ended: its groups are free, its ``handed_back`` messages wait for their visibility
+        (returned, to hide them in moto until they are released).
 
         Call it before deleting the others, so no receive finds a group free in moto but busy here.
         """
         back = set(handed_back)
+        waiting: list[Waiting] = []
         with self._lock:
             for message in ran:
                 group = group_of(message)
@@ -108,7 +144,8 @@ class FifoGroups:
                     if not ids:
                         self._running.pop(group, None)
                 if message["MessageId"] in back:
-                    self._wait(message, received_at)
+                    waiting.append(self._wait(message, received_at))
+        return waiting
 
     def due(self, now: float, margin: float) -> list[Waiting]:
         """The waiting messages whose visibility ends within ``margin`` of ``now``; they stop waiting."""
@@ -117,6 +154,18 @@ class FifoGroups:
             for waiting in ready:
                 del self._waiting[waiting.message_id]
             return sorted(ready, key=lambda w: w.visible_at)
+
+    def waiting_of(self, message_ids: Iterable[str]) -> list[Waiting]:
+        """The waiting entries of these messages (e.g. those :meth:`admit` held)."""
+        with self._lock:
+            return [self._waiting[m] for m in message_ids if m in self._waiting]
+
+    def take_waiting(self) -> list[Waiting]:
+        """Every waiting message; they stop waiting (the event source stops)."""
+        with self._lock:
+            waiting = sorted(self._waiting.values(), key=lambda w: w.visible_at)
+            self._waiting.clear()
+            return waiting
 
     @property
     def running_groups(self) -> frozenset[str]:
@@ -130,7 +179,7 @@ class FifoGroups:
         with self._lock:
             return len(self._waiting)
 
-    def _wait(self, message: Mapping[str, Any], received_at: float) -> None:
-        self._waiting[message["MessageId"]] = Waiting(
-            message["MessageId"], message["ReceiptHandle"], received_at + self.visibility_timeout
-        )
+    def _wait(self, message: Mapping[str, Any], received_at: float) -> Waiting:
+        waiting = Waiting(message["MessageId"], message["ReceiptHandle"], received_at + self.visibility_timeout)
+        self._waiting[message["MessageId"]] = waiting
+        return waiting

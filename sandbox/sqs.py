@@ -181,17 +181,26 @@ def delete_messages(sqs: Any, queue_url: str, messages: Sequence[Mapping[str, An
     return tuple(deleted)
 
 
-def release_messages(sqs: Any, queue_url: str, receipt_handles: Sequence[str]) -> int:
-    """Make received messages visible again now (``ChangeMessageVisibilityBatch`` 0, by tens); returns how many."""
-    released = 0
-    for start in range(0, len(receipt_handles), MAX_BATCH):
-        chunk = receipt_handles[start : start + MAX_BATCH]
+def change_visibility(sqs: Any, queue_url: str, timeouts: Sequence[tuple[str, int]]) -> int:
+    """Set received messages' visibility timeouts (``(receipt handle, seconds from now)``, by tens with
+    ``ChangeMessageVisibilityBatch``); returns how many were changed."""
+    changed = 0
+    for start in range(0, len(timeouts), MAX_BATCH):
+        chunk = timeouts[start : start + MAX_BATCH]
         response = sqs.change_message_visibility_batch(
             QueueUrl=queue_url,
-            Entries=[{"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0} for i, handle in enumerate(chunk)],
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": seconds}
+                for i, (handle, seconds) in enumerate(chunk)
+            ],
         )
-        released += len(response.get("Successful", []))
-    return released
+        changed += len(response.get("Successful", []))
+    return changed
+
+
+def release_messages(sqs: Any, queue_url: str, receipt_handles: Sequence[str]) -> int:
+    """Make received messages visible again now (visibility timeout 0); returns how many."""
+    return change_visibility(sqs, queue_url, [(handle, 0) for handle in receipt_handles])
 
 
 def drain(sqs: Any, queue_url: str) -> list[dict[str, Any]]:

@@ -390,3 +390,53 @@ def test_a_fifo_event_source_takes_lambdas_fifo_limits(fifo_stack):
     with pytest.raises(StackError, match="no batching window"):
         SqsEventSource(windowed, payments_endpoint=PAYMENTS)
     assert SqsEventSource(fifo_stack, payments_endpoint=PAYMENTS).fifo
+
+
+@dataclass
+class SlowReceives:
+    """A latency fault on the pollers' ``ReceiveMessage``: once armed, the next ``count`` receives reach
+    moto ``delay`` seconds late (a loaded SQS endpoint), the event source's own clients otherwise real."""
+
+    delay: float
+    count: int = 1
+    armed: threading.Event = field(default_factory=threading.Event)
+    slowed: int = 0
+
+    def client(self, service: str, endpoint_url: str, region: str) -> Any:
+        made = client(service, endpoint_url, region)
+        made.meta.events.register("before-send.sqs.ReceiveMessage", self._late)
+        return made
+
+    def _late(self, **_: Any) -> None:
+        if self.armed.is_set() and self.slowed < self.count:
+            self.slowed += 1
+            threading.Event().wait(self.delay)  # the request's latency, not a wait of the test
+
+
+def test_a_handed_back_group_stays_in_order_when_a_slow_receive_outlasts_its_visibility_timeout(deploy, monkeypatch):
+    # Given a FIFO queue with a 4 s visibility timeout, one group of three, and a handler that fails g1-1 on
+    # its first receive and hands back the rest of g1 behind it (as the worker does)
+    stack = deploy({}, Tuning(function_timeout=2, visibility_timeout=4, max_receive_count=5, fifo_queues=True))
+    slow = SlowReceives(delay=6.0)
+    monkeypatch.setattr("sandbox.event_source.client", slow.client)
+    ids = send_fifo(stack, ("g1", "g1-1"), ("g1", "g1-2"), ("g1", "g1-3"))
+    batches: list[list[str]] = []
+
+    def failing_first(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        records = event["Records"]
+        batches.append([r["body"] for r in records])
+        failed: list[str] = []
+        for record in records:
+            if (record["body"] == "g1-1" and record["attributes"]["ApproximateReceiveCount"] == "1") or failed:
+                failed.append(record["messageId"])
+        slow.armed.set()
+        return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}
+
+    # When the receive after the hand-back reaches SQS only after the records' visibility timeout ended
+    with SqsEventSource(stack, payments_endpoint=PAYMENTS, handler=failing_first, pollers=1) as source:
+        invocations_until(source, lambda calls: len({m for i in calls for m in i.deleted}) == len(ids))
+
+    # Then the group came back from its oldest record, as SQS serves it: g1-3 never ran before g1-1
+    assert slow.slowed == 1
+    assert batches[0] == ["g1-1", "g1-2", "g1-3"]
+    assert [body for batch in batches[1:] for body in batch] == ["g1-1", "g1-2", "g1-3"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.fifo_groups import FifoGroups
+from sandbox.fifo_groups import HIDE_CUSHION, FifoGroups
 
 
 def message(message_id: str, group: str | None) -> dict[str, Any]:
@@ -62,3 +62,37 @@ def test_a_message_received_again_stops_waiting_and_standard_messages_are_never_
 
     # Then all run and nothing waits any more
     assert ([m["MessageId"] for m in run], held, groups.waiting) == (["a1", "x", "y"], [], 0)
+
+
+def test_settling_returns_the_handed_back_messages_to_hide_until_a_cushion_after_their_visibility():
+    # Given an invocation of two records received at 100 s with a 10 s visibility timeout
+    groups = FifoGroups(visibility_timeout=10)
+    batch = [message("a1", "g1"), message("a2", "g1")]
+    groups.admit(batch, received_at=100.0)
+
+    # When it settles at 103 s with a2 handed back
+    back = groups.settle(batch, {"a2"}, received_at=100.0)
+
+    # Then a2 is to stay hidden 7 s (SQS's rest of its timeout) plus the cushion, after which it would return
+    # by itself; the event source releases it first, so moto never times it out
+    assert [(w.message_id, w.receipt_handle, w.visible_at) for w in back] == [("a2", "receipt-a2", 110.0)]
+    assert back[0].hide_seconds(now=103.0) == 7 + HIDE_CUSHION
+    assert back[0].hide_seconds(now=103.0, cushion=0.0) == 7
+    assert back[0].hide_seconds(now=115.5, cushion=0.0) == 0
+
+
+def test_held_messages_can_be_looked_up_to_hide_and_stopping_takes_every_waiting_message():
+    # Given g1 running, a later receive of g1's next message (held), and g2's handed back
+    groups = FifoGroups(visibility_timeout=10)
+    groups.admit([message("a1", "g1"), message("b1", "g2")], received_at=100.0)
+    groups.settle([message("b1", "g2")], {"b1"}, received_at=100.0)
+    _run, held = groups.admit([message("a2", "g1")], received_at=101.0)
+
+    # When the event source looks up the held one, then stops
+    looked_up = groups.waiting_of(m["MessageId"] for m in held)
+    taken = groups.take_waiting()
+
+    # Then the held one is found with its own receipt, and stopping takes both, soonest visible first
+    assert [(w.message_id, w.visible_at) for w in looked_up] == [("a2", 111.0)]
+    assert [w.message_id for w in taken] == ["b1", "a2"]
+    assert groups.waiting == 0
