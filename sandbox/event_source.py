@@ -30,7 +30,7 @@ from typing import IO, Any, Final, Self
 
 from sandbox.aws import client
 from sandbox.deployed import DeployedStack
-from sandbox.fifo_groups import FifoGroups, check_fifo_mapping, hide_waiting
+from sandbox.fifo_groups import FifoGroups, Waiting, check_fifo_mapping, hide_waiting
 from sandbox.lambda_context import LambdaContext
 from sandbox.lifecycle import Service
 from sandbox.runtime import (
@@ -353,11 +353,17 @@ class SqsEventSource(Service):
             if messages and self._groups is not None:
                 messages, held = self._groups.admit(messages, received_at=received_at)
                 if held:
-                    hide_waiting(sqs, self._queue.url, self._groups.waiting_of(m["MessageId"] for m in held))
+                    self._hide(sqs, self._groups, self._groups.waiting_of(m["MessageId"] for m in held))
                     with self._counters.lock:
                         self._counters.held.extend(m["MessageId"] for m in held)
             if messages:
                 self.invoke(messages, poller=index, sqs=sqs, received_at=received_at)
+
+    def _hide(self, sqs: Any, groups: FifoGroups, waiting: list[Waiting]) -> None:
+        """Hide handed-back (or held) messages in moto, then let a receive release them: in that order, or a
+        release between the two would be undone by the hide."""
+        hide_waiting(sqs, self._queue.url, waiting)
+        groups.hidden(waiting)
 
     def _release_due(self, sqs: Any, groups: FifoGroups, wait: int) -> None:
         """FIFO, before a receive: make visible the handed-back messages whose visibility timeout ends before
@@ -450,7 +456,7 @@ class SqsEventSource(Service):
             succeeded = [m for m in messages if m["MessageId"] not in failed]
             if self._groups is not None:
                 received = started if received_at is None else received_at
-                hide_waiting(sqs, self._queue.url, self._groups.settle(messages, failed, received_at=received))
+                self._hide(sqs, self._groups, self._groups.settle(messages, failed, received_at=received))
             deleted = self._delete(sqs, succeeded)
             invocation = Invocation(
                 poller=poller,

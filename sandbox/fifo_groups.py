@@ -101,6 +101,8 @@ class FifoGroups:
         self._lock = threading.Lock()
         self._running: dict[str, set[str]] = {}  # group -> message IDs given to a running invocation
         self._waiting: dict[str, Waiting] = {}
+        # Waiting, but not hidden in moto yet: never released before that, or the hide (after) would undo it.
+        self._unhidden: set[str] = set()
 
     def admit(
         self, messages: Sequence[Mapping[str, Any]], *, received_at: float
@@ -115,6 +117,7 @@ class FifoGroups:
             held: list[Mapping[str, Any]] = []
             for message in messages:
                 self._waiting.pop(message["MessageId"], None)  # received again: no longer waiting
+                self._unhidden.discard(message["MessageId"])
                 group = group_of(message)
                 if group is not None and group in busy:
                     held.append(message)
@@ -147,10 +150,17 @@ class FifoGroups:
                     waiting.append(self._wait(message, received_at))
         return waiting
 
-    def due(self, now: float, margin: float) -> list[Waiting]:
-        """The waiting messages whose visibility ends within ``margin`` of ``now``; they stop waiting."""
+    def hidden(self, waiting: Iterable[Waiting]) -> None:
+        """These waiting messages are hidden in moto (:func:`hide_waiting` is done): they may be released now."""
         with self._lock:
-            ready = [w for w in self._waiting.values() if w.visible_at - margin <= now]
+            self._unhidden.difference_update(w.message_id for w in waiting)
+
+    def due(self, now: float, margin: float) -> list[Waiting]:
+        """The hidden waiting messages whose visibility ends within ``margin`` of ``now``; they stop waiting."""
+        with self._lock:
+            ready = [
+                w for w in self._waiting.values() if w.visible_at - margin <= now and w.message_id not in self._unhidden
+            ]
             for waiting in ready:
                 del self._waiting[waiting.message_id]
             return sorted(ready, key=lambda w: w.visible_at)
@@ -165,6 +175,7 @@ class FifoGroups:
         with self._lock:
             waiting = sorted(self._waiting.values(), key=lambda w: w.visible_at)
             self._waiting.clear()
+            self._unhidden.clear()
             return waiting
 
     @property
@@ -182,4 +193,5 @@ class FifoGroups:
     def _wait(self, message: Mapping[str, Any], received_at: float) -> Waiting:
         waiting = Waiting(message["MessageId"], message["ReceiptHandle"], received_at + self.visibility_timeout)
         self._waiting[message["MessageId"]] = waiting
+        self._unhidden.add(waiting.message_id)
         return waiting
