@@ -29,6 +29,7 @@ def test_a_message_of_a_group_running_elsewhere_is_held_and_waits_for_its_visibi
     assert [m["MessageId"] for m in run] == ["c1"]
     assert [m["MessageId"] for m in held] == ["a2"]
     assert groups.running_groups == {"g1", "g2", "g3"}
+    groups.hidden(groups.waiting_of(["a2"]))
     assert groups.due(now=110.0, margin=0.5) == []
     assert [(w.message_id, w.receipt_handle, w.visible_at) for w in groups.due(now=110.5, margin=0.5)] == [
         ("a2", "receipt-a2", 111.0)
@@ -41,8 +42,9 @@ def test_settling_frees_the_groups_and_keeps_the_handed_back_messages_waiting_ol
     batch = [message("a1", "g1"), message("a2", "g1"), message("b1", "g2")]
     groups.admit(batch, received_at=100.0)
 
-    # When it settles with g1's records handed back
-    groups.settle(batch, {"a1", "a2"}, received_at=100.0)
+    # When it settles with g1's records handed back, and they are hidden in the queue
+    waiting = groups.settle(batch, {"a1", "a2"}, received_at=100.0)
+    groups.hidden(waiting)
 
     # Then no group runs, g1's next receive is not held, and g1's records wait, oldest first
     assert groups.running_groups == frozenset()
@@ -96,3 +98,16 @@ def test_held_messages_can_be_looked_up_to_hide_and_stopping_takes_every_waiting
     assert [(w.message_id, w.visible_at) for w in looked_up] == [("a2", 111.0)]
     assert [w.message_id for w in taken] == ["b1", "a2"]
     assert groups.waiting == 0
+
+
+def test_a_handed_back_message_is_not_released_before_it_is_hidden():
+    # Given a message handed back whose hide in the queue has not been done yet
+    groups = FifoGroups(visibility_timeout=1)
+    groups.admit([message("a1", "g1")], received_at=100.0)
+    waiting = groups.settle([message("a1", "g1")], {"a1"}, received_at=100.0)
+
+    # Then no receive may release it yet (the hide, coming after, would undo the release)
+    assert groups.due(now=200.0, margin=0.0) == []
+    # And once it is hidden, it is due
+    groups.hidden(waiting)
+    assert [w.message_id for w in groups.due(now=200.0, margin=0.0)] == ["a1"]
