@@ -33,13 +33,13 @@ def serve() -> None:
 
     from moto.server import ThreadedMotoServer
 
-    from sandbox.agentcore import PaymentsApiServer
+    from sandbox.agentcore import FaultSettings, PaymentsApiServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     host, port = moto.get_host_and_port()
-    fakes = {latency: PaymentsApiServer(latency_ms=latency).start() for latency in LATENCIES_MS}
+    fakes = {latency: PaymentsApiServer(faults=FaultSettings(latency_ms=latency)).start() for latency in LATENCIES_MS}
     endpoints = {"moto": f"http://{host}:{port}", "payments": {str(k): v.endpoint_url for k, v in fakes.items()}}
     print(json.dumps(endpoints), flush=True)
     sys.stdin.read()  # returns at EOF

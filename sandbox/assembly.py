@@ -7,16 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO, Self
 
 from sandbox.agentcore import FaultSettings, PaymentsApiServer
-from sandbox.aws import DEFAULT_REGION, MotoMode, MotoServer, client
-from sandbox.deployed import DEFAULT_STACK_NAME, DeployedStack
+from sandbox.aws import MotoMode, MotoServer, client
+from sandbox.deployed import DeployedStack
 from sandbox.event_source import Handler, Invocation, SqsEventSource
 from sandbox.lifecycle import Service, started
 from sandbox.sqs import OutgoingMessage, QueueReader, send_messages
-from sandbox.stack import DEFAULT_TEMPLATE, Tuning, deploy_stack
+from sandbox.stack import StackSpec, deploy_stack
 from sandbox.tap import EventTap
 
 
@@ -24,20 +23,17 @@ from sandbox.tap import EventTap
 class SandboxConfig:
     """How to assemble a :class:`Sandbox`. Ports 0 mean free ports; ``aws_endpoint`` reuses a running moto.
 
-    ``handler``, ``environment``, ``invocation_timeout`` and ``receive_visibility_timeout`` go to the
+    ``stack`` is deployed into moto, in its region (moto's and the clients' too). ``handler``,
+    ``environment``, ``invocation_timeout`` and ``receive_visibility_timeout`` go to the
     :class:`SqsEventSource` (``handler``, ``environment``, ``timeout``, ``visibility_timeout``).
     """
 
-    template_path: Path = DEFAULT_TEMPLATE
-    stack_name: str = DEFAULT_STACK_NAME
-    parameters: Mapping[str, str] = field(default_factory=dict)
-    tuning: Tuning = field(default_factory=Tuning)
+    stack: StackSpec = field(default_factory=StackSpec)
     host: str = "127.0.0.1"
     aws_port: int = 0
     payments_port: int = 0
     aws_endpoint: str | None = None
     moto_mode: MotoMode = "process"
-    region: str = DEFAULT_REGION
     pollers: int | None = None
     poll_wait_seconds: int = 1
     api_faults: FaultSettings = field(default_factory=FaultSettings)  # the fake payments API's random faults
@@ -66,16 +62,9 @@ class Sandbox(Service):
         self._on_invocation = on_invocation
         self._own_moto = moto is None and self.config.aws_endpoint is None
         self.moto = moto or MotoServer(
-            self.config.host, self.config.aws_port, mode=self.config.moto_mode, region=self.config.region
+            self.config.host, self.config.aws_port, mode=self.config.moto_mode, region=self.config.stack.region
         )
-        self.payments_api = PaymentsApiServer(
-            self.config.host,
-            self.config.payments_port,
-            latency_ms=self.config.api_faults.latency_ms,
-            throttle_rate=self.config.api_faults.throttle_rate,
-            error_rate=self.config.api_faults.error_rate,
-            seed=self.config.api_faults.seed,
-        )
+        self.payments_api = PaymentsApiServer(self.config.host, self.config.payments_port, self.config.api_faults)
         self._stack: DeployedStack | None = None
         self._event_source: SqsEventSource | None = None
         self._tap: EventTap | None = None
@@ -113,16 +102,9 @@ class Sandbox(Service):
                 self.moto.start()
             self.payments_api.start()
             endpoint = self.aws_endpoint
-            self._stack = deploy_stack(
-                endpoint,
-                template_path=self.config.template_path,
-                stack_name=self.config.stack_name,
-                parameters=self.config.parameters,
-                tuning=self.config.tuning,
-                region=self.config.region,
-            )
+            self._stack = deploy_stack(endpoint, self.config.stack)
             self._tap = EventTap(self._stack).start()
-            self._dead_letters = QueueReader(endpoint, self._stack.dead_letter_queue.url, self.config.region, keep=True)
+            self._dead_letters = QueueReader(endpoint, self._stack.dead_letter_queue.url, self._stack.region, keep=True)
             self._event_source = SqsEventSource(
                 self._stack,
                 payments_endpoint=self.payments_api.endpoint_url,
@@ -151,5 +133,5 @@ class Sandbox(Service):
 
     def send(self, messages: Sequence[OutgoingMessage]) -> list[str]:
         """Enqueue ``messages`` on the request queue; returns their message IDs."""
-        sqs = client("sqs", self.aws_endpoint, self.config.region)
+        sqs = client("sqs", self.aws_endpoint, self.config.stack.region)
         return send_messages(sqs, self.stack.request_queue.url, messages)

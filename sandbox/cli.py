@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shlex
@@ -11,7 +12,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import IO, Final
@@ -31,6 +32,7 @@ from sandbox.stack import (
     ROOT,
     DeployedStack,
     StackError,
+    StackSpec,
     Tuning,
     deploy_stack,
     describe_stack,
@@ -94,15 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="up, send the samples and a load under faults, report every outcome")
     defaults = DemoOptions()
+    faults, tuning = defaults.sandbox.api_faults, defaults.sandbox.stack.tuning
     demo.add_argument("--requests", type=int, default=defaults.requests, help="generated requests (default 300)")
     demo.add_argument("--seed", type=int, default=defaults.seed, help="seed of the load and of the API's faults")
-    demo.add_argument("--throttle-rate", type=float, default=defaults.throttle_rate, help="default 0.2")
-    demo.add_argument("--error-rate", type=float, default=defaults.error_rate, help="default 0.1")
-    demo.add_argument("--latency-ms", type=float, default=defaults.latency_ms, help="default 20")
-    demo.add_argument("--function-timeout", type=int, default=defaults.function_timeout, help="seconds (default 10)")
-    demo.add_argument(
-        "--visibility-timeout", type=int, default=defaults.visibility_timeout, help="seconds (default 10)"
-    )
+    demo.add_argument("--throttle-rate", type=float, default=faults.throttle_rate, help="default 0.2")
+    demo.add_argument("--error-rate", type=float, default=faults.error_rate, help="default 0.1")
+    demo.add_argument("--latency-ms", type=float, default=faults.latency_ms, help="default 20")
+    demo.add_argument("--function-timeout", type=int, default=tuning.function_timeout, help="seconds (default 10)")
+    demo.add_argument("--visibility-timeout", type=int, default=tuning.visibility_timeout, help="seconds (default 10)")
     demo.add_argument("--max-receive-count", type=int, default=None, help="default: the template's")
     demo.add_argument("--pollers", type=int, default=None, help="default: the template's MaximumConcurrency")
     demo.add_argument("--timeout", type=float, default=defaults.timeout, help="give up after this many seconds")
@@ -161,7 +162,7 @@ def print_banner(sandbox: Sandbox, log: str, out: IO[str]) -> None:
     rows = [
         ("AWS (moto)", f"{aws}  (SQS, EventBridge, CloudFormation, Lambda, S3, ...)"),
         ("payments API", f"{payments}  (GET /_sandbox/stats, POST /_sandbox/faults, POST /_sandbox/script)"),
-        ("stack", f"{stack.name} from {sandbox.config.template_path.name}"),
+        ("stack", f"{stack.name} from {sandbox.config.stack.template_path.name}"),
         ("request queue", request_queue.url),
         ("dead-letter queue", stack.dead_letter_queue.url),
         ("event bus", f"{stack.bus_name}  (tap: rule {sandbox.tap.rule_name} -> {sandbox.tap.queue_url})"),
@@ -249,6 +250,17 @@ def _watch(sandbox: Sandbox, stop: threading.Event, out: IO[str]) -> None:
         out.flush()
 
 
+def sandbox_config(args: argparse.Namespace, *, stack_name: str, parameters: Mapping[str, str]) -> SandboxConfig:
+    """The sandbox that the flags ``up`` and ``demo`` share describe: the template and its tuning, the pollers,
+    the fake API's random faults; ``stack_name`` and ``parameters`` complete the stack."""
+    tuning = Tuning(function_timeout=args.function_timeout, visibility_timeout=args.visibility_timeout)
+    return SandboxConfig(
+        stack=StackSpec(template_path=args.template, name=stack_name, parameters=parameters, tuning=tuning),
+        pollers=args.pollers,
+        api_faults=FaultSettings(args.latency_ms, args.throttle_rate, args.error_rate, args.seed),
+    )
+
+
 def cmd_up(args: argparse.Namespace, out: IO[str]) -> int:
     """``up``: run until SIGINT or SIGTERM."""
     for name, port in (("--aws-port", args.aws_port), ("--payments-port", args.payments_port)):
@@ -267,16 +279,11 @@ def cmd_up(args: argparse.Namespace, out: IO[str]) -> int:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    config = SandboxConfig(
-        template_path=args.template,
-        stack_name=args.stack_name,
-        parameters=dict(args.parameter),
-        tuning=Tuning(function_timeout=args.function_timeout, visibility_timeout=args.visibility_timeout),
+    config = dataclasses.replace(
+        sandbox_config(args, stack_name=args.stack_name, parameters=dict(args.parameter)),
         host=args.host,
         aws_port=args.aws_port,
         payments_port=args.payments_port,
-        pollers=args.pollers,
-        api_faults=FaultSettings(args.latency_ms, args.throttle_rate, args.error_rate, args.seed),
         function_output=log_file,
     )
     out.write("starting moto, the fake payments API and the stack...\n")
@@ -299,19 +306,14 @@ def cmd_up(args: argparse.Namespace, out: IO[str]) -> int:
 
 def cmd_demo(args: argparse.Namespace, out: IO[str]) -> int:
     """``demo``: see :func:`sandbox.demo.run_demo`."""
+    count = args.max_receive_count  # the template's MaxReceiveCount parameter (the worker's and the queue's)
+    parameters = {} if count is None else {"MaxReceiveCount": str(count)}
     options = DemoOptions(
         requests=args.requests,
         seed=args.seed,
-        throttle_rate=args.throttle_rate,
-        error_rate=args.error_rate,
-        latency_ms=args.latency_ms,
-        function_timeout=args.function_timeout,
-        visibility_timeout=args.visibility_timeout,
-        max_receive_count=args.max_receive_count,
-        pollers=args.pollers,
         timeout=args.timeout,
         function_log=args.function_log,
-        template_path=args.template,
+        sandbox=sandbox_config(args, stack_name=DEFAULT_STACK_NAME, parameters=parameters),
     )
     if args.fifo:
         return run_fifo_demo(options, out).exit_code
@@ -327,7 +329,7 @@ def cmd_send(args: argparse.Namespace, out: IO[str]) -> int:
         out.write("nothing to send\n")
         return 1
     try:
-        stack = describe_stack(endpoint, stack_name=args.stack_name, region=args.region, template_path=None)
+        stack = describe_stack(endpoint, args.stack_name, args.region)
     except Exception as error:  # noqa: BLE001 - any failure here means no sandbox to talk to
         out.write(
             f"no sandbox stack {args.stack_name} at {endpoint} ({type(error).__name__}); run `python -m sandbox up`\n"
@@ -342,10 +344,8 @@ def cmd_send(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def sandbox_env_json(
+    spec: StackSpec | None = None,
     *,
-    template_path: Path = DEFAULT_TEMPLATE,
-    stack_name: str = DEFAULT_STACK_NAME,
-    parameters: dict[str, str] | None = None,
     aws_endpoint: str = f"http://127.0.0.1:{DEFAULT_AWS_PORT}",
     payments_endpoint: str = f"http://127.0.0.1:{DEFAULT_PAYMENTS_PORT}",
     moto: MotoServer | None = None,
@@ -356,9 +356,7 @@ def sandbox_env_json(
     if own:
         server.start()
     try:
-        stack: DeployedStack = deploy_stack(
-            server.endpoint_url, template_path=template_path, stack_name=stack_name, parameters=parameters
-        )
+        stack: DeployedStack = deploy_stack(server.endpoint_url, spec)
     finally:
         if own:
             server.stop()
@@ -369,9 +367,7 @@ def sandbox_env_json(
 def cmd_env_json(args: argparse.Namespace, out: IO[str]) -> int:
     """``env-json``: print or write ``events/env.json``."""
     text = sandbox_env_json(
-        template_path=args.template,
-        stack_name=args.stack_name,
-        parameters=dict(args.parameter),
+        StackSpec(template_path=args.template, name=args.stack_name, parameters=dict(args.parameter)),
         aws_endpoint=args.aws_endpoint,
         payments_endpoint=args.payments_endpoint,
     )

@@ -21,13 +21,12 @@ from typing import IO, Any, Final
 
 from sandbox.agentcore import FaultSettings, PaymentsApiServer
 from sandbox.assembly import Sandbox, SandboxConfig
-from sandbox.aws import MotoMode
 from sandbox.event_source import Invocation
 from sandbox.fates import Fate, Sample, account, load_samples
 from sandbox.load import DEFAULT_EVENT_SOURCE, POISON_KINDS, poison_body, random_request
 from sandbox.round_trip import FailingPublisher, RoundTrip, redrive_round_trip, refuse_events_of
 from sandbox.sqs import OutgoingMessage, QueueMessage
-from sandbox.stack import DEFAULT_STACK_NAME, DEFAULT_TEMPLATE, Tuning
+from sandbox.stack import StackSpec, Tuning
 from sandbox.tables import print_table
 
 FAILED_PREFIX: Final = "mixed-failed-"
@@ -80,25 +79,27 @@ def generate_requests(
 # ---------------------------------------------------------------------------------------------------------
 
 
+DEMO_SEED: Final = 7
+# The sandbox of the demo: the API's random faults make it retry, short timeouts make retries take seconds.
+DEMO_SANDBOX: Final = SandboxConfig(
+    stack=StackSpec(tuning=Tuning(function_timeout=10, visibility_timeout=10)),
+    api_faults=FaultSettings(latency_ms=20, throttle_rate=0.2, error_rate=0.1, seed=DEMO_SEED),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class DemoOptions:
-    """Knobs of :func:`run_demo`; defaults finish in about a minute on two cores."""
+    """Knobs of :func:`run_demo`; defaults finish in about a minute on two cores.
+
+    ``seed`` seeds the generated load; ``sandbox`` is what the demo runs on (the function's output goes to
+    ``function_log`` instead of its ``function_output``).
+    """
 
     requests: int = 300
-    seed: int = 7
-    throttle_rate: float = 0.2
-    error_rate: float = 0.1
-    latency_ms: float = 20
-    function_timeout: int = 10
-    visibility_timeout: int = 10
-    max_receive_count: int | None = None
-    pollers: int | None = None
+    seed: int = DEMO_SEED
     timeout: float = 300.0
-    template_path: Path = DEFAULT_TEMPLATE
-    stack_name: str = DEFAULT_STACK_NAME
-    aws_endpoint: str | None = None
-    moto_mode: MotoMode = "process"
     function_log: Path | None = None
+    sandbox: SandboxConfig = DEMO_SANDBOX
 
 
 def _short(text: str | None, width: int) -> str:
@@ -176,31 +177,15 @@ def run_demo(options: DemoOptions | None = None, out: IO[str] | None = None) -> 
 
 
 @contextmanager
-def demo_sandbox(
-    options: DemoOptions, out: IO[str], *, title: str, log_name: str, fifo: bool = False
-) -> Iterator[tuple[Sandbox, float]]:
-    """A sandbox as ``options`` say (``fifo``: both queues FIFO), its function's output in a log file; yields it
-    and the monotonic time it was asked for, and says at the end how long it all took and where the log is."""
+def demo_sandbox(options: DemoOptions, out: IO[str], *, title: str, log_name: str) -> Iterator[tuple[Sandbox, float]]:
+    """``options.sandbox``, its function's output in a log file; yields it and the monotonic time it was asked
+    for, and says at the end how long it all took and where the log is."""
     started = time.monotonic()
     log_path = options.function_log or Path(_temp_dir()) / log_name
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    parameters = {} if options.max_receive_count is None else {"MaxReceiveCount": str(options.max_receive_count)}
-    tuning = Tuning(
-        function_timeout=options.function_timeout, visibility_timeout=options.visibility_timeout, fifo_queues=fifo
-    )
     out.write(title + "\n\n")
     with open(log_path, "w", encoding="utf-8") as function_log:
-        config = SandboxConfig(
-            template_path=options.template_path,
-            stack_name=options.stack_name,
-            parameters=parameters,
-            tuning=tuning,
-            aws_endpoint=options.aws_endpoint,
-            moto_mode=options.moto_mode,
-            pollers=options.pollers,
-            api_faults=FaultSettings(options.latency_ms, options.throttle_rate, options.error_rate, options.seed),
-            function_output=function_log,
-        )
+        config = dataclasses.replace(options.sandbox, function_output=function_log)
         with Sandbox(config) as sandbox:
             yield sandbox, started
     out.write(f"\nDone in {time.monotonic() - started:.1f}s. Function logs and metrics: {log_path}\n")
@@ -212,12 +197,13 @@ def _temp_dir() -> str:
     return str(Path(tempfile.gettempdir()) / "payment-session-worker-sandbox")
 
 
-def describe_setup(sandbox: Sandbox, options: DemoOptions, out: IO[str]) -> None:
+def describe_setup(sandbox: Sandbox, out: IO[str]) -> None:
     stack = sandbox.stack
     source = sandbox.event_source
     request_queue = stack.request_queue
     redrive = request_queue.redrive_policy
-    out.write(f"Stack {stack.name} from {options.template_path.name}, deployed in moto at {stack.endpoint_url}\n")
+    template = sandbox.config.stack.template_path
+    out.write(f"Stack {stack.name} from {template.name}, deployed in moto at {stack.endpoint_url}\n")
     out.write(f"  request queue  {request_queue.name}\n  DLQ            {stack.dead_letter_queue.name}\n")
     out.write(f"  event bus      {stack.bus_name} (tapped by rule {sandbox.tap.rule_name})\n")
     out.write(
@@ -236,9 +222,10 @@ def describe_setup(sandbox: Sandbox, options: DemoOptions, out: IO[str]) -> None
     out.write(f"moto workarounds applied: {len(workarounds)} (docs/SANDBOX.md)\n")
     for note in workarounds:
         out.write(f"  {note}\n")
+    faults = sandbox.config.api_faults
     out.write(
-        f"Fake payments API at {sandbox.payments_api.endpoint_url}: latency {options.latency_ms:g} ms, throttling"
-        f" {options.throttle_rate:.0%}, 5xx {options.error_rate:.0%} of calls (seed {options.seed})\n"
+        f"Fake payments API at {sandbox.payments_api.endpoint_url}: latency {faults.latency_ms:g} ms, throttling"
+        f" {faults.throttle_rate:.0%}, 5xx {faults.error_rate:.0%} of calls (seed {faults.seed})\n"
     )
 
 
@@ -250,7 +237,7 @@ def _demo(
     started: float,
     out: IO[str],
 ) -> DemoResult:
-    describe_setup(sandbox, options, out)
+    describe_setup(sandbox, out)
     receives = int(sandbox.stack.function.environment["MAX_RECEIVE_COUNT"])  # the worker dead-letters on this one
     out.write("\nScripted faults for the mixed-batch samples:\n")
     _script_sample_faults(samples, sandbox.payments_api, receives, out)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from sandbox.aws import ACCOUNT_ID, DEFAULT_REGION, client
-from scripts.transform import TEMPLATE, load, logical_id_of
+from scripts.transform import logical_id_of
 
 DEFAULT_STACK_NAME: Final = "payment-session-worker"
 TEMPLATE_ENABLED_KEY: Final = "SandboxTemplateEnabled"
@@ -182,15 +182,17 @@ def _queue_info(sqs: Any, logical_id: str, url: str) -> QueueInfo:
 
 def describe_stack(
     endpoint_url: str,
-    *,
     stack_name: str = DEFAULT_STACK_NAME,
     region: str = DEFAULT_REGION,
+    *,
     template: Mapping[str, Any] | None = None,
-    template_path: Path | None = TEMPLATE,
     code_dirs: Mapping[str, Path] | None = None,
     notes: tuple[str, ...] = (),
 ) -> DeployedStack:
-    """Read a deployed stack back from moto (also used to attach to a running sandbox)."""
+    """Read a deployed stack back from moto (also used to attach to a running sandbox).
+
+    ``template`` is the one deployed (else read back from moto); ``code_dirs`` the local code of each function.
+    """
     cloudformation = client("cloudformation", endpoint_url, region)
     stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
     if not stacks:
@@ -200,13 +202,6 @@ def describe_stack(
         body = cloudformation.get_template(StackName=stack_name)["TemplateBody"]
         template = json.loads(body) if isinstance(body, str) else body
     assert template is not None
-    if code_dirs is None and template_path is not None and template_path.exists():
-        source = load(template_path)
-        code_dirs = {
-            logical_id: (template_path.parent / uri).resolve()
-            for logical_id, resource in source["Resources"].items()
-            if isinstance(uri := (resource.get("Properties") or {}).get("CodeUri"), str) and not uri.startswith("s3:")
-        }
     summaries: list[dict[str, Any]] = []
     paginator = cloudformation.get_paginator("list_stack_resources")
     for page in paginator.paginate(StackName=stack_name):

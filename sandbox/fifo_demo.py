@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any, Final
 
-from sandbox.assembly import Sandbox
+from sandbox.assembly import Sandbox, SandboxConfig
 from sandbox.demo import DemoOptions, demo_sandbox, describe_setup
 from sandbox.fates import Fate, account
 from sandbox.sqs import OutgoingMessage
@@ -119,17 +119,25 @@ class FifoDemoResult:
 
 def run_fifo_demo(options: DemoOptions | None = None, out: IO[str] | None = None) -> FifoDemoResult:
     """Deploy the FIFO stack, send the groups, throttle one record, report each group's order."""
-    options = dataclasses.replace(options or DemoOptions(), throttle_rate=0.0, error_rate=0.0)
+    options = options or DemoOptions()
+    options = dataclasses.replace(options, sandbox=fifo_sandbox(options.sandbox))
     out = out or sys.stdout
     title = "payment-session-worker: the sandbox demo on FIFO queues (message groups in order)"
-    with demo_sandbox(options, out, title=title, log_name="demo-fifo-function.log", fifo=True) as (sandbox, started):
+    with demo_sandbox(options, out, title=title, log_name="demo-fifo-function.log") as (sandbox, started):
         return _fifo_demo(sandbox, options, started, out)
+
+
+def fifo_sandbox(config: SandboxConfig) -> SandboxConfig:
+    """``config`` with both queues FIFO and scripted faults only (the API's random throttling and 5xx off)."""
+    stack = dataclasses.replace(config.stack, tuning=dataclasses.replace(config.stack.tuning, fifo_queues=True))
+    faults = dataclasses.replace(config.api_faults, throttle_rate=0.0, error_rate=0.0)
+    return dataclasses.replace(config, stack=stack, api_faults=faults)
 
 
 def _fifo_demo(sandbox: Sandbox, options: DemoOptions, started: float, out: IO[str]) -> FifoDemoResult:
     from sandbox.worker import payments_attempts  # the worker's code, once its environment is in place
 
-    describe_setup(sandbox, options, out)
+    describe_setup(sandbox, out)
     requests = fifo_requests(options.seed)
     throttled = next(
         r for r in requests if (r.group, r.number) == (f"user-{THROTTLED_GROUP + 1:03d}", THROTTLED_RECORD + 1)

@@ -43,7 +43,16 @@ from scripts.transform import (
     transform,
 )
 
-__all__ = ["DEFAULT_STACK_NAME", "DEFAULT_TEMPLATE", "ROOT", "DeployedStack", "StackError", "Tuning", "deploy_stack"]
+__all__ = [
+    "DEFAULT_STACK_NAME",
+    "DEFAULT_TEMPLATE",
+    "ROOT",
+    "DeployedStack",
+    "StackError",
+    "StackSpec",
+    "Tuning",
+    "deploy_stack",
+]
 
 ROOT: Final = TEMPLATE.parent
 DEFAULT_TEMPLATE: Final = TEMPLATE
@@ -74,6 +83,18 @@ class Tuning:
     def __bool__(self) -> bool:
         values = (self.function_timeout, self.visibility_timeout, self.max_receive_count)
         return self.fifo_queues or any(v is not None for v in values)
+
+
+@dataclass(frozen=True, slots=True)
+class StackSpec:
+    """The stack the sandbox deploys: from which template, under which name, with which parameters and
+    :class:`Tuning`, in which region."""
+
+    template_path: Path = DEFAULT_TEMPLATE
+    name: str = DEFAULT_STACK_NAME
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    tuning: Tuning = field(default_factory=Tuning)
+    region: str = DEFAULT_REGION
 
 
 def resolve_parameters(template: Mapping[str, Any], given: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -268,41 +289,31 @@ class PreparedTemplate:
 
 
 def prepare_template(
-    template_path: Path,
+    spec: StackSpec,
     *,
-    stack_name: str,
-    parameters: Mapping[str, str] | None = None,
-    tuning: Tuning | None = None,
-    region: str = DEFAULT_REGION,
     upload: Callable[[str, bytes], None] = lambda _key, _data: None,
     supported: frozenset[str] | None = None,
 ) -> PreparedTemplate:
-    """Package, transform, tune and adapt ``template_path`` for moto; nothing is deployed."""
-    source = load(template_path)
-    values = resolve_parameters(source, parameters)
-    code_dirs = package_code(source, template_path.parent, upload)
-    transformed = transform(source, parameters=values, region=region)
+    """Package, transform, tune and adapt ``spec``'s template for moto; nothing is deployed."""
+    source = load(spec.template_path)
+    values = resolve_parameters(source, spec.parameters)
+    code_dirs = package_code(source, spec.template_path.parent, upload)
+    transformed = transform(source, parameters=values, region=spec.region)
     notes: list[str] = []
-    if tuning:
-        notes = apply_tuning(transformed, values, tuning)
+    if spec.tuning:
+        notes = apply_tuning(transformed, values, spec.tuning)
         if any("(parameter " in note for note in notes):
             # Parameters changed: transform again so samtranslator sees the values CloudFormation will.
-            transformed = transform(source, parameters=values, region=region)
-            notes = apply_tuning(transformed, values, tuning)
-    notes += adapt_for_moto(transformed, stack_name, supported)
+            transformed = transform(source, parameters=values, region=spec.region)
+            notes = apply_tuning(transformed, values, spec.tuning)
+    notes += adapt_for_moto(transformed, spec.name, supported)
     return PreparedTemplate(template=transformed, parameters=values, code_dirs=code_dirs, notes=notes)
 
 
-def deploy_stack(
-    endpoint_url: str,
-    *,
-    template_path: Path = DEFAULT_TEMPLATE,
-    stack_name: str = DEFAULT_STACK_NAME,
-    parameters: Mapping[str, str] | None = None,
-    tuning: Tuning | None = None,
-    region: str = DEFAULT_REGION,
-) -> DeployedStack:
-    """Deploy ``template_path`` into moto at ``endpoint_url`` and describe what was deployed."""
+def deploy_stack(endpoint_url: str, spec: StackSpec | None = None) -> DeployedStack:
+    """Deploy ``spec`` (by default ``template.yaml`` as it is) into moto at ``endpoint_url``; describe the result."""
+    spec = spec or StackSpec()
+    region = spec.region
     # moto's CloudFormation registry is slow to import, here and in the server: warm both at once.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="moto-types") as pool:
         supported = pool.submit(moto_resource_types)
@@ -315,28 +326,20 @@ def deploy_stack(
     def upload(key: str, data: bytes) -> None:
         s3.put_object(Bucket=ARTIFACT_BUCKET, Key=key, Body=data)
 
-    prepared = prepare_template(
-        template_path,
-        stack_name=stack_name,
-        parameters=parameters,
-        tuning=tuning,
-        region=region,
-        upload=upload,
-        supported=supported_types,
-    )
+    prepared = prepare_template(spec, upload=upload, supported=supported_types)
     cloudformation.create_stack(
-        StackName=stack_name,
+        StackName=spec.name,
         TemplateBody=json.dumps(prepared.template),
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in prepared.parameters.items()],
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
     )
-    stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    stack = cloudformation.describe_stacks(StackName=spec.name)["Stacks"][0]
     if stack["StackStatus"] != "CREATE_COMPLETE":
-        raise StackError(f"stack {stack_name}: {stack['StackStatus']} {stack.get('StackStatusReason', '')}")
+        raise StackError(f"stack {spec.name}: {stack['StackStatus']} {stack.get('StackStatusReason', '')}")
     return describe_stack(
         endpoint_url,
-        stack_name=stack_name,
-        region=region,
+        spec.name,
+        region,
         template=prepared.template,
         code_dirs=prepared.code_dirs,
         notes=tuple(prepared.notes),

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from sandbox.agentcore.faults import FaultSettings
 from sandbox.agentcore.server import PaymentsApiServer
 
 
@@ -26,9 +27,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     args = parser.parse_args(argv)
     try:
-        api = PaymentsApiServer(
-            args.host, args.port, args.latency_ms, args.throttle_rate, args.error_rate, args.seed, verbose=args.verbose
-        )
+        faults = FaultSettings(args.latency_ms, args.throttle_rate, args.error_rate, args.seed)
+        api = PaymentsApiServer(args.host, args.port, faults, verbose=args.verbose)
     except ValueError as exc:
         parser.error(str(exc))
     stop = threading.Event()

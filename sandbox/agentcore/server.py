@@ -252,23 +252,21 @@ class PaymentsApiServer(Service):
     """The fake ``CreatePaymentSession`` API on a local HTTP port.
 
     ``with PaymentsApiServer() as api:`` starts it on a free port of 127.0.0.1; point boto3 at
-    ``api.endpoint_url``. ``api.state`` (a :class:`SandboxState`) holds sessions, counters and faults; the
-    most used of its methods are also available on the server itself.
+    ``api.endpoint_url``. ``faults`` are its random faults to begin with (none by default). ``api.state``
+    (a :class:`SandboxState`) holds sessions, counters and faults; the most used of its methods are also
+    available on the server itself.
     """
 
     def __init__(
         self,
         host: str = "127.0.0.1",
         port: int = 0,
-        latency_ms: float = 0,
-        throttle_rate: float = 0.0,
-        error_rate: float = 0.0,
-        seed: int | None = None,
+        faults: FaultSettings | None = None,
         *,
         verbose: bool = False,
     ) -> None:
         self.spec = load_operation_spec()
-        self.state = SandboxState(self.spec, FaultSettings(latency_ms, throttle_rate, error_rate, seed))
+        self.state = SandboxState(self.spec, faults)
         self._address = (host, port)
         self._verbose = verbose
         self._httpd: _HttpServer | None = None

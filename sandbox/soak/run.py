@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import IO, Any
 
-from sandbox.agentcore import PaymentsApiServer
+from sandbox.agentcore import FaultSettings, PaymentsApiServer
 from sandbox.aws import MotoServer, client
 from sandbox.event_source import Invocation, SqsEventSource
 from sandbox.soak.injection import NO_FAULTS, InvocationFaults, Wiring, wire
@@ -21,7 +21,7 @@ from sandbox.soak.report import SoakReport, account_requests
 from sandbox.soak.scenarios import SoakOptions
 from sandbox.soak.workload import Request, build_requests, script_fates
 from sandbox.sqs import OutgoingMessage, drain, queue_depth, send_messages
-from sandbox.stack import Tuning, deploy_stack
+from sandbox.stack import StackSpec, Tuning, deploy_stack
 from sandbox.tap import EventTap
 from sandbox.worker import load_settings, real_handler, use_dependencies
 
@@ -135,16 +135,18 @@ def run_soak(options: SoakOptions, out: IO[str] | None = None, *, aws_endpoint: 
     with ExitStack() as stack:
         endpoint = aws_endpoint or stack.enter_context(MotoServer()).endpoint_url
         api = stack.enter_context(
-            PaymentsApiServer(throttle_rate=options.throttle_rate, error_rate=options.error_rate, seed=options.seed)
+            PaymentsApiServer(faults=FaultSettings(0, options.throttle_rate, options.error_rate, options.seed))
         )
         deployed = deploy_stack(
             endpoint,
-            stack_name=options.stack_name,
-            parameters=_parameters(options),
-            tuning=Tuning(
-                function_timeout=options.function_timeout,
-                visibility_timeout=options.visibility_timeout,
-                fifo_queues=options.fifo,
+            StackSpec(
+                name=options.stack_name,
+                parameters=_parameters(options),
+                tuning=Tuning(
+                    function_timeout=options.function_timeout,
+                    visibility_timeout=options.visibility_timeout,
+                    fifo_queues=options.fifo,
+                ),
             ),
         )
         worker_receives = int(deployed.function.environment.get("MAX_RECEIVE_COUNT", "5"))

@@ -16,7 +16,7 @@ import pytest
 from sandbox.assembly import Sandbox, SandboxConfig
 from sandbox.aws import MotoServer
 from sandbox.cli import print_banner
-from sandbox.stack import ROOT
+from sandbox.stack import ROOT, StackSpec
 from tests.support import poll
 
 pytestmark = pytest.mark.e2e
@@ -28,7 +28,7 @@ AWS = shutil.which("aws")
 def banner(moto_server: MotoServer) -> Iterator[tuple[Sandbox, list[str]]]:
     """A running sandbox (its own stack in the shared moto) and the lines of its banner."""
     config = SandboxConfig(
-        aws_endpoint=moto_server.endpoint_url, stack_name="e2e-banner", function_output=io.StringIO()
+        stack=StackSpec(name="e2e-banner"), aws_endpoint=moto_server.endpoint_url, function_output=io.StringIO()
     )
     with Sandbox(config) as sandbox:
         out = io.StringIO()

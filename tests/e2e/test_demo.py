@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import re
@@ -9,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.agentcore import FaultSettings
+from sandbox.assembly import SandboxConfig
 from sandbox.aws import MotoServer, client
 from sandbox.cli import main
-from sandbox.demo import DemoOptions, DemoResult, run_demo
+from sandbox.demo import DEMO_SANDBOX, DEMO_SEED, DemoOptions, DemoResult, run_demo
 from sandbox.fifo_demo import FifoDemoResult, run_fifo_demo
 from sandbox.sqs import QueueReader, parse_messages
-from sandbox.stack import deploy_stack
+from sandbox.stack import StackSpec, Tuning, deploy_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -30,15 +33,17 @@ def demo(moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> t
     out = io.StringIO()
     options = DemoOptions(
         requests=40,
-        max_receive_count=2,
-        function_timeout=10,
-        visibility_timeout=10,
-        throttle_rate=0.05,
-        error_rate=0.05,
         timeout=50.0,
-        aws_endpoint=moto_server.endpoint_url,
-        stack_name="e2e-demo",
         function_log=tmp_path_factory.mktemp("demo") / "function.log",
+        sandbox=SandboxConfig(
+            stack=StackSpec(
+                name="e2e-demo",
+                parameters={"MaxReceiveCount": "2"},
+                tuning=Tuning(function_timeout=10, visibility_timeout=10),
+            ),
+            aws_endpoint=moto_server.endpoint_url,
+            api_faults=FaultSettings(latency_ms=20, throttle_rate=0.05, error_rate=0.05, seed=DEMO_SEED),
+        ),
     )
     result = run_demo(options, out)
     return result, out.getvalue()
@@ -154,11 +159,11 @@ def test_the_round_trip_redrives_with_the_command_and_keeps_each_requests_token_
 def fifo_demo(moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> tuple[FifoDemoResult, str]:
     """The FIFO demo: four groups of five requests, user-002 #3 throttled on its first two receives."""
     out = io.StringIO()
+    stack = dataclasses.replace(DEMO_SANDBOX.stack, name="e2e-demo-fifo")
     options = DemoOptions(
         timeout=60.0,
-        aws_endpoint=moto_server.endpoint_url,
-        stack_name="e2e-demo-fifo",
         function_log=tmp_path_factory.mktemp("fifo-demo") / "function.log",
+        sandbox=dataclasses.replace(DEMO_SANDBOX, stack=stack, aws_endpoint=moto_server.endpoint_url),
     )
     return run_fifo_demo(options, out), out.getvalue()
 
@@ -203,7 +208,7 @@ def test_the_fifo_demos_later_records_of_the_throttled_group_wait_for_it(fifo_de
 
 def test_send_enqueues_lambda_event_files_and_json_lines_verbatim(moto_server: MotoServer, tmp_path: Path):
     # Given a running stack and a file of JSON lines, one of them malformed
-    stack = deploy_stack(moto_server.endpoint_url, stack_name="e2e-send")
+    stack = deploy_stack(moto_server.endpoint_url, StackSpec(name="e2e-send"))
     lines = tmp_path / "requests.jsonl"
     lines.write_text('{"expiryTimeInMinutes": 30}\nnot json\n\n', encoding="utf-8")
     event = Path(__file__).resolve().parents[2] / "events" / "sqs-mixed-batch.json"

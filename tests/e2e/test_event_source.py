@@ -18,7 +18,7 @@ import pytest
 from sandbox.aws import MotoServer, client
 from sandbox.event_source import Invocation, SqsEventSource, settle_response
 from sandbox.sqs import OutgoingMessage, QueueReader, send_messages
-from sandbox.stack import DeployedStack, StackError, Tuning, deploy_stack
+from sandbox.stack import DeployedStack, StackError, StackSpec, Tuning, deploy_stack
 from tests.support import poll
 
 pytestmark = pytest.mark.e2e
@@ -50,7 +50,7 @@ def deploy(moto_server: MotoServer) -> Callable[..., DeployedStack]:
 
     def deploy_one(parameters: dict[str, str], tuning: Tuning) -> DeployedStack:
         name = f"e2e-event-source-{next(_stacks)}"
-        return deploy_stack(moto_server.endpoint_url, stack_name=name, parameters=parameters, tuning=tuning)
+        return deploy_stack(moto_server.endpoint_url, StackSpec(name=name, parameters=parameters, tuning=tuning))
 
     return deploy_one
 

@@ -11,7 +11,7 @@ import pytest
 from sandbox.aws import MotoServer
 from sandbox.cli import ENV_JSON, sandbox_env_json
 from sandbox.event_source import SqsEventSource
-from sandbox.stack import DEFAULT_TEMPLATE, ROOT, deploy_stack
+from sandbox.stack import DEFAULT_TEMPLATE, ROOT, StackSpec, deploy_stack
 from sandbox.template_values import Evaluator, parameter_values
 from scripts.transform import load
 
@@ -56,7 +56,7 @@ def test_the_deployed_queues_function_and_event_source_are_those_of_template_yam
     (event,) = function["Events"].values()
 
     # When the sandbox deploys it untouched
-    stack = deploy_stack(moto_server.endpoint_url, stack_name="e2e-as-written")
+    stack = deploy_stack(moto_server.endpoint_url, StackSpec(name="e2e-as-written"))
 
     # Then the request queue, its redrive policy, the function and its event source are the template's
     deployed = stack.request_queue
@@ -88,7 +88,7 @@ def test_changing_a_queue_property_in_the_template_changes_the_sandbox(moto_serv
     path = copy_of_template(tmp_path, template)
 
     # When the sandbox deploys the copy and an event source is built on it
-    stack = deploy_stack(moto_server.endpoint_url, template_path=path, stack_name="e2e-changed-queue")
+    stack = deploy_stack(moto_server.endpoint_url, StackSpec(template_path=path, name="e2e-changed-queue"))
     source = SqsEventSource(stack, payments_endpoint="http://127.0.0.1:9")
 
     # Then moto's queue has the new values, and the event source leaves the visibility timeout to the queue

@@ -17,7 +17,7 @@ from sandbox.agentcore import PaymentsApiServer
 from sandbox.aws import MotoServer
 from sandbox.invoke import InvokeError, env_var_overrides, read_function
 from sandbox.runtime import sam_local_environment
-from sandbox.stack import deploy_stack
+from sandbox.stack import StackSpec, deploy_stack
 from tests.support import EVENTS, ROOT, sqs_event, sqs_record, valid_request
 
 SAM = ROOT / ".venv-tools" / "sam" / "bin" / "sam"
@@ -364,7 +364,7 @@ def test_env_vars_with_a_value_that_is_not_an_object_are_refused():
 def test_invoked_against_the_sandbox_the_worker_creates_a_session(tmp_path):
     # Given template.yaml deployed into moto's server, the fake payments API, and the env-vars file for both
     with MotoServer(mode="process") as moto, PaymentsApiServer() as api:
-        stack = deploy_stack(moto.endpoint_url, stack_name="invoke-e2e")
+        stack = deploy_stack(moto.endpoint_url, StackSpec(name="invoke-e2e"))
         env_vars = tmp_path / "env.json"
         document = sam_local_environment(stack, aws_endpoint=moto.endpoint_url, payments_endpoint=api.endpoint_url)
         env_vars.write_text(json.dumps(document), encoding="utf-8")
