@@ -251,8 +251,8 @@ def _watch(sandbox: Sandbox, stop: threading.Event, out: IO[str]) -> None:
 
 
 def sandbox_config(args: argparse.Namespace, *, stack_name: str, parameters: Mapping[str, str]) -> SandboxConfig:
-    """The sandbox that the flags ``up`` and ``demo`` share describe: the template and its tuning, the pollers,
-    the fake API's random faults; ``stack_name`` and ``parameters`` complete the stack."""
+    """The sandbox as the flags ``up`` and ``demo`` share say: the template and its tuning, the pollers, the fake
+    API's random faults. ``stack_name`` and ``parameters`` complete the stack (``up`` has flags for them)."""
     tuning = Tuning(function_timeout=args.function_timeout, visibility_timeout=args.visibility_timeout)
     return SandboxConfig(
         stack=StackSpec(template_path=args.template, name=stack_name, parameters=parameters, tuning=tuning),
@@ -304,17 +304,22 @@ def cmd_up(args: argparse.Namespace, out: IO[str]) -> int:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def cmd_demo(args: argparse.Namespace, out: IO[str]) -> int:
-    """``demo``: see :func:`sandbox.demo.run_demo`."""
+def demo_options(args: argparse.Namespace) -> DemoOptions:
+    """The demo as ``demo``'s flags say (``--seed`` seeds the load and the API's random faults alike)."""
     count = args.max_receive_count  # the template's MaxReceiveCount parameter (the worker's and the queue's)
     parameters = {} if count is None else {"MaxReceiveCount": str(count)}
-    options = DemoOptions(
+    return DemoOptions(
         requests=args.requests,
         seed=args.seed,
         timeout=args.timeout,
         function_log=args.function_log,
         sandbox=sandbox_config(args, stack_name=DEFAULT_STACK_NAME, parameters=parameters),
     )
+
+
+def cmd_demo(args: argparse.Namespace, out: IO[str]) -> int:
+    """``demo``: see :func:`sandbox.demo.run_demo`."""
+    options = demo_options(args)
     if args.fifo:
         return run_fifo_demo(options, out).exit_code
     return run_demo(options, out).exit_code

@@ -91,8 +91,9 @@ DEMO_SANDBOX: Final = SandboxConfig(
 class DemoOptions:
     """Knobs of :func:`run_demo`; defaults finish in about a minute on two cores.
 
-    ``seed`` seeds the generated load; ``sandbox`` is what the demo runs on (the function's output goes to
-    ``function_log`` instead of its ``function_output``).
+    ``seed`` seeds the generated load (the API's random faults have their own, ``sandbox.api_faults.seed``: the
+    same by default and from the CLI); ``sandbox`` is what the demo runs on, its function's output going to
+    ``function_log`` (instead of ``sandbox.function_output``).
     """
 
     requests: int = 300
