@@ -36,6 +36,12 @@ _SEND: Final = "send to the DLQ failed"
 T = TypeVar("T")
 
 
+def require_probability(name: str, value: float) -> None:
+    """A ``ValueError`` naming ``name`` unless ``value`` is between 0 and 1."""
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be between 0 and 1, not {value!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class CallFaults:
     """Probabilities of the faults injected into each call of a port (each call draws once).
@@ -51,9 +57,7 @@ class CallFaults:
 
     def __post_init__(self) -> None:
         for name in ("fail_call", "fail_entry", "lose_answer"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be between 0 and 1, not {value!r}")
+            require_probability(name, getattr(self, name))
         if self.fail_call + self.lose_answer > 1.0:
             raise ValueError("fail_call + lose_answer must not exceed 1")
 

@@ -12,19 +12,20 @@ from collections import Counter
 import pytest
 
 from sandbox.soak.scenarios import BACKSTOP_MIX, DEFAULT_SEED, STANDARD_MIX, scenario
-from sandbox.soak.workload import Request, build_requests
+from sandbox.soak.workload import Fate, Request, build_requests
 
 OWN_SOURCE = "payments.session-worker"
 
 
+def _drawn(drawn: tuple[Fate, str | None]) -> str:
+    """A fate :meth:`Mix.fate` drew, with its code, as ``kind`` or ``kind:code``."""
+    fate, code = drawn
+    return fate.label if code is None else f"{fate.label}:{code}"
+
+
 def _arranged(request: Request) -> str:
     """The fate the soak arranged for ``request``, as ``kind`` or ``kind:code``."""
-    return request.fate
-
-
-def _drawn(fate: str) -> str:
-    """A fate :meth:`Mix.fate` drew, as ``kind`` or ``kind:code``."""
-    return fate
+    return _drawn((request.fate, request.code))
 
 
 def _requests(name: str, *, short: bool) -> list[Request]:
