@@ -60,7 +60,7 @@ class Request:
     index: int
     body: str
     fate: Fate
-    code: str | None = None  # the one of the fate's codes it drew
+    code: str = ""  # the one of the fate's codes it drew ("" for a fate without codes)
     body_token: str | None = None
     user_id: str = ""
     attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -107,15 +107,15 @@ class Mix:
         require_probability("refuse_always", self.refuse_always)
         object.__setattr__(self, "shares", MappingProxyType(dict(self.shares)))
 
-    def fate(self, rng: random.Random) -> tuple[Fate, str | None]:
+    def fate(self, rng: random.Random) -> tuple[Fate, str]:
         """A valid request's fate and its code, drawn from ``rng``."""
         roll = rng.random()
         for fate in DRAWN_FATES:
             share = self.shares.get(fate, 0.0)
             if roll < share:
-                return fate, rng.choice(fate.codes) if fate.codes else None
+                return fate, rng.choice(fate.codes) if fate.codes else ""
             roll -= share
-        return Fate.PLAIN, None
+        return Fate.PLAIN, ""
 
     def refusals(self, rng: random.Random) -> int | None:
         if not self.refuse_dead_letters or rng.random() >= self.refuse_dead_letters:

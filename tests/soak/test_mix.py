@@ -51,9 +51,9 @@ def test_a_mix_draws_each_fate_with_one_of_its_codes(fate):
     # When it draws
     drawn = [mix.fate(rng) for _ in range(50)]
 
-    # Then each draw is that fate, with one of its codes, or none when it has no codes
+    # Then each draw is that fate, with one of its codes, or none ("") when it has no codes
     assert {f for f, _ in drawn} == {fate}
-    assert {code for _, code in drawn} == (set(fate.codes) if fate.codes else {None})
+    assert {code for _, code in drawn} == (set(fate.codes) if fate.codes else {""})
 
 
 def test_a_mix_keeps_the_shares_it_was_made_with():

@@ -17,10 +17,10 @@ from sandbox.soak.workload import Fate, Request, build_requests
 OWN_SOURCE = "payments.session-worker"
 
 
-def _drawn(drawn: tuple[Fate, str | None]) -> str:
+def _drawn(drawn: tuple[Fate, str]) -> str:
     """A fate :meth:`Mix.fate` drew, with its code, as ``kind`` or ``kind:code``."""
     fate, code = drawn
-    return fate.label if code is None else f"{fate.label}:{code}"
+    return f"{fate.label}:{code}" if code else fate.label
 
 
 def _arranged(request: Request) -> str:
