@@ -46,7 +46,7 @@ from sandbox.soak.operator import Operator, RedriveRound, redrive_round
 from sandbox.soak.report import Accounting, SoakReport, account_requests, order_violations
 from sandbox.soak.run import run_soak
 from sandbox.soak.scenarios import SCENARIOS, SoakOptions, scenario
-from sandbox.soak.workload import SHORT_REQUESTS, Mix, Request, build_requests
+from sandbox.soak.workload import SHORT_REQUESTS, Fate, Mix, Request, build_requests
 
 __all__ = [
     "NO_FAULTS",
@@ -54,6 +54,7 @@ __all__ = [
     "SHORT_REQUESTS",
     "Accounting",
     "CallFaults",
+    "Fate",
     "InvocationFaults",
     "Mix",
     "Operator",

@@ -13,9 +13,10 @@ import dataclasses
 import random
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Any, ClassVar, Final, Generic, TypeVar
 
 from sandbox.event_source import Handler
 from sandbox.worker import (
@@ -30,10 +31,15 @@ from sandbox.worker import (
 )
 
 INJECTED: Final = "injected by the soak"
-_PUBLISH: Final = "PutEvents failed"
-_SEND: Final = "send to the DLQ failed"
 
-T = TypeVar("T")
+T = TypeVar("T")  # an entry of a port's call
+P = TypeVar("P")  # a port
+
+
+def require_probability(name: str, value: float) -> None:
+    """A ``ValueError`` naming ``name`` unless ``value`` is between 0 and 1."""
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be between 0 and 1, not {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +57,7 @@ class CallFaults:
 
     def __post_init__(self) -> None:
         for name in ("fail_call", "fail_entry", "lose_answer"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be between 0 and 1, not {value!r}")
+            require_probability(name, getattr(self, name))
         if self.fail_call + self.lose_answer > 1.0:
             raise ValueError("fail_call + lose_answer must not exceed 1")
 
@@ -148,55 +152,56 @@ class Refusals:
             return True
 
 
-def _refusing(
-    items: Sequence[T], refusals: Refusals, call: Callable[[Sequence[T]], list[str | None]], what: str
-) -> list[str | None]:
-    """``call`` on the items ``refusals`` lets through; a refused one answers why, in its place."""
-    refused = [refusals.take(item) for item in items]
-    kept = [item for item, no in zip(items, refused, strict=True) if not no]
-    answers = iter(call(kept) if kept else [])
-    return [f"{what}: refused, {INJECTED}" if no else next(answers) for no in refused]
+class _FaultyPort(ABC, Generic[P, T]):
+    """A port around the real one (``inner``): each call under ``injector``'s faults (:class:`CallFaults`), and
+    the entries of chosen requests refused (``refusals``, keyed by :meth:`key`). ``what``: the call, as the
+    answers of its failures name it."""
 
+    what: ClassVar[str]
 
-def _event_user(entry: EventEntry) -> str | None:
-    user = (entry.detail.get("request") or {}).get("userId")
-    return user if isinstance(user, str) else None
-
-
-def _letter_body(letter: DeadLetter) -> str:
-    return letter.body
-
-
-class FaultyPublisher:
-    """An ``EventPublisher`` around the real one: ``PutEvents`` failing as a whole, per entry, or its answer
-    lost; and the events of chosen requests refused (``refusals``, keyed by the request's ``userId``)."""
-
-    def __init__(self, inner: EventPublisher, injector: FaultInjector) -> None:
+    def __init__(self, inner: P, injector: FaultInjector) -> None:
         self.inner = inner
         self.injector = injector
-        self.refusals = Refusals(_event_user)
+        self.refusals = Refusals(self.key)
+
+    @abstractmethod
+    def key(self, entry: T) -> str | None:
+        """The request ``entry`` belongs to, as ``refusals`` are scripted (``None``: never refused)."""
+
+    def _call(self, entries: Sequence[T], call: Callable[[Sequence[T]], list[str | None]]) -> list[str | None]:
+        """``call`` (the inner port's) on the entries ``refusals`` lets through; a refused one answers why, in
+        its place."""
+        refused = [self.refusals.take(entry) for entry in entries]
+        kept = [entry for entry, no in zip(entries, refused, strict=True) if not no]
+        answers = iter(self.injector.run(kept, call, self.what) if kept else [])
+        return [f"{self.what}: refused, {INJECTED}" if no else next(answers) for no in refused]
+
+
+class FaultyPublisher(_FaultyPort[EventPublisher, EventEntry]):
+    """An ``EventPublisher`` around the real one: ``PutEvents`` failing as a whole, per entry, or its answer
+    lost; and the events of chosen requests refused (keyed by the request's ``userId``)."""
+
+    what = "PutEvents failed"
+
+    def key(self, entry: EventEntry) -> str | None:
+        user = (entry.detail.get("request") or {}).get("userId")
+        return user if isinstance(user, str) else None
 
     def publish(self, entries: Sequence[EventEntry], *, deadline: float) -> list[str | None]:
-        def call(kept: Sequence[EventEntry]) -> list[str | None]:
-            return self.inner.publish(kept, deadline=deadline)
-
-        return _refusing(entries, self.refusals, lambda kept: self.injector.run(kept, call, _PUBLISH), _PUBLISH)
+        return self._call(entries, lambda kept: self.inner.publish(kept, deadline=deadline))
 
 
-class FaultyDeadLetters:
+class FaultyDeadLetters(_FaultyPort[DeadLetterSender, DeadLetter]):
     """A ``DeadLetterSender`` around the real one: the send to the DLQ failing as a whole, per message, or
-    lost; and the letters of chosen requests refused (``refusals``, keyed by the body)."""
+    lost; and the letters of chosen requests refused (keyed by the body)."""
 
-    def __init__(self, inner: DeadLetterSender, injector: FaultInjector) -> None:
-        self.inner = inner
-        self.injector = injector
-        self.refusals = Refusals(_letter_body)
+    what = "send to the DLQ failed"
+
+    def key(self, entry: DeadLetter) -> str:
+        return entry.body
 
     def send(self, letters: Sequence[DeadLetter], *, deadline: float) -> list[str | None]:
-        def call(kept: Sequence[DeadLetter]) -> list[str | None]:
-            return self.inner.send(kept, deadline=deadline)
-
-        return _refusing(letters, self.refusals, lambda kept: self.injector.run(kept, call, _SEND), _SEND)
+        return self._call(letters, lambda kept: self.inner.send(kept, deadline=deadline))
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from sandbox.soak.injection import FaultCounts, InvocationFaultCounts
-from sandbox.soak.workload import FINAL_CODES, TRANSIENT_CODES, Request
+from sandbox.soak.workload import FINAL_CODES, TRANSIENT_CODES, Fate, Request
 
 API_ERROR_CODES: Final = frozenset((*FINAL_CODES, *TRANSIENT_CODES))
 # Causes for which the worker did not know whether the API had created the session (an answer lost).
@@ -26,7 +26,7 @@ class SoakReport:
     poison: int
     pollers: int
     seed: int
-    fates: Counter[str]  # what the soak arranged, by kind (plain, slow, final, exhausted, poison, ...)
+    fates: Counter[Fate]  # what the soak arranged
     accounting: Accounting
     queue_left: dict[str, int]
     api_calls: int

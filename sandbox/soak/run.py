@@ -261,7 +261,7 @@ def run_soak(options: SoakOptions, out: IO[str] | None = None, *, aws_endpoint: 
         poison=sum(r.poison for r in requests),
         pollers=options.pollers,
         seed=options.seed,
-        fates=Counter(r.fate.partition(":")[0] for r in requests),
+        fates=Counter(r.fate for r in requests),
         accounting=account_requests(
             requests,
             sessions=snapshot["sessions"],

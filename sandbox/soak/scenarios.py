@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from sandbox.soak.injection import NO_FAULTS, CallFaults
-from sandbox.soak.workload import SHORT_REQUESTS, STANDARD_MIX, Mix
+from sandbox.soak.workload import SHORT_REQUESTS, STANDARD_MIX, Fate, Mix
 from sandbox.worker import ClientSettings
 
 SCENARIOS: Final = ("standard", "backstop", "fifo")
@@ -28,8 +28,10 @@ DEFAULT_SEED: Final = 20261126
 SOAK_PAYMENTS_CLIENT: Final = ClientSettings(connect_timeout=1.0, read_timeout=1.0, total_max_attempts=3)
 PUBLISHER_FAULTS: Final = CallFaults(fail_call=0.03, fail_entry=0.03, lose_answer=0.02)
 DEAD_LETTER_FAULTS: Final = CallFaults(fail_call=0.1, fail_entry=0.05, lose_answer=0.03)
-BACKSTOP_MIX: Final = Mix(exhausted=0.25, unpublished=0.25, slow=0.05, refuse_dead_letters=1.0, refuse_always=0.75)
-FIFO_MIX: Final = Mix(final=0.03, exhausted=0.02, slow=0.05, slow_every_attempt=0.02)
+BACKSTOP_MIX: Final = Mix(
+    {Fate.EXHAUSTED: 0.25, Fate.UNPUBLISHED: 0.25, Fate.SLOW: 0.05}, refuse_dead_letters=1.0, refuse_always=0.75
+)
+FIFO_MIX: Final = Mix({Fate.FINAL: 0.03, Fate.EXHAUSTED: 0.02, Fate.SLOW: 0.05, Fate.SLOW_EVERY_ATTEMPT: 0.02})
 
 
 @dataclass(frozen=True)

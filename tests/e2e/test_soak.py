@@ -14,7 +14,7 @@ import pytest
 
 from sandbox.aws import MotoServer
 from sandbox.operator_command import operator_environment
-from sandbox.soak import SHORT_REQUESTS, Refusals, Request, SoakReport, account_requests, run_soak, scenario
+from sandbox.soak import SHORT_REQUESTS, Fate, Refusals, Request, SoakReport, account_requests, run_soak, scenario
 from sandbox.soak.scenarios import BACKSTOP_MIX
 
 pytestmark = pytest.mark.e2e
@@ -64,7 +64,7 @@ def test_the_short_soak_accounts_for_every_request_and_drains_the_queue(standard
 def test_the_short_soak_ends_each_request_as_its_fate_says(standard):
     # Given the requests' fates are drawn from the seed alone
     report, _ = standard
-    final, poison = report.fates["final"], report.fates["poison"]
+    final, poison = report.fates[Fate.FINAL], report.fates[Fate.POISON]
 
     # Then final API errors fail, poison is dead-lettered, and every other request, redriven if need be, is created
     assert report.outcomes["failed"] == final
@@ -145,7 +145,8 @@ def test_the_fifo_soak_keeps_each_groups_order_at_the_api_and_ends_every_request
 
 
 def _request(index: int, *, poison: bool = False, token: str | None = None, group: str | None = None) -> Request:
-    request = Request(index, poison, json.dumps({"i": index}), "plain", token, f"soak-user-{index:06d}")
+    fate = Fate.POISON if poison else Fate.PLAIN
+    request = Request(index, json.dumps({"i": index}), fate, body_token=token, user_id=f"soak-user-{index:06d}")
     request.message_id = f"message-{index}"
     request.group = group
     return request
