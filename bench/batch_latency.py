@@ -94,21 +94,17 @@ def run(stack: Any, repeats: int) -> list[Any]:
     one_call = median(samples["one call"])
     results: list[Any] = [Info(f"one bare boto3 create_payment_session call at {memory_mb} MB", one_call, "ms")]
     for size, concurrency in CONCURRENCY.items():
-        bare, worker = median(samples[f"bare {size}"]), median(samples[f"worker {size}"])
-        results.append(
-            Result(
-                name=f"batch of {size} at {memory_mb} MB, MAX_CONCURRENCY={concurrency}, API at {LATENCY_MS} ms",
-                figure=worker,
-                baseline=bare,
-                unit="ms",
-                target=TARGET,
-                baseline_name="bare boto3 thread pool",
-                notes=[f"batch latency: CPU share {where}"] if size == 10 else [],
-            )
+        result = Result.from_samples(
+            f"batch of {size} at {memory_mb} MB, MAX_CONCURRENCY={concurrency}, API at {LATENCY_MS} ms",
+            worker=samples[f"worker {size}"],
+            baseline=samples[f"bare {size}"],
+            unit="ms",
+            target=TARGET,
+            baseline_name="bare boto3 thread pool",
+            notes=[f"batch latency: CPU share {where}"] if size == 10 else [],
         )
-        results.append(
-            Info("  the same, against one bare boto3 call", median(samples[f"worker {size}"]), "ms", one_call)
-        )
+        results.append(result)
+        results.append(Info("  the same, against one bare boto3 call", result.figure, "ms", one_call))
         peer = median(samples[f"peer {size}"])
         results.append(Info(f"  peer: Powertools BatchProcessor (sequential), {size} records", peer, "ms", one_call))
     return results

@@ -172,6 +172,16 @@ class Result:
     baseline_name: str = "bare boto3"
     notes: list[str] = field(default_factory=list)
 
+    @classmethod
+    def from_samples(
+        cls, name: str, *, worker: Sequence[float], baseline: Sequence[float], unit: str, target: float, **rest: Any
+    ) -> Result:
+        """A figure from paired samples: the median of the worker's against the median of its baseline's.
+
+        ``rest`` holds the other fields (``absolute``, ``baseline_name``, ``notes``).
+        """
+        return cls(name=name, figure=median(worker), baseline=median(baseline), unit=unit, target=target, **rest)
+
     @property
     def ratio(self) -> float | None:
         return None if not self.baseline else self.figure / self.baseline

@@ -40,7 +40,7 @@ def _child(kind: str, size: int, concurrency: int) -> None:
 
 
 def run(stack: Any, repeats: int) -> list[Any]:
-    from bench.common import Lockstep, Result, lambda_environment, median
+    from bench.common import Lockstep, Result, lambda_environment
     from bench.cpu_share import CpuShare
 
     env = lambda_environment(stack, latency_ms=0, max_concurrency=str(CONCURRENCY))
@@ -52,10 +52,10 @@ def run(stack: Any, repeats: int) -> list[Any]:
             for kind in ("worker", "bare") if index % 2 == 0 else ("bare", "worker"):
                 samples[kind].append(children.sample(kind)["us"])
     return [
-        Result(
-            name=f"CPU per record, batches of {BATCH}, API at ~0 ms",
-            figure=median(samples["worker"]),
-            baseline=median(samples["bare"]),
+        Result.from_samples(
+            f"CPU per record, batches of {BATCH}, API at ~0 ms",
+            worker=samples["worker"],
+            baseline=samples["bare"],
             unit="µs",
             target=TARGET,
         )

@@ -35,7 +35,7 @@ def _child(kind: str, size: int, concurrency: int) -> None:
 
 
 def run(stack: Any, repeats: int) -> list[Any]:
-    from bench.common import Result, lambda_environment, median, run_child
+    from bench.common import Result, lambda_environment, run_child
     from bench.cpu_share import CpuShare
 
     env = lambda_environment(stack, latency_ms=0, max_concurrency=str(CONCURRENCY))
@@ -46,10 +46,10 @@ def run(stack: Any, repeats: int) -> list[Any]:
                 args = ["child", kind, str(BATCH), str(CONCURRENCY)]
                 samples[kind].append(run_child("bench.peak_rss", args, env, share=share)["mib"])
     return [
-        Result(
-            name=f"peak RSS, {BATCH}-record batch, MAX_CONCURRENCY={CONCURRENCY}",
-            figure=median(samples["worker"]),
-            baseline=median(samples["bare"]),
+        Result.from_samples(
+            f"peak RSS, {BATCH}-record batch, MAX_CONCURRENCY={CONCURRENCY}",
+            worker=samples["worker"],
+            baseline=samples["bare"],
             unit="MiB",
             target=TARGET_MIB,
             absolute=True,

@@ -13,9 +13,6 @@ from typing import Any, Final
 import botocore.session
 import botocore.utils
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
-
-from adapters.deadline import DeadlineExceeded
 
 # The ISO 8601 forms that datetime.fromisoformat and botocore's dateutil parse identically.
 _ISO_TIMESTAMP: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})?")
@@ -92,14 +89,3 @@ class LazyClient:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.get(), name)
-
-
-# What a batch call (PutEvents, SendMessage[Batch]) may raise instead of answering: its items all failed.
-CALL_FAILURES: Final = (ClientError, BotoCoreError, DeadlineExceeded)
-
-
-def failure_reason(error: Exception) -> str:
-    """What the items of a failed call are told: the AWS error code, else the kind of failure."""
-    if isinstance(error, ClientError):
-        return str(error.response.get("Error", {}).get("Code", "Unknown"))
-    return type(error).__name__

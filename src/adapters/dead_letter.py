@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from adapters.clients import CALL_FAILURES, ClientSettings, LazyClient, failure_reason, make_client
+from adapters.batch_call import Answers, BatchCall
+from adapters.clients import ClientSettings, LazyClient, make_client
 from adapters.deadline import DeadlineGuard
 from domain.dead_letter import DeadLetter
 
@@ -59,7 +60,7 @@ class SqsDeadLetterSender:
 
     def __init__(self, client: Any, guard: DeadlineGuard, *, queue_url: str) -> None:
         self._client = client
-        self._guard = guard
+        self._call = BatchCall("SendMessageBatch", MAX_ENTRIES, failed="send to the DLQ failed", guard=guard)
         self._queue_url = queue_url
 
     @classmethod
@@ -75,29 +76,21 @@ class SqsDeadLetterSender:
         return cls(LazyClient(make), guard, queue_url=queue_url)
 
     def send(self, letters: Sequence[DeadLetter], *, deadline: float) -> list[str | None]:
-        if not letters:
-            return []
-        if len(letters) > MAX_ENTRIES:
-            raise ValueError(f"SendMessageBatch takes at most {MAX_ENTRIES} entries, got {len(letters)}")
-        with self._guard.bounded_by(deadline):
-            return [result for group in size_groups(letters) for result in self._send_group(group)]
+        return self._call(letters, self._send_group, deadline=deadline, groups=size_groups)
 
-    def _send_group(self, letters: Sequence[DeadLetter]) -> list[str | None]:
-        try:
-            if len(letters) == 1:
-                return self._send_one(letters[0])
-            return self._send_batch(letters)
-        except CALL_FAILURES as error:
-            return [f"send to the DLQ failed: {failure_reason(error)}"] * len(letters)
+    def _send_group(self, letters: Sequence[DeadLetter]) -> Answers:
+        if len(letters) == 1:
+            return self._send_one(letters[0])
+        return self._send_batch(letters)
 
-    def _send_one(self, letter: DeadLetter) -> list[str | None]:
+    def _send_one(self, letter: DeadLetter) -> Answers:
         self._client.send_message(QueueUrl=self._queue_url, **_message(letter))
         return [None]
 
-    def _send_batch(self, letters: Sequence[DeadLetter]) -> list[str | None]:
+    def _send_batch(self, letters: Sequence[DeadLetter]) -> Answers:
         entries: list[dict[str, Any]] = [{"Id": str(index), **_message(letter)} for index, letter in enumerate(letters)]
         response = self._client.send_message_batch(QueueUrl=self._queue_url, Entries=entries)
-        results: list[str | None] = ["no answer for this entry"] * len(letters)
+        results: Answers = ["no answer for this entry"] * len(letters)
         for ok in response.get("Successful", []):
             results[int(ok["Id"])] = None
         for failed in response.get("Failed", []):

@@ -6,7 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any, Final
 
-from adapters.clients import CALL_FAILURES, ClientSettings, failure_reason, make_client
+from adapters.batch_call import Answers, BatchCall
+from adapters.clients import ClientSettings, make_client
 from adapters.deadline import DeadlineGuard
 from domain.events import EventEntry
 
@@ -18,7 +19,7 @@ class EventBridgePublisher:
 
     def __init__(self, client: Any, guard: DeadlineGuard, *, bus_name: str, source: str) -> None:
         self._client = client
-        self._guard = guard
+        self._call = BatchCall("PutEvents", MAX_ENTRIES, failed="PutEvents failed", guard=guard)
         self._bus_name = bus_name
         self._source = source
 
@@ -42,15 +43,10 @@ class EventBridgePublisher:
         return out
 
     def publish(self, entries: Sequence[EventEntry], *, deadline: float) -> list[str | None]:
-        if not entries:
-            return []
-        if len(entries) > MAX_ENTRIES:
-            raise ValueError(f"PutEvents takes at most {MAX_ENTRIES} entries, got {len(entries)}")
-        with self._guard.bounded_by(deadline):
-            try:
-                response = self._client.put_events(Entries=[self._entry(entry) for entry in entries])
-            except CALL_FAILURES as error:
-                return [f"PutEvents failed: {failure_reason(error)}"] * len(entries)
+        return self._call(entries, self._put_events, deadline=deadline)
+
+    def _put_events(self, entries: Sequence[EventEntry]) -> Answers:
+        response = self._client.put_events(Entries=[self._entry(entry) for entry in entries])
         results = response.get("Entries", [])
         if len(results) != len(entries):
             return ["PutEvents answered for a different number of entries"] * len(entries)

@@ -91,4 +91,4 @@ class Harness:
         return report
 
     def events(self, detail_type: DetailType | None = None) -> list[EventEntry]:
-        return [e for e in self.publisher.entries if detail_type is None or e.detail_type is detail_type]
+        return [e for e in self.publisher.received if detail_type is None or e.detail_type is detail_type]

@@ -109,18 +109,19 @@ class _FakeBatchCall(Generic[T]):
         return [self.failing.get(self.key(item)) for item in items]
 
     @property
-    def items(self) -> list[T]:
+    def received(self) -> list[T]:
+        """Every item of every call, in order."""
         return [item for call in self.calls for item in call]
 
     def succeeded(self) -> list[T]:
         """Items the fake reported as done."""
         if self.whole_call_failure is not None:
             return []
-        return [item for item in self.items if self.key(item) not in self.failing]
+        return [item for item in self.received if self.key(item) not in self.failing]
 
 
 class FakeEventPublisher(_FakeBatchCall[EventEntry]):
-    """``EventPublisher``: fails entries by the client token of their detail (``failing_tokens``)."""
+    """``EventPublisher``: ``failing`` is keyed by the client token of an entry's detail."""
 
     def key(self, item: EventEntry) -> str:
         return str(item.detail["clientToken"])
@@ -128,37 +129,15 @@ class FakeEventPublisher(_FakeBatchCall[EventEntry]):
     def publish(self, entries: Sequence[EventEntry], *, deadline: float) -> list[str | None]:
         return self._answer(entries)
 
-    @property
-    def failing_tokens(self) -> dict[str, str]:
-        return self.failing
-
-    @property
-    def entries(self) -> list[EventEntry]:
-        return self.items
-
-    def accepted(self) -> list[EventEntry]:
-        return self.succeeded()
-
 
 class FakeDeadLetterSender(_FakeBatchCall[DeadLetter]):
-    """``DeadLetterSender``: fails letters by their source message ID (``failing_message_ids``)."""
+    """``DeadLetterSender``: ``failing`` is keyed by a letter's source message ID."""
 
     def key(self, item: DeadLetter) -> str:
         return item.message_id
 
     def send(self, letters: Sequence[DeadLetter], *, deadline: float) -> list[str | None]:
         return self._answer(letters)
-
-    @property
-    def failing_message_ids(self) -> dict[str, str]:
-        return self.failing
-
-    @property
-    def letters(self) -> list[DeadLetter]:
-        return self.items
-
-    def delivered(self) -> list[DeadLetter]:
-        return self.succeeded()
 
 
 @dataclass

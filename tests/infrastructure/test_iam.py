@@ -101,38 +101,48 @@ def test_the_key_policy_trusts_only_this_account_and_service_principals_bound_to
             assert principal == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
 
 
-def test_payment_sessions_can_be_created_only_on_the_default_and_allowed_managers(transformed):
-    # Given the statement granting CreatePaymentSession
-    (statement,) = granting(transformed, "bedrock-agentcore:CreatePaymentSession")
+# The actions the role grants one by one, each with the resources it may act on.
+SINGLE_ACTION_GRANTS = [
+    pytest.param(
+        "bedrock-agentcore:CreatePaymentSession",
+        # the default manager plus the allowed list when there is one (see the moto test for the resolved ARNs)
+        {
+            "Fn::If": [
+                "HasAllowedManagers",
+                {"Fn::Split": [",", {"Fn::Sub": "${PaymentManagerArn},${AllowedPaymentManagerArns}"}]},
+                [{"Ref": "PaymentManagerArn"}],
+            ]
+        },
+        id="payment-sessions-on-the-default-and-allowed-managers-only",
+    ),
+    pytest.param(
+        "events:PutEvents",
+        # the stack's own bus when EventBusName is empty, else the existing bus it names
+        {
+            "Fn::If": [
+                "CreateBus",
+                {"Fn::GetAtt": ["Bus", "Arn"]},
+                {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}"},
+            ]
+        },
+        id="events-on-the-workers-bus-only",
+    ),
+    pytest.param(
+        "sqs:SendMessage",
+        {"Fn::GetAtt": ["RequestDeadLetterQueue", "Arn"]},
+        id="messages-to-the-dead-letter-queue-only",
+    ),
+]
 
-    # Then its resources are the default manager plus the allowed list when there is one (see the moto test
-    # for the resolved ARNs)
-    assert as_list(statement["Action"]) == ["bedrock-agentcore:CreatePaymentSession"]
-    assert statement["Resource"] == {
-        "Fn::If": [
-            "HasAllowedManagers",
-            {"Fn::Split": [",", {"Fn::Sub": "${PaymentManagerArn},${AllowedPaymentManagerArns}"}]},
-            [{"Ref": "PaymentManagerArn"}],
-        ]
-    }
 
+@pytest.mark.parametrize(("action", "resource"), SINGLE_ACTION_GRANTS)
+def test_an_action_is_granted_alone_on_its_own_resources_only(transformed, action, resource):
+    # Given the statement granting the action
+    (statement,) = granting(transformed, action)
 
-def test_events_can_be_put_on_the_workers_bus_only(transformed):
-    (statement,) = granting(transformed, "events:PutEvents")
-    assert as_list(statement["Action"]) == ["events:PutEvents"]
-    assert statement["Resource"] == {
-        "Fn::If": [
-            "CreateBus",
-            {"Fn::GetAtt": ["Bus", "Arn"]},
-            {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}"},
-        ]
-    }
-
-
-def test_messages_can_be_sent_to_the_dead_letter_queue_only(transformed):
-    (statement,) = granting(transformed, "sqs:SendMessage")
-    assert as_list(statement["Action"]) == ["sqs:SendMessage"]
-    assert statement["Resource"] == {"Fn::GetAtt": ["RequestDeadLetterQueue", "Arn"]}
+    # Then it grants that action alone, on exactly its resources
+    assert as_list(statement["Action"]) == [action]
+    assert statement["Resource"] == resource
 
 
 def test_the_request_queue_can_only_be_consumed(transformed):

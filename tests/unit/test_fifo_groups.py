@@ -64,7 +64,7 @@ def test_interleaved_groups_each_reach_the_api_in_batch_order_one_call_at_a_time
     assert [c for c in calls if c.startswith("b")] == ["b1", "b2", "b3"]
     assert overlapped == []
     # And each record's event went out before the next record of its group was sent
-    published = [entry.detail["messageId"] for entry in harness.publisher.entries]
+    published = [entry.detail["messageId"] for entry in harness.publisher.received]
     assert [m for m in published if m.startswith("msg-a")] == ["msg-a1", "msg-a2", "msg-a3"]
 
 
@@ -101,7 +101,7 @@ def test_poison_is_dead_lettered_with_its_group_and_the_group_goes_on(harness: H
     report = harness.run(fifo("a1", "A", body="{not json"), fifo("a2", "A"), fifo("a3", "A"))
     # Then it is dead-lettered, keeping its group for the FIFO DLQ, and the group's later records are created
     assert outcomes(report) == {"a1": Outcome.DEAD_LETTERED, "a2": Outcome.CREATED, "a3": Outcome.CREATED}
-    (letter,) = harness.dead_letters.letters
+    (letter,) = harness.dead_letters.received
     assert (letter.message_id, letter.group_id) == ("msg-a1", "A")
     assert attribute(letter, "ErrorCode") == "MalformedJson"
 
@@ -123,7 +123,7 @@ def test_a_retried_cause_dead_lettered_on_its_last_receive_does_not_stop_its_gro
 
 
 def test_poison_that_cannot_be_dead_lettered_is_retried_and_holds_its_group_back(harness: Harness) -> None:
-    harness.dead_letters.failing_message_ids["msg-a1"] = "KMS.AccessDenied"
+    harness.dead_letters.failing["msg-a1"] = "KMS.AccessDenied"
     report = harness.run(fifo("a1", "A", body="[]"), fifo("a2", "A"))
     assert outcomes(report) == {"a1": Outcome.RETRIED, "a2": Outcome.RETRIED}
     assert harness.api.calls == []
@@ -144,7 +144,7 @@ def test_a_group_that_cannot_finish_before_the_deadline_hands_back_its_remaining
     # Then the first record is created and announced, and the rest of the group is handed back, never sent
     assert outcomes(report) == {"a1": Outcome.CREATED, "a2": Outcome.RETRIED, "a3": Outcome.RETRIED}
     assert harness.api.called_tokens == [token_of("a1")]
-    assert [entry.detail["messageId"] for entry in harness.publisher.entries] == ["msg-a1"]
+    assert [entry.detail["messageId"] for entry in harness.publisher.received] == ["msg-a1"]
     codes = [r.error_code for r in report.results]
     assert codes == [None, "Timeout", "HeldBack"]
 

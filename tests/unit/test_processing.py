@@ -196,7 +196,7 @@ def test_a_retried_cause_on_the_last_receive_is_dead_lettered_and_announced_as_r
     result = only_result(report)
     assert (result.outcome, result.error_code) == (Outcome.DEAD_LETTERED, error_code)
     assert report.batch_item_failures == []
-    (letter,) = harness.dead_letters.letters
+    (letter,) = harness.dead_letters.received
     assert letter.body == source.body
     assert attribute(letter, "ErrorCode") == error_code
     assert attribute(letter, "ClientToken") == token_of("r")
@@ -215,7 +215,7 @@ def test_a_failed_announcement_of_a_dead_lettered_record_changes_nothing(harness
     report = harness.run(record("r", receive_count=MAX_RECEIVE))
     assert only_result(report).outcome is Outcome.DEAD_LETTERED
     assert len(harness.publisher.calls) == 1
-    assert len(harness.dead_letters.delivered()) == 1
+    assert len(harness.dead_letters.succeeded()) == 1
 
 
 # -- poison ------------------------------------------------------------------------------------------------------
@@ -233,7 +233,7 @@ def test_poison_is_dead_lettered_on_the_first_receive_without_calling_the_api(
     assert (result.outcome, result.error_code, result.api_called) == (Outcome.DEAD_LETTERED, error_code, False)
     assert harness.api.calls == []
     assert harness.publisher.calls == []
-    (letter,) = harness.dead_letters.letters
+    (letter,) = harness.dead_letters.received
     assert letter.body == body
     assert attribute(letter, "ErrorCode") == error_code
     assert attribute(letter, "ErrorMessage") == result.error_message
@@ -247,21 +247,21 @@ def test_an_invalid_client_token_attribute_is_poison(harness: Harness) -> None:
     result = only_result(harness.run(source))
     assert (result.outcome, result.error_code) == (Outcome.DEAD_LETTERED, "InvalidRequest")
     assert harness.api.calls == []
-    (letter,) = harness.dead_letters.letters
+    (letter,) = harness.dead_letters.received
     assert attribute(letter, "ClientToken") == derive_token("msg-p")
 
 
 def test_poison_keeps_a_valid_client_token_attribute_for_the_redrive(harness: Harness) -> None:
     token = "redriven-token-0123456789abcdef0123456789"
     harness.run(record("p", body="{", attributes={"ClientToken": string_attribute(token)}))
-    (letter,) = harness.dead_letters.letters
+    (letter,) = harness.dead_letters.received
     assert attribute(letter, "ClientToken") == token
 
 
 def test_a_poison_error_message_never_holds_the_input(harness: Harness) -> None:
     secret = "zq7secret7qz"
     result = only_result(harness.run(record("p", userId=secret + "\n")))
-    (letter,) = harness.dead_letters.letters
+    (letter,) = harness.dead_letters.received
     assert result.error_message is not None and secret not in result.error_message
     assert secret not in attribute(letter, "ErrorMessage")
     assert result.user_id is None
@@ -272,7 +272,7 @@ def test_a_poison_error_message_never_holds_the_input(harness: Harness) -> None:
 
 def _fail_publish(harness: Harness, how: str, token: str) -> None:
     if how == "entry":
-        harness.publisher.failing_tokens[token] = "InternalFailure"
+        harness.publisher.failing[token] = "InternalFailure"
     elif how == "call":
         harness.publisher.whole_call_failure = "AccessDeniedException"
     else:
@@ -300,13 +300,13 @@ def test_a_failed_publish_on_the_last_receive_is_dead_lettered_as_event_publish_
     report = harness.run(record("e", receive_count=MAX_RECEIVE))
     result = only_result(report)
     assert (result.outcome, result.error_code) == (Outcome.DEAD_LETTERED, "EventPublishFailed")
-    (letter,) = harness.dead_letters.letters
+    (letter,) = harness.dead_letters.received
     assert attribute(letter, "ErrorCode") == "EventPublishFailed"
     assert report.batch_item_failures == []
 
 
 def test_one_failed_entry_fails_only_its_own_record(harness: Harness) -> None:
-    harness.publisher.failing_tokens[token_of("b")] = "InternalFailure"
+    harness.publisher.failing[token_of("b")] = "InternalFailure"
     report = harness.run(record("a"), record("b"), record("c"))
     assert [r.outcome for r in report.results] == [Outcome.CREATED, Outcome.RETRIED, Outcome.CREATED]
     assert report.batch_item_failures == [{"itemIdentifier": "msg-b"}]
@@ -332,7 +332,7 @@ def test_an_adapter_answering_for_the_wrong_number_of_entries_fails_the_chunk(ha
 def test_a_failed_dead_letter_hands_the_record_back_never_loses_it(harness: Harness, how: str, kind: str) -> None:
     # Given the DLQ refuses the copy
     if how == "entry":
-        harness.dead_letters.failing_message_ids["msg-x"] = "KMS.AccessDenied"
+        harness.dead_letters.failing["msg-x"] = "KMS.AccessDenied"
     elif how == "call":
         harness.dead_letters.whole_call_failure = "send to the DLQ failed: AccessDenied"
     else:
@@ -353,7 +353,7 @@ def test_a_failed_dead_letter_hands_the_record_back_never_loses_it(harness: Harn
 
 
 def test_one_refused_dead_letter_does_not_affect_the_others(harness: Harness) -> None:
-    harness.dead_letters.failing_message_ids["msg-y"] = "InvalidParameterValue"
+    harness.dead_letters.failing["msg-y"] = "InvalidParameterValue"
     report = harness.run(record("x", body="{"), record("y", body="{"), record("z", body="[]"))
     assert [r.outcome for r in report.results] == [Outcome.DEAD_LETTERED, Outcome.RETRIED, Outcome.DEAD_LETTERED]
 
@@ -433,7 +433,7 @@ def test_events_are_published_in_chunks_of_at_most_ten(harness: Harness) -> None
     assert {r.outcome for r in report.results} == {Outcome.CREATED}
     assert sorted(len(call) for call in harness.publisher.calls) == [5, 10, 10]
     assert max(len(call) for call in harness.publisher.calls) <= MAX_ENTRIES_PER_CALL
-    published = sorted(entry.detail["messageId"] for entry in harness.publisher.entries)
+    published = sorted(entry.detail["messageId"] for entry in harness.publisher.received)
     assert published == sorted(r.message_id for r in records)
 
 
@@ -442,7 +442,8 @@ def test_dead_letters_are_sent_in_chunks_of_at_most_ten(harness: Harness) -> Non
     report = harness.run(*records)
     assert {r.outcome for r in report.results} == {Outcome.DEAD_LETTERED}
     assert sorted(len(call) for call in harness.dead_letters.calls) == [1, 10, 10]
-    assert sorted(letter.message_id for letter in harness.dead_letters.letters) == sorted(r.message_id for r in records)
+    dead_lettered = sorted(letter.message_id for letter in harness.dead_letters.received)
+    assert dead_lettered == sorted(r.message_id for r in records)
 
 
 @pytest.mark.parametrize("limit", [1, 3, 10])
@@ -565,9 +566,9 @@ def test_every_record_gets_exactly_the_outcome_of_the_contracts_table(batch: lis
             if spec.kind in answers:
                 harness.api.answer(token_of(name), answers[spec.kind])
             if spec.publish_fails:
-                harness.publisher.failing_tokens[token_of(name)] = "InternalFailure"
+                harness.publisher.failing[token_of(name)] = "InternalFailure"
             if spec.dlq_fails:
-                harness.dead_letters.failing_message_ids[f"msg-{name}"] = "InternalError"
+                harness.dead_letters.failing[f"msg-{name}"] = "InternalError"
             body = '{"expiryTimeInMinutes": 60, "limit": 1}' if spec.kind == "poison" else None
             records.append(record(name, receive_count=spec.receive_count, body=body))
         report = harness.run(*records)
@@ -582,8 +583,8 @@ def test_every_record_gets_exactly_the_outcome_of_the_contracts_table(batch: lis
         {"itemIdentifier": r.message_id} for r in report.results if r.outcome is Outcome.RETRIED
     ]
     # Nothing is lost: a dead-lettered record is in the DLQ, a deleted one was announced
-    delivered = {letter.message_id for letter in harness.dead_letters.delivered()}
-    announced = {e.detail["messageId"] for e in harness.publisher.accepted()}
+    delivered = {letter.message_id for letter in harness.dead_letters.succeeded()}
+    announced = {e.detail["messageId"] for e in harness.publisher.succeeded()}
     for result in report.results:
         if result.outcome is Outcome.DEAD_LETTERED:
             assert result.message_id in delivered

@@ -60,7 +60,7 @@ def test_a_malformed_original_sent_timestamp_is_poison(harness: Harness, value: 
     assert (result.outcome, result.error_code) == (Outcome.DEAD_LETTERED, "InvalidRequest")
     assert result.error_message == "messageAttributes.OriginalSentTimestamp: not epoch milliseconds"
     assert harness.api.calls == []
-    (letter,) = harness.dead_letters.letters
+    (letter,) = harness.dead_letters.received
     # And its dead letter falls back to the record's own SentTimestamp for the first enqueue
     assert attribute(letter, "OriginalSentTimestamp") == str(source.sent_timestamp)
 
@@ -79,12 +79,12 @@ def test_an_expired_request_whose_failure_could_not_be_announced_is_dead_lettere
     harness: Harness,
 ) -> None:
     # Given a stale request on its last receive, and EventBridge refusing its failure event
-    harness.publisher.failing_tokens[token_of("old")] = "InternalFailure"
+    harness.publisher.failing[token_of("old")] = "InternalFailure"
     report = harness.run(record("old", sent_timestamp=TOO_OLD, receive_count=MAX_RECEIVE))
     # Then it is dead-lettered as EventPublishFailed, its first enqueue kept
     (result,) = report.results
     assert (result.outcome, result.error_code) == (Outcome.DEAD_LETTERED, "EventPublishFailed")
-    (letter,) = harness.dead_letters.letters
+    (letter,) = harness.dead_letters.received
     assert attribute(letter, "OriginalSentTimestamp") == str(TOO_OLD)
     assert harness.api.calls == []
 
@@ -95,7 +95,7 @@ def test_every_dead_letter_carries_the_first_enqueue(harness: Harness) -> None:
         record("poison-redriven", body="{", attributes={"OriginalSentTimestamp": string_attribute(str(first))}),
         record("poison-new", body="{", sent_timestamp=NOW_MS - MINUTE),
     )
-    stamps = {letter.message_id: attribute(letter, "OriginalSentTimestamp") for letter in harness.dead_letters.letters}
+    stamps = {letter.message_id: attribute(letter, "OriginalSentTimestamp") for letter in harness.dead_letters.received}
     assert stamps == {"msg-poison-redriven": str(first), "msg-poison-new": str(NOW_MS - MINUTE)}
 
 
@@ -106,12 +106,12 @@ def test_a_created_session_whose_event_failed_on_the_last_receive_is_dead_letter
     harness: Harness,
 ) -> None:
     # Given the API creates the session but EventBridge refuses its event, on the last receive
-    harness.publisher.failing_tokens[token_of("made")] = "InternalFailure"
+    harness.publisher.failing[token_of("made")] = "InternalFailure"
     report = harness.run(record("made", receive_count=MAX_RECEIVE))
     (result,) = report.results
     # Then the record is dead-lettered with the session's ID, so a redrive publishes PaymentSessionCreated
     assert (result.outcome, result.error_code) == (Outcome.DEAD_LETTERED, "EventPublishFailed")
-    (letter,) = harness.dead_letters.letters
+    (letter,) = harness.dead_letters.received
     assert attribute(letter, "PaymentSessionId") == result.payment_session_id
     assert attribute(letter, "ClientToken") == token_of("made")
     # And no subscriber is ever told it failed: the only event tried is the PaymentSessionCreated that was refused
@@ -124,7 +124,7 @@ def test_a_retried_cause_without_a_session_still_announces_its_failure(harness: 
 
     harness.api.answer(token_of("throttled"), ApiError("ThrottlingException", "slow", 429))
     harness.run(record("throttled", receive_count=MAX_RECEIVE))
-    (letter,) = harness.dead_letters.letters
+    (letter,) = harness.dead_letters.received
     assert "PaymentSessionId" not in letter.attributes
     (event,) = harness.events(DetailType.FAILED)
     assert event.detail["error"]["retryable"] is True

@@ -1,0 +1,75 @@
+"""The rule of an adapter's batch call (``PutEvents``, ``SendMessage[Batch]``): one answer per entry.
+
+No entries make no call; more than the API takes are a programming error; every request of the call is
+bounded by the caller's deadline; a call that raises instead of answering fails each of its entries with
+the same reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final, TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from adapters.deadline import DeadlineExceeded, DeadlineGuard
+
+T = TypeVar("T")
+
+# What a batch call may raise instead of answering: its entries all failed.
+CALL_FAILURES: Final = (ClientError, BotoCoreError, DeadlineExceeded)
+
+# One answer per entry: None when it was taken, else why not.
+Answers = list[str | None]
+
+
+def failure_reason(error: Exception) -> str:
+    """What the entries of a failed call are told: the AWS error code, else the kind of failure."""
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code", "Unknown"))
+    return type(error).__name__
+
+
+def one_group(entries: Sequence[T]) -> list[Sequence[T]]:
+    """All the entries in one request."""
+    return [entries]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchCall:
+    """One batch operation of an AWS API, as an adapter makes it.
+
+    ``operation`` is the API's name for it, ``max_entries`` the most it takes, ``failed`` what each entry of a
+    request that raised is told, before the reason.
+    """
+
+    operation: str
+    max_entries: int
+    failed: str
+    guard: DeadlineGuard
+
+    def __call__(
+        self,
+        entries: Sequence[T],
+        request: Callable[[Sequence[T]], Answers],
+        *,
+        deadline: float,
+        groups: Callable[[Sequence[T]], list[Sequence[T]]] = one_group,
+    ) -> Answers:
+        """``request`` for each of ``groups(entries)`` in turn, within ``deadline``: the answers in entry order.
+
+        A group whose request raises one of ``CALL_FAILURES`` fails its own entries only.
+        """
+        if not entries:
+            return []
+        if len(entries) > self.max_entries:
+            raise ValueError(f"{self.operation} takes at most {self.max_entries} entries, got {len(entries)}")
+        answers: Answers = []
+        with self.guard.bounded_by(deadline):
+            for group in groups(entries):
+                try:
+                    answers.extend(request(group))
+                except CALL_FAILURES as error:
+                    answers.extend([f"{self.failed}: {failure_reason(error)}"] * len(group))
+        return answers
