@@ -16,7 +16,7 @@ from botocore.exceptions import BotoCoreError
 
 from operations import render
 from operations.aws import cloudformation_client, error_code, sqs_client
-from operations.letters import DEFAULT_VISIBILITY_SECONDS
+from operations.letters import DEFAULT_VISIBILITY_SECONDS, StillHidden
 from operations.queues import QueueProblem, check_pair, stack_queue_urls
 from operations.redrive import Pacer, Redriver
 from operations.report import report
@@ -113,6 +113,7 @@ def _report(arguments: argparse.Namespace, dlq_url: str) -> int:
         render.print_json(sys.stdout, result.as_json())
     else:
         render.console().print(render.report_table(result))
+    _warn_still_hidden(result.still_hidden, dlq_url)
     return 0
 
 
@@ -139,6 +140,7 @@ def _redrive(arguments: argparse.Namespace, dlq_url: str, queue_url: str) -> int
         out = render.console()
         for table in render.redrive_tables(result):
             out.print(table)
+    _warn_still_hidden(result.still_hidden, dlq_url)
     if result.stopped is not None:
         print(f"{PROG}: {result.stopped.line()}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -147,6 +149,11 @@ def _redrive(arguments: argparse.Namespace, dlq_url: str, queue_url: str) -> int
         print(f"{PROG}: {len(result.failed)} selected message(s) not moved: {names}", file=sys.stderr)
         return EXIT_NOT_MOVED
     return 0
+
+
+def _warn_still_hidden(still_hidden: StillHidden | None, dlq_url: str) -> None:
+    if still_hidden is not None:
+        print(f"{PROG}: {still_hidden.line(dlq_url)}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

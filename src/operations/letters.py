@@ -10,7 +10,6 @@ many SQS counted, for comparison.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 from botocore.exceptions import BotoCoreError, ClientError
 
 from domain.dead_letter import LetterAttribute
+from operations.aws import error_code
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -27,6 +27,25 @@ RECEIVE_WAIT_SECONDS: Final = 1  # long polling: an empty answer means no visibl
 DEFAULT_VISIBILITY_SECONDS: Final = 30
 MAX_RECEIVE: Final = 10  # SQS's limit per ReceiveMessage and per batch call
 NO_ERROR_CODE: Final = "(none)"  # moved by the queue's own redrive policy: the worker did not dead-letter it
+
+
+@dataclass(frozen=True, slots=True)
+class StillHidden:
+    """Held letters the scan could not make visible again: they reappear when their visibility timeout ends."""
+
+    count: int
+    seconds: int  # the scan's visibility timeout: the longest they stay hidden
+    reason: str  # AWS's error code of the refused ``ChangeMessageVisibilityBatch``
+
+    def line(self, queue_url: str) -> str:
+        """The warning the operator reads (the letters are still in the queue: nothing is lost)."""
+        return (
+            f"warning: {self.count} letter(s) of {queue_url} stay hidden for up to {self.seconds} s:"
+            f" making them visible again failed ({self.reason})"
+        )
+
+    def as_json(self) -> dict[str, int | str]:
+        return {"count": self.count, "seconds": self.seconds, "reason": self.reason}
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,14 +146,22 @@ class Scan:
         """The message was deleted: nothing to release."""
         self._held.pop(message_id, None)
 
-    def release(self) -> None:
-        """Make every held message visible again now. Best effort: one not released reappears on its timeout."""
+    def release(self) -> StillHidden | None:
+        """Make every held message visible again now; what could not be, reappears on its timeout (reported).
+
+        A batch entry SQS refuses (a stale receipt handle, a message no longer in flight) is not hidden by this
+        scan any more, so only a refused call counts.
+        """
         held = list(self._held.items())
         self._held.clear()
+        hidden, reason = 0, ""
         for start in range(0, len(held), MAX_RECEIVE):
             entries: list[ChangeMessageVisibilityBatchRequestEntryTypeDef] = [
                 {"Id": str(index), "ReceiptHandle": handle, "VisibilityTimeout": 0}
                 for index, (_, handle) in enumerate(held[start : start + MAX_RECEIVE])
             ]
-            with contextlib.suppress(ClientError, BotoCoreError):
+            try:
                 self._sqs.change_message_visibility_batch(QueueUrl=self._url, Entries=entries)
+            except (ClientError, BotoCoreError) as error:
+                hidden, reason = hidden + len(entries), reason or error_code(error)
+        return StillHidden(hidden, self._visibility, reason) if hidden else None

@@ -17,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from operations.aws import error_code, is_denied
 from operations.copies import CannotCopy, Copy, Source, copy_of
-from operations.letters import DEFAULT_VISIBILITY_SECONDS, Letter, Scan
+from operations.letters import DEFAULT_VISIBILITY_SECONDS, Letter, Scan, StillHidden
 from operations.queues import QueuePair, QueueProblem
 
 if TYPE_CHECKING:
@@ -64,6 +64,7 @@ class Redrive:
     dry_run: bool
     moves: list[Move] = field(default_factory=list)
     stopped: QueueProblem | None = None  # the error that ended the run early (exit 2)
+    still_hidden: StillHidden | None = None  # letters not moved that the scan could not make visible again
 
     @property
     def failed(self) -> list[Move]:
@@ -143,7 +144,7 @@ class Redriver:
         except (ClientError, BotoCoreError) as error:  # a receive failed
             result.stopped = QueueProblem(f"queue {self._pair.dead_letters.url}", error_code(error))
         finally:
-            scan.release()
+            result.still_hidden = scan.release()
         return result
 
     def _selected(self, scan: Scan) -> Iterator[Letter]:

@@ -119,6 +119,7 @@ def redrive_json(result: Redrive) -> dict[str, Any]:
         "moved": sum(move.outcome is Outcome.MOVED for move in result.moves),
         "failed": len(result.failed),
         "stopped": result.stopped.line() if result.stopped else None,
+        "stillHidden": result.still_hidden.as_json() if result.still_hidden else None,
         "messages": [
             {
                 "messageId": move.message_id,

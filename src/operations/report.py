@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from operations.aws import error_code
-from operations.letters import DEFAULT_VISIBILITY_SECONDS, Letter, Scan
+from operations.letters import DEFAULT_VISIBILITY_SECONDS, Letter, Scan, StillHidden
 from operations.queues import QueueInfo, QueueProblem, describe_queue
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ class CodeCount:
 class Report:
     queue: QueueInfo  # as SQS counted it before the scan
     counts: list[CodeCount]  # by ErrorCode, most letters first
+    still_hidden: StillHidden | None = None  # letters the scan could not make visible again
 
     @property
     def seen(self) -> int:
@@ -70,6 +71,7 @@ class Report:
                 }
                 for count in self.counts
             ],
+            "stillHidden": self.still_hidden.as_json() if self.still_hidden else None,
         }
 
 
@@ -97,5 +99,5 @@ def report(sqs: SQSClient, dlq_url: str, *, visibility_timeout: int = DEFAULT_VI
     except (ClientError, BotoCoreError) as error:
         raise QueueProblem(f"queue {dlq_url}", error_code(error)) from error
     finally:
-        scan.release()
-    return Report(queue=queue, counts=counts)
+        still_hidden = scan.release()  # on a failed receive, the problem is the line the operator reads
+    return Report(queue=queue, counts=counts, still_hidden=still_hidden)

@@ -9,6 +9,7 @@ import pytest
 
 from sandbox.aws import free_port
 from tests.operations.moto_queues import Queues
+from tests.support import poll
 
 BODY = '{"expiryTimeInMinutes": 60}'
 
@@ -126,32 +127,38 @@ def _moto_auth(moto, count):
         pass
 
 
-def test_a_missing_permission_stops_the_redrive_naming_the_queue_and_nothing_is_lost(moto, queues, run, monkeypatch):
-    # Given an IAM user that may read and delete from SQS but not send, and moto checking IAM
-    letters = {queues.dead_letter(BODY, ErrorCode="ThrottlingException") for _ in range(3)}
+def as_operator(moto, monkeypatch, allowed):
+    """The SDK variables hold the keys of an IAM user who may do only ``allowed`` (checked once moto's IAM is on)."""
     iam = moto.client("iam")
     iam.create_user(UserName="operator")
-    # (on AWS sqs:ChangeMessageVisibility covers the batch call; moto asks for the batch's own name)
-    allowed = [
-        "sqs:GetQueueAttributes",
-        "sqs:ReceiveMessage",
-        "sqs:ChangeMessageVisibility",
-        "sqs:ChangeMessageVisibilityBatch",
-        "sqs:DeleteMessage",
-    ]
     policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": allowed, "Resource": "*"}]}
-    iam.put_user_policy(UserName="operator", PolicyName="no-send", PolicyDocument=json.dumps(policy))
+    iam.put_user_policy(UserName="operator", PolicyName="operator", PolicyDocument=json.dumps(policy))
     key = iam.create_access_key(UserName="operator")["AccessKey"]
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
     monkeypatch.delenv("AWS_SESSION_TOKEN")
 
-    # When the DLQ is redriven with that user's keys
+
+def checking_iam(moto, run, *argv):
+    """``run(*argv)`` with moto checking IAM for its calls only."""
     _moto_auth(moto, "0")
     try:
-        ran = run("dlq", "redrive", *queues.urls())
+        return run(*argv)
     finally:
         _moto_auth(moto, "inf")
+
+
+# On AWS sqs:ChangeMessageVisibility covers the batch call; moto asks for the batch's own name.
+RELEASE = ["sqs:ChangeMessageVisibility", "sqs:ChangeMessageVisibilityBatch"]
+
+
+def test_a_missing_permission_stops_the_redrive_naming_the_queue_and_nothing_is_lost(moto, queues, run, monkeypatch):
+    # Given an IAM user that may read and delete from SQS but not send, and moto checking IAM
+    letters = {queues.dead_letter(BODY, ErrorCode="ThrottlingException") for _ in range(3)}
+    as_operator(moto, monkeypatch, ["sqs:GetQueueAttributes", "sqs:ReceiveMessage", *RELEASE, "sqs:DeleteMessage"])
+
+    # When the DLQ is redriven with that user's keys
+    ran = checking_iam(moto, run, "dlq", "redrive", *queues.urls())
 
     # Then the first send's refusal ends the run: one line naming the request queue and the HTTP 403 that
     # moto answers (its error body is XML, which botocore cannot read for SQS's JSON protocol; on AWS the line
@@ -159,6 +166,56 @@ def test_a_missing_permission_stops_the_redrive_naming_the_queue_and_nothing_is_
     assert ran.status == 2
     assert the_line(ran) == f"payment-session-worker: queue {queues.queue_url}: 403"
     nothing_moved(queues, letters)
+
+
+def hidden_warning(queues, count, seconds):
+    return (
+        f"payment-session-worker: warning: {count} letter(s) of {queues.dlq_url} stay hidden for up to {seconds} s:"
+        " making them visible again failed (403)"
+    )
+
+
+def test_a_report_that_cannot_release_its_letters_says_how_many_stay_hidden_and_for_how_long(
+    moto, queues, run, monkeypatch
+):
+    # Given three dead letters, and an IAM user that may read the DLQ but not change a message's visibility
+    letters = {queues.dead_letter(BODY, ErrorCode="ThrottlingException") for _ in range(3)}
+    as_operator(moto, monkeypatch, ["sqs:GetQueueAttributes", "sqs:ReceiveMessage"])
+
+    # When that user asks for the report, as JSON, with letters held for 2 s
+    ran = checking_iam(moto, run, "dlq", "report", "--dlq-url", queues.dlq_url, "--visibility-timeout", "2", "--json")
+
+    # Then the report is whole, exit 0, and one warning line says the three stay hidden for up to 2 s and why
+    assert ran.status == 0, ran.err
+    assert ran.json()["seen"] == 3
+    assert ran.json()["stillHidden"] == {"count": 3, "seconds": 2, "reason": "403"}
+    assert the_line(ran) == hidden_warning(queues, 3, 2)
+    # And nothing is lost: hidden now, all three are back once their visibility timeout has run out
+    assert queues.receive(queues.dlq_url) == []
+    assert poll(lambda: queues.ids(queues.dlq_url), lambda ids: ids == letters, timeout=15) == letters
+
+
+def test_a_redrive_that_cannot_release_the_letters_it_left_says_so_and_still_moves_the_selected(
+    moto, queues, run, monkeypatch
+):
+    # Given a throttled letter and a poison one, and an IAM user that may move letters but not release one
+    moved = queues.dead_letter(BODY, ErrorCode="ThrottlingException")
+    left = queues.dead_letter(BODY, ErrorCode="InvalidRequest")
+    allowed = ["sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:SendMessage", "sqs:DeleteMessage"]
+    as_operator(moto, monkeypatch, allowed)
+
+    # When that user redrives the throttled letters only
+    ran = checking_iam(
+        moto, run, "dlq", "redrive", *queues.urls(), "--error-code", "ThrottlingException", "--visibility-timeout", "2"
+    )
+
+    # Then the selected letter moves (exit 0), and one warning says the letter left behind stays hidden for 2 s
+    assert ran.status == 0, ran.err
+    assert the_line(ran) == hidden_warning(queues, 1, 2)
+    assert len(queues.receive(queues.queue_url)) == 1
+    # And the poison letter is back in the DLQ once its visibility timeout has run out; the moved one is gone
+    assert poll(lambda: queues.ids(queues.dlq_url), lambda ids: ids == {left}, timeout=15) == {left}
+    assert moved not in queues.ids(queues.dlq_url)
 
 
 @pytest.mark.parametrize(
