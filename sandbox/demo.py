@@ -24,7 +24,8 @@ from sandbox.assembly import Sandbox, SandboxConfig
 from sandbox.event_source import Invocation
 from sandbox.fates import Fate, Sample, account, load_samples
 from sandbox.load import DEFAULT_EVENT_SOURCE, POISON_KINDS, poison_body, random_request
-from sandbox.round_trip import FailingPublisher, RoundTrip, redrive_round_trip, refuse_events_of
+from sandbox.refusals import RefusingPublisher
+from sandbox.round_trip import RoundTrip, redrive_round_trip, refuse_events_of
 from sandbox.sqs import OutgoingMessage, QueueMessage
 from sandbox.stack import StackSpec, Tuning
 from sandbox.tables import print_table
@@ -303,12 +304,12 @@ def _demo(
 
 
 def _round_trip(
-    sandbox: Sandbox, publisher: FailingPublisher, names: Mapping[str, str], timeout: float, out: IO[str]
+    sandbox: Sandbox, publisher: RefusingPublisher, names: Mapping[str, str], timeout: float, out: IO[str]
 ) -> list[RoundTrip]:
     """Lift the faults, make the DLQ's letters visible, redrive them with the operator's command, compare."""
     api = sandbox.payments_api
     out.write("\nThe dead-letter round trip (CONTRACT sections 2, 3 and 8)\n")
-    publisher.lift()
+    publisher.refusals.lift()
     api.set_faults(throttle_rate=0.0, error_rate=0.0)
     pending = api.snapshot()["scripted_pending"]
     out.write(

@@ -1,19 +1,18 @@
 """The demo's last part: the dead-letter round trip (CONTRACT sections 2, 3 and 8).
 
-During the main run one request has its ``PutEvents`` refused on every receive (:class:`FailingPublisher`,
-around the worker's own publisher): the API creates its session on the first receive, each later receive gets
-the same session back (same ``clientToken``), and the last one dead-letters it with ``PaymentSessionId`` and
-announces no failure. After the run the faults are lifted and the operator's command,
-``payment-session-worker dlq redrive``, runs in a subprocess against the sandbox's endpoint, as an operator
-would run it; :func:`redrive_round_trip` then waits for the redriven requests and compares, for each, the
-``clientToken`` and ``paymentSessionId`` of its dead letter with those of the event after the redrive, and the
-sessions the fake API holds for the token.
+During the main run one request has its ``PutEvents`` refused on every receive (:func:`refuse_events_of`: a
+:class:`~sandbox.refusals.RefusingPublisher` around the worker's own publisher): the API creates its session on
+the first receive, each later receive gets the same session back (same ``clientToken``), and the last one
+dead-letters it with ``PaymentSessionId`` and announces no failure. After the run the faults are lifted and the
+operator's command, ``payment-session-worker dlq redrive``, runs in a subprocess against the sandbox's endpoint,
+as an operator would run it; :func:`redrive_round_trip` then waits for the redriven requests and compares, for
+each, the ``clientToken`` and ``paymentSessionId`` of its dead letter with those of the event after the
+redrive, and the sessions the fake API holds for the token.
 """
 
 from __future__ import annotations
 
 import shlex
-import threading
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -22,6 +21,7 @@ from typing import IO, Any, Final
 from sandbox.assembly import Sandbox
 from sandbox.aws import client
 from sandbox.operator_command import COMMAND, command_line, run_command
+from sandbox.refusals import RefusingPublisher
 from sandbox.sqs import QueueMessage
 from sandbox.tables import print_table
 from sandbox.worker import EventEntry, EventPublisher, build_dependencies, load_settings, use_dependencies
@@ -30,36 +30,26 @@ REFUSED: Final = "PutEvents entry refused (scripted by the demo)"
 COMMAND_TIMEOUT_SECONDS: Final = 120.0
 
 
-class FailingPublisher:
-    """The worker's ``EventPublisher``, refusing the entries of chosen requests (by ``correlationId``) until lifted."""
-
-    def __init__(self, inner: EventPublisher, correlation_ids: Collection[str]) -> None:
-        self.inner = inner
-        self.correlation_ids = frozenset(correlation_ids)
-        self.refused = 0
-        self._active = True
-        self._lock = threading.Lock()
-
-    def lift(self) -> None:
-        """The cause is fixed: publish everything from now on."""
-        with self._lock:
-            self._active = False
-
-    def publish(self, entries: Sequence[EventEntry], *, deadline: float) -> list[str | None]:
-        with self._lock:
-            refuse = [self._active and e.detail.get("correlationId") in self.correlation_ids for e in entries]
-            self.refused += sum(refuse)
-        kept = [entry for entry, refused in zip(entries, refuse, strict=True) if not refused]
-        answers = iter(self.inner.publish(kept, deadline=deadline) if kept else [])
-        return [REFUSED if refused else next(answers) for refused in refuse]
+def _correlation_id(entry: EventEntry) -> str | None:
+    correlation_id = entry.detail.get("correlationId")
+    return correlation_id if isinstance(correlation_id, str) else None
 
 
-def refuse_events_of(correlation_ids: Collection[str]) -> FailingPublisher:
-    """Wire the worker with a :class:`FailingPublisher` (call once the event source has started)."""
-    wrapped: dict[str, FailingPublisher] = {}
+def refusing_events_of(inner: EventPublisher, correlation_ids: Collection[str]) -> RefusingPublisher:
+    """``inner``, refusing the events of the requests of ``correlation_ids`` (by ``correlationId``) until its
+    refusals are lifted."""
+    publisher = RefusingPublisher(inner, _correlation_id, refusal=REFUSED)
+    for correlation_id in correlation_ids:
+        publisher.refusals.script(correlation_id, None)
+    return publisher
+
+
+def refuse_events_of(correlation_ids: Collection[str]) -> RefusingPublisher:
+    """Wire the worker with its publisher in :func:`refusing_events_of` (call once the event source has started)."""
+    wrapped: dict[str, RefusingPublisher] = {}
 
     def wrap(publisher: EventPublisher) -> EventPublisher:
-        wrapped["publisher"] = FailingPublisher(publisher, correlation_ids)
+        wrapped["publisher"] = refusing_events_of(publisher, correlation_ids)
         return wrapped["publisher"]
 
     use_dependencies(build_dependencies(load_settings(), wrap_publisher=wrap))

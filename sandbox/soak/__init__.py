@@ -17,7 +17,7 @@ the real handler, the fake payments API over HTTP, and an EventBridge tap. Fault
 * the worker's own ports, by composition (:func:`wire`): ``PutEvents`` failing as a whole call, per entry,
   or with its answer lost after the events went out; the DLQ send failing the same three ways; and, by
   request, every event refused (the session exists, its announcement cannot go out) or the dead letter
-  refused on several receives in a row (:class:`Refusals`);
+  refused on several receives in a row (:class:`sandbox.refusals.Refusals`);
 * invocations, by wrapping the handler (:class:`InvocationFaults`): a short deadline in the context for
   some (records are cut off mid-batch), and some lost after the handler returned (Lambda hands the whole
   batch back, as when an invocation dies after its work);
@@ -41,7 +41,7 @@ failed; on FIFO, the API saw each group's requests in the order they were sent.
 
 from __future__ import annotations
 
-from sandbox.soak.injection import NO_FAULTS, CallFaults, InvocationFaults, Refusals, Wiring, wire
+from sandbox.soak.injection import NO_FAULTS, CallFaults, InvocationFaults, Wiring, wire
 from sandbox.soak.operator import Operator, RedriveRound, redrive_round
 from sandbox.soak.report import Accounting, SoakReport, account_requests, order_violations
 from sandbox.soak.run import run_soak
@@ -59,7 +59,6 @@ __all__ = [
     "Mix",
     "Operator",
     "RedriveRound",
-    "Refusals",
     "Request",
     "SoakOptions",
     "SoakReport",

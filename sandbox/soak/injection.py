@@ -2,7 +2,7 @@
 
 * :func:`wire`: ``handlers.dependencies.build`` with a ``PutEvents`` publisher and a DLQ sender that fail as
   a whole call, per entry, or with their answer lost after the work was done (:class:`CallFaults`), and
-  that refuse chosen entries, by request, a scripted number of times (:class:`Refusals`);
+  that refuse chosen entries, by request, a scripted number of times (:class:`sandbox.refusals.Refusals`);
 * :class:`InvocationFaults`: a handler around the real one that gives some invocations a short deadline and
   loses some after the handler returned (Lambda then hands the whole batch back).
 """
@@ -16,9 +16,10 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Final, Generic, TypeVar
+from typing import Any, ClassVar, Final, TypeVar
 
 from sandbox.event_source import Handler
+from sandbox.refusals import RefusingPort
 from sandbox.worker import (
     ClientSettings,
     DeadLetter,
@@ -114,45 +115,7 @@ class FaultInjector:
         return results
 
 
-class Refusals:
-    """Entries refused by the request they belong to, whatever the random faults: each key a scripted number
-    of times, or every time until :meth:`lift` (the operator fixed the cause). Thread-safe.
-
-    ``key`` names an entry's request (``None``: never refused), e.g. a dead letter by its body.
-    """
-
-    def __init__(self, key: Callable[[Any], str | None]) -> None:
-        self._key = key
-        self._left: dict[str, int | None] = {}
-        self._lock = threading.Lock()
-        self.refused = 0
-
-    def script(self, key: str, times: int | None) -> None:
-        """Refuse ``key``'s next ``times`` entries (``None``: every one until :meth:`lift`)."""
-        with self._lock:
-            self._left[key] = times
-
-    def lift(self) -> None:
-        with self._lock:
-            self._left.clear()
-
-    def take(self, entry: Any) -> bool:
-        """Whether ``entry`` is refused now (a scripted refusal is used up)."""
-        key = self._key(entry)
-        with self._lock:
-            if key is None or key not in self._left:
-                return False
-            left = self._left[key]
-            if left is not None:
-                if left <= 1:
-                    del self._left[key]
-                else:
-                    self._left[key] = left - 1
-            self.refused += 1
-            return True
-
-
-class _FaultyPort(ABC, Generic[P, T]):
+class _FaultyPort(RefusingPort[P, T], ABC):
     """A port around the real one (``inner``): each call under ``injector``'s faults (:class:`CallFaults`), and
     the entries of chosen requests refused (``refusals``, keyed by :meth:`key`). ``what``: the call, as the
     answers of its failures name it."""
@@ -160,21 +123,16 @@ class _FaultyPort(ABC, Generic[P, T]):
     what: ClassVar[str]
 
     def __init__(self, inner: P, injector: FaultInjector) -> None:
-        self.inner = inner
+        super().__init__(inner, self.key, refusal=f"{self.what}: refused, {INJECTED}")
         self.injector = injector
-        self.refusals = Refusals(self.key)
 
     @abstractmethod
     def key(self, entry: T) -> str | None:
         """The request ``entry`` belongs to, as ``refusals`` are scripted (``None``: never refused)."""
 
     def _call(self, entries: Sequence[T], call: Callable[[Sequence[T]], list[str | None]]) -> list[str | None]:
-        """``call`` (the inner port's) on the entries ``refusals`` lets through; a refused one answers why, in
-        its place."""
-        refused = [self.refusals.take(entry) for entry in entries]
-        kept = [entry for entry, no in zip(entries, refused, strict=True) if not no]
-        answers = iter(self.injector.run(kept, call, self.what) if kept else [])
-        return [f"{self.what}: refused, {INJECTED}" if no else next(answers) for no in refused]
+        """``call`` (the inner port's), under ``injector``'s faults, on the entries ``refusals`` lets through."""
+        return self.refuse_in_place(entries, lambda kept: self.injector.run(kept, call, self.what))
 
 
 class FaultyPublisher(_FaultyPort[EventPublisher, EventEntry]):

@@ -14,7 +14,7 @@ import pytest
 
 from sandbox.aws import MotoServer
 from sandbox.operator_command import operator_environment
-from sandbox.soak import SHORT_REQUESTS, Fate, Refusals, Request, SoakReport, account_requests, run_soak, scenario
+from sandbox.soak import SHORT_REQUESTS, Fate, Request, SoakReport, account_requests, run_soak, scenario
 from sandbox.soak.scenarios import BACKSTOP_MIX
 
 pytestmark = pytest.mark.e2e
@@ -265,19 +265,6 @@ def test_a_request_the_api_saw_before_an_earlier_one_of_its_group_is_an_order_vi
 
     # Then a1 (seen after a2, sent after it) is the one violation, in two groups
     assert (account.groups, account.order_violations) == (2, 1)
-
-
-def test_refusals_refuse_a_request_the_scripted_number_of_times_or_until_lifted():
-    refusals = Refusals(lambda entry: str(entry))
-    refusals.script("twice", 2)
-    refusals.script("always", None)
-
-    taken = [refusals.take(entry) for entry in ("twice", "twice", "twice", "always", "always", "other")]
-    refusals.lift()
-
-    assert taken == [True, True, False, True, True, False]
-    assert not refusals.take("always")
-    assert refusals.refused == 4
 
 
 def test_the_backstop_mix_has_every_concerned_letter_refused():
