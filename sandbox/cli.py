@@ -36,6 +36,7 @@ from sandbox.stack import (
     Tuning,
     deploy_stack,
     describe_stack,
+    max_receive_count_parameters,
 )
 
 DEFAULT_AWS_PORT: Final = int(os.environ.get("SANDBOX_AWS_PORT", "4566"))
@@ -306,8 +307,7 @@ def cmd_up(args: argparse.Namespace, out: IO[str]) -> int:
 
 def demo_options(args: argparse.Namespace) -> DemoOptions:
     """The demo as ``demo``'s flags say (``--seed`` seeds the load and the API's random faults alike)."""
-    count = args.max_receive_count  # the template's MaxReceiveCount parameter (the worker's and the queue's)
-    parameters = {} if count is None else {"MaxReceiveCount": str(count)}
+    parameters = max_receive_count_parameters(args.max_receive_count)
     return DemoOptions(
         requests=args.requests,
         seed=args.seed,

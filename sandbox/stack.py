@@ -52,6 +52,7 @@ __all__ = [
     "StackSpec",
     "Tuning",
     "deploy_stack",
+    "max_receive_count_parameters",
 ]
 
 ROOT: Final = TEMPLATE.parent
@@ -64,6 +65,7 @@ SANDBOX_PAYMENT_MANAGER_ARN: Final = (
 SANDBOX_PARAMETERS: Final[Mapping[str, str]] = {"PaymentManagerArn": SANDBOX_PAYMENT_MANAGER_ARN}
 MAX_QUEUE_NAME: Final = 80
 FIFO_PARAMETER: Final = "FifoQueues"  # the template's switch of both queues to FIFO ("true"/"false")
+MAX_RECEIVE_COUNT_PARAMETER: Final = "MaxReceiveCount"  # the receive on which the worker dead-letters
 _CODE_EXCLUDES: Final = ("__pycache__", ".pyc", ".mypy_cache", ".pytest_cache")
 
 
@@ -95,6 +97,12 @@ class StackSpec:
     parameters: Mapping[str, str] = field(default_factory=dict)
     tuning: Tuning = field(default_factory=Tuning)
     region: str = DEFAULT_REGION
+
+
+def max_receive_count_parameters(count: int | None) -> dict[str, str]:
+    """The template parameters for a ``MaxReceiveCount`` of ``count`` (the function's ``MAX_RECEIVE_COUNT``; the
+    request queue's redrive ``maxReceiveCount`` is it + 3); none for ``None``: the template's default."""
+    return {} if count is None else {MAX_RECEIVE_COUNT_PARAMETER: str(count)}
 
 
 def resolve_parameters(template: Mapping[str, Any], given: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -3,6 +3,7 @@ then the report."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import sys
@@ -12,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import IO, Any
 
-from sandbox.agentcore import FaultSettings, PaymentsApiServer
+from sandbox.agentcore import PaymentsApiServer
 from sandbox.aws import MotoServer, client
 from sandbox.event_source import Invocation, SqsEventSource
 from sandbox.soak.injection import NO_FAULTS, InvocationFaults, Wiring, wire
@@ -21,7 +22,7 @@ from sandbox.soak.report import SoakReport, account_requests
 from sandbox.soak.scenarios import SoakOptions
 from sandbox.soak.workload import Request, build_requests, script_fates
 from sandbox.sqs import OutgoingMessage, drain, queue_depth, send_messages
-from sandbox.stack import StackSpec, Tuning, deploy_stack
+from sandbox.stack import deploy_stack
 from sandbox.tap import EventTap
 from sandbox.worker import load_settings, real_handler, use_dependencies
 
@@ -112,10 +113,6 @@ def feed(
     return True
 
 
-def _parameters(options: SoakOptions) -> dict[str, str]:
-    return {} if options.max_receive_count is None else {"MaxReceiveCount": str(options.max_receive_count)}
-
-
 def _fix(api: PaymentsApiServer, wiring: Wiring, faults: InvocationFaults) -> None:
     """The operator found and fixed the cause: no more random, injected or scripted faults of the ports."""
     api.set_faults(throttle_rate=0.0, error_rate=0.0)
@@ -134,21 +131,9 @@ def run_soak(options: SoakOptions, out: IO[str] | None = None, *, aws_endpoint: 
     notes: list[str] = []
     with ExitStack() as stack:
         endpoint = aws_endpoint or stack.enter_context(MotoServer()).endpoint_url
-        api = stack.enter_context(
-            PaymentsApiServer(faults=FaultSettings(0, options.throttle_rate, options.error_rate, options.seed))
-        )
-        deployed = deploy_stack(
-            endpoint,
-            StackSpec(
-                name=options.stack_name,
-                parameters=_parameters(options),
-                tuning=Tuning(
-                    function_timeout=options.function_timeout,
-                    visibility_timeout=options.visibility_timeout,
-                    fifo_queues=options.fifo,
-                ),
-            ),
-        )
+        api_faults = dataclasses.replace(options.api_faults, seed=options.seed)
+        api = stack.enter_context(PaymentsApiServer(faults=api_faults))
+        deployed = deploy_stack(endpoint, options.stack)
         worker_receives = int(deployed.function.environment.get("MAX_RECEIVE_COUNT", "5"))
         policy = deployed.request_queue.redrive_policy
         queue_receives = policy.max_receive_count if policy else worker_receives

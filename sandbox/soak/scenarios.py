@@ -15,23 +15,44 @@ or short (``make test``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
+from sandbox.agentcore import FaultSettings
 from sandbox.soak.injection import NO_FAULTS, CallFaults
 from sandbox.soak.workload import SHORT_REQUESTS, STANDARD_MIX, Fate, Mix
+from sandbox.stack import StackSpec, Tuning, max_receive_count_parameters
 from sandbox.worker import ClientSettings
 
 SCENARIOS: Final = ("standard", "backstop", "fifo")
 DEFAULT_SEED: Final = 20261126
 # A 1 s read timeout (production: 10 s), so an answer slower than the client timeout costs 1.5 s, not 15.
 SOAK_PAYMENTS_CLIENT: Final = ClientSettings(connect_timeout=1.0, read_timeout=1.0, total_max_attempts=3)
+API_FAULTS: Final = FaultSettings(throttle_rate=0.05, error_rate=0.05)
 PUBLISHER_FAULTS: Final = CallFaults(fail_call=0.03, fail_entry=0.03, lose_answer=0.02)
 DEAD_LETTER_FAULTS: Final = CallFaults(fail_call=0.1, fail_entry=0.05, lose_answer=0.03)
 BACKSTOP_MIX: Final = Mix(
     {Fate.EXHAUSTED: 0.25, Fate.UNPUBLISHED: 0.25, Fate.SLOW: 0.05}, refuse_dead_letters=1.0, refuse_always=0.75
 )
 FIFO_MIX: Final = Mix({Fate.FINAL: 0.03, Fate.EXHAUSTED: 0.02, Fate.SLOW: 0.05, Fate.SLOW_EVERY_ATTEMPT: 0.02})
+
+
+def soak_stack(
+    name: str = "payment-session-worker-soak",
+    *,
+    function_timeout: int = 10,
+    visibility_timeout: int = 3,
+    max_receive_count: int | None = None,
+    fifo: bool = False,
+) -> StackSpec:
+    """``template.yaml`` as the soak deploys it, under ``name``: the function's and the request queue's timeouts
+    of seconds, so that retries take seconds; ``max_receive_count`` the template's ``MaxReceiveCount``
+    parameter (``None``: its default); ``fifo``: both queues FIFO."""
+    return StackSpec(
+        name=name,
+        parameters=max_receive_count_parameters(max_receive_count),
+        tuning=Tuning(function_timeout=function_timeout, visibility_timeout=visibility_timeout, fifo_queues=fifo),
+    )
 
 
 @dataclass(frozen=True)
@@ -45,14 +66,11 @@ class SoakOptions:
     seed: int = DEFAULT_SEED
     poison_share: float = 0.05
     mix: Mix = STANDARD_MIX
-    groups: int = 0  # message groups; above 0 the queues are FIFO
-    visibility_timeout: int = 3
-    function_timeout: int = 10
-    max_receive_count: int | None = None  # the template's MaxReceiveCount parameter; None: its default
+    groups: int = 0  # message groups; above 0 the stack's queues are FIFO, and only then
+    stack: StackSpec = field(default_factory=soak_stack)
     payments_client: ClientSettings = SOAK_PAYMENTS_CLIENT
     slow_answer_ms: float = 1_500
-    throttle_rate: float = 0.05
-    error_rate: float = 0.05
+    api_faults: FaultSettings = API_FAULTS  # the fake payments API's random faults, seeded with ``seed``
     publisher_faults: CallFaults = PUBLISHER_FAULTS
     dead_letter_faults: CallFaults = DEAD_LETTER_FAULTS
     short_deadline_rate: float = 0.08
@@ -61,8 +79,11 @@ class SoakOptions:
     max_redrive_rounds: int = 6
     max_backlog: int = 100
     phase_timeout: float = 480.0
-    stack_name: str = "payment-session-worker-soak"
     function_log: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.stack.tuning.fifo_queues != self.fifo:
+            raise ValueError("message groups need FIFO queues, and FIFO queues need message groups")
 
     @property
     def fifo(self) -> bool:
@@ -76,21 +97,22 @@ class SoakOptions:
 def _standard(short: bool) -> dict[str, Any]:
     if not short:
         return {}
-    # Denser faults (so that each kind fires) and a 2 s visibility timeout.
+    # Denser faults (so that each kind fires) and a 2 s visibility timeout; dead-lettered on the third receive:
+    # exhausted requests take seconds.
     return {
         "requests": SHORT_REQUESTS,
-        "visibility_timeout": 2,
+        "stack": soak_stack(visibility_timeout=2, max_receive_count=3),
         "poison_share": 0.08,
         "publisher_faults": CallFaults(fail_call=0.05, fail_entry=0.05, lose_answer=0.05),
         "dead_letter_faults": CallFaults(fail_call=0.15, fail_entry=0.1, lose_answer=0.1),
         "lost_invocation_rate": 0.08,
-        "max_receive_count": 3,  # dead-lettered on the third receive: exhausted requests take seconds
         "phase_timeout": 90.0,
     }
 
 
 def _backstop(short: bool) -> dict[str, Any]:
     # The DLQ's refusals are the faults here (no random ones on top); the rest as in the standard run, lighter.
+    stack_name = "payment-session-worker-soak-backstop"
     changes: dict[str, Any] = {
         "requests": 400,
         "poison_share": 0.08,
@@ -99,35 +121,33 @@ def _backstop(short: bool) -> dict[str, Any]:
         "dead_letter_faults": NO_FAULTS,
         "short_deadline_rate": 0.05,
         "fixed_before_redrive": True,
-        "stack_name": "payment-session-worker-soak-backstop",
+        "stack": soak_stack(stack_name),
     }
     if short:
         # The worker dead-letters on the first receive, SQS moves after the fourth: seconds with a 2 s timeout.
-        changes |= {"requests": 30, "visibility_timeout": 2, "max_receive_count": 1, "phase_timeout": 90.0}
+        stack = soak_stack(stack_name, visibility_timeout=2, max_receive_count=1)
+        changes |= {"requests": 30, "stack": stack, "phase_timeout": 90.0}
     return changes
 
 
 def _fifo(short: bool) -> dict[str, Any]:
     # The visibility timeout outlasts the function's, as the template's does (200 s over 30 s): a record is
     # not delivered again while an invocation holds it, which in FIFO would let its group's next one overtake.
+    stack_name = "payment-session-worker-soak-fifo"
     changes: dict[str, Any] = {
         "requests": 600,
         "groups": 30,
         "poison_share": 0.04,
         "mix": FIFO_MIX,
-        "function_timeout": 6,
-        "visibility_timeout": 8,
+        "stack": soak_stack(stack_name, function_timeout=6, visibility_timeout=8, fifo=True),
         "dead_letter_faults": CallFaults(fail_call=0.05, fail_entry=0.05, lose_answer=0.02),
-        "stack_name": "payment-session-worker-soak-fifo",
     }
     if short:
         changes |= {
             "requests": 36,
             "groups": 6,
             "poison_share": 0.1,
-            "function_timeout": 4,
-            "visibility_timeout": 5,
-            "max_receive_count": 2,
+            "stack": soak_stack(stack_name, function_timeout=4, visibility_timeout=5, max_receive_count=2, fifo=True),
             "phase_timeout": 90.0,
         }
     return changes

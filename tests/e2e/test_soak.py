@@ -5,6 +5,7 @@ Each scenario's figures are asserted as invariants that hold or break, never as 
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from collections.abc import Mapping
@@ -24,7 +25,8 @@ SEED = 20261126
 
 def _run(moto_server: MotoServer, name: str) -> tuple[SoakReport, str]:
     out = io.StringIO()
-    options = scenario(name, short=True, seed=SEED, stack_name=f"e2e-soak-{name}")
+    options = scenario(name, short=True, seed=SEED)
+    options = dataclasses.replace(options, stack=dataclasses.replace(options.stack, name=f"e2e-soak-{name}"))
     return run_soak(options, out, aws_endpoint=moto_server.endpoint_url), out.getvalue()
 
 

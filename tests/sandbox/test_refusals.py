@@ -9,7 +9,8 @@ from tests.fakes.ports import FakeEventPublisher
 
 
 def _event(correlation_id: str) -> EventEntry:
-    return EventEntry("PaymentSessionCreated", {"clientToken": f"t-{correlation_id}", "correlationId": correlation_id}, ())
+    detail = {"clientToken": f"t-{correlation_id}", "correlationId": correlation_id}
+    return EventEntry("PaymentSessionCreated", detail, ())
 
 
 def test_refusals_refuse_a_request_the_scripted_number_of_times_or_until_lifted():
