@@ -1,4 +1,4 @@
-"""The Amazon Bedrock AgentCore payments API (``create_payment_session``)."""
+"""The Amazon Bedrock AgentCore payments API (``create_payment_session``, ``get_payment_session``)."""
 
 from __future__ import annotations
 
@@ -65,9 +65,16 @@ class PaymentsApiClient:
         return cls(client, guard)
 
     def create_payment_session(self, params: Mapping[str, Any], *, deadline: float) -> Mapping[str, Any]:
+        return self._session(self._client.create_payment_session, params, deadline)
+
+    def get_payment_session(self, params: Mapping[str, Any], *, deadline: float) -> Mapping[str, Any]:
+        return self._session(self._client.get_payment_session, params, deadline)
+
+    def _session(self, operation: Any, params: Mapping[str, Any], deadline: float) -> Mapping[str, Any]:
+        """One call of ``operation``, its errors as the domain reads them; the answer's ``paymentSession``."""
         with self._guard.bounded_by(deadline):
             try:
-                response = self._client.create_payment_session(**params)
+                response = operation(**params)
             except ClientError as error:
                 raise api_error_from(error) from error
             except (BotoCoreError, DeadlineExceeded) as error:

@@ -28,6 +28,16 @@ CLIENT_TOKEN_PATTERN: Final = r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,256}"
 CLIENT_TOKEN_MIN: Final = 33
 CLIENT_TOKEN_MAX: Final = 256
 
+# limits.maxSpendAmount.value (AmountValue): a string of 1..40 characters matching this pattern.
+AMOUNT_VALUE_PATTERN: Final = r"-?(0|[1-9][0-9]{0,17})(\.[0-9]{1,18})?"
+AMOUNT_VALUE_MIN: Final = 1
+AMOUNT_VALUE_MAX: Final = 40
+
+# GetPaymentSession's paymentSessionId: what a dead letter's PaymentSessionId must look like to be looked up.
+PAYMENT_SESSION_ID_PATTERN: Final = r"payment-session-[0-9a-zA-Z-]{15}"
+PAYMENT_SESSION_ID_MIN: Final = 31
+PAYMENT_SESSION_ID_MAX: Final = 31
+
 Currency = Literal["USD"]
 CURRENCIES: Final = get_args(Currency)
 
@@ -38,3 +48,5 @@ CORRELATION_ID_MAX: Final = 128
 # AWS patterns are whole-value matches.
 PAYMENT_MANAGER_ARN_RE: Final = re.compile(PAYMENT_MANAGER_ARN_PATTERN)
 CLIENT_TOKEN_RE: Final = re.compile(CLIENT_TOKEN_PATTERN)
+AMOUNT_VALUE_RE: Final = re.compile(AMOUNT_VALUE_PATTERN)
+PAYMENT_SESSION_ID_RE: Final = re.compile(PAYMENT_SESSION_ID_PATTERN)

@@ -27,13 +27,13 @@ class LetterAttribute(StrEnum):
 
 
 # What a redrive drops (CONTRACT section 8): the diagnosis of one delivery, not part of the request.
+# PaymentSessionId stays: the worker looks the session up and announces it rather than creating or failing it.
 DIAGNOSTIC_ATTRIBUTES: Final = frozenset(
     {
         LetterAttribute.ERROR_CODE,
         LetterAttribute.ERROR_MESSAGE,
         LetterAttribute.SOURCE_MESSAGE_ID,
         LetterAttribute.SOURCE_QUEUE_ARN,
-        LetterAttribute.PAYMENT_SESSION_ID,
     }
 )
 

@@ -5,8 +5,12 @@ and whether this is the record's last receive, into a ``Decision``: the outcome,
 the event the outcome publishes, whether the record is copied to the DLQ, and whether its failure is announced.
 The stages run in a fixed order and each acts on its part of the decision once:
 
-    admit (parse, token, age) -> API -> publish ``Decision.publish`` -> dead-letter ``Decision.dead_letter``
-    -> announce ``Decision.announce``
+    admit (parse, token, age) -> look up a claimed session -> API -> publish ``Decision.publish``
+    -> dead-letter ``Decision.dead_letter`` -> announce ``Decision.announce``
+
+A record that carries ``PaymentSessionId`` (a redriven dead letter whose session was created) is first looked
+up with ``GetPaymentSession``: a confirmed session is announced as created whatever the request's age and is
+never created again; a session the API does not know proves nothing, and the record goes on as any other.
 
 after which ``decide`` gives the final outcome. Nothing else in the worker chooses an outcome.
 """
@@ -33,6 +37,9 @@ class Outcome(StrEnum):
 # ThrottlingException, InternalServerException, AccessDeniedException and SubscriptionRequiredException, which
 # the contract names, any 5xx whatever its code, and codes this worker has never heard of).
 FINAL_API_ERRORS: Final = frozenset({"ValidationException", "ConflictException", "ServiceQuotaExceededException"})
+# GetPaymentSession's answers that say the claimed session is not this request's to announce: the record goes
+# on as any other. Every other answer (throttling, 5xx, access denied) leaves the claim open: retried.
+SESSION_UNKNOWN_ERRORS: Final = frozenset({"ResourceNotFoundException", "ValidationException"})
 
 
 def is_final(error: ApiError) -> bool:
@@ -76,23 +83,55 @@ ApiObservation = Created | Answered | Unavailable
 
 
 @dataclass(frozen=True, slots=True)
+class SessionUnknown:
+    """``GetPaymentSession`` did not confirm the record's ``PaymentSessionId`` as its own session."""
+
+    why: str
+
+
+# What the lookup of a claimed session amounted to: confirmed (``Created``), unknown, or no answer to rely on.
+LookupObservation = Created | SessionUnknown | Answered | Unavailable
+
+
+@dataclass(frozen=True, slots=True)
 class Seen:
     """Everything the stages observed of one record; each stage adds its part with ``dataclasses.replace``."""
 
     poison: PoisonMessage | None = None  # admit: the body (or an attribute) can never become a request
     expired: bool = False  # admit: older than MAX_REQUEST_AGE_MINUTES
+    claimed: bool = False  # admit: the record carries a well-formed PaymentSessionId (CONTRACT section 3)
     held: str | None = None  # FIFO: handed back untouched (why)
+    lookup: LookupObservation | None = None  # lookup stage: GetPaymentSession of the claimed session
     api: ApiObservation | None = None  # API stage
     publish_failure: str | None = None  # publish stage: why the outcome's event was not published
     letter_failure: str | None = None  # dead-letter stage: why the copy to the DLQ failed
 
     @property
+    def needs_lookup(self) -> bool:
+        return self.poison is None and self.held is None and self.claimed and self.lookup is None
+
+    @property
+    def claim_open(self) -> bool:
+        """A claimed session not yet known to be someone else's: the record must not be created."""
+        return self.claimed and not isinstance(self.lookup, SessionUnknown)
+
+    @property
     def needs_api(self) -> bool:
-        return self.poison is None and not self.expired and self.held is None and self.api is None
+        return (
+            self.poison is None and not self.expired and self.held is None and self.api is None and not self.claim_open
+        )
+
+    @property
+    def created(self) -> Created | None:
+        """The session this record has: the one the API created, or the claimed one the lookup confirmed."""
+        if isinstance(self.lookup, Created):
+            return self.lookup
+        return self.api if isinstance(self.api, Created) else None
 
     @property
     def session_id(self) -> str | None:
-        return self.api.session_id if isinstance(self.api, Created) else None
+        created = self.created
+        return created.session_id if created is not None else None
 
     @property
     def api_called(self) -> bool:
@@ -112,6 +151,7 @@ class Decision:
 
 
 _NOT_CALLED: Final = ErrorReport(WorkerErrorCode.INTERNAL_ERROR, "the API stage did not run for this record")
+_NOT_LOOKED_UP: Final = ErrorReport(WorkerErrorCode.INTERNAL_ERROR, "the claimed session was not looked up")
 _EXPIRED: Final = ErrorReport(WorkerErrorCode.REQUEST_EXPIRED, "older than MAX_REQUEST_AGE_MINUTES")
 
 
@@ -128,8 +168,9 @@ def decide(seen: Seen, *, last_receive: bool) -> Decision:
         return _final(seen)
     if not last_receive:
         return Decision(Outcome.RETRIED, cause)
-    # A created session is never announced as failed: its dead letter carries PaymentSessionId instead.
-    return _to_dead_letter_queue(seen, cause, announce=seen.session_id is None)
+    # A created session is never announced as failed: its dead letter carries PaymentSessionId instead. Nor is a
+    # claimed one the lookup could not settle: it may exist.
+    return _to_dead_letter_queue(seen, cause, announce=seen.session_id is None and not seen.claim_open)
 
 
 def _retried_cause(seen: Seen) -> ErrorReport | None:
@@ -137,21 +178,36 @@ def _retried_cause(seen: Seen) -> ErrorReport | None:
         return ErrorReport(
             WorkerErrorCode.EVENT_PUBLISH_FAILED, truncate(f"event not published: {seen.publish_failure}")
         )
+    if seen.created is not None:
+        return None
+    if seen.claim_open:
+        # The claimed session may exist: never fail it as expired, never create it again, until the API says.
+        # Any answer but "unknown" (throttling, access denied, a 5xx) leaves the claim open: retried.
+        if isinstance(seen.lookup, Answered):
+            return ErrorReport.of(seen.lookup.error)
+        return _unanswered(seen.lookup, _NOT_LOOKED_UP)
     if seen.expired:
         return None
-    match seen.api:
+    return _unanswered(seen.api, _NOT_CALLED)
+
+
+def _unanswered(observation: LookupObservation | None, not_run: ErrorReport) -> ErrorReport | None:
+    """The retried cause of an API call's observation, or ``None`` when it ended the request."""
+    match observation:
         case Unavailable(code, message, _):
             return ErrorReport(code, truncate(message))
         case Answered(error) if not is_final(error):
             return ErrorReport.of(error)
         case None:
-            return _NOT_CALLED
+            return not_run
         case _:
             return None
 
 
 def _final(seen: Seen) -> Decision:
     """Created or failed: the record is deleted once the outcome's event is out."""
+    if seen.created is not None:
+        return Decision(Outcome.CREATED, publish=DetailType.CREATED)
     if seen.expired:
         return Decision(Outcome.FAILED, _EXPIRED, publish=DetailType.FAILED)
     if isinstance(seen.api, Answered):

@@ -18,6 +18,10 @@ class PaymentsApi(Protocol):
         """
         ...
 
+    def get_payment_session(self, params: Mapping[str, Any], *, deadline: float) -> Mapping[str, Any]:
+        """Look a session up; return the API's ``paymentSession``. Raises as ``create_payment_session`` does."""
+        ...
+
 
 class EventPublisher(Protocol):
     def publish(self, entries: Sequence[EventEntry], *, deadline: float) -> list[str | None]:

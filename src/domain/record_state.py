@@ -9,16 +9,17 @@ event, the dead letter and the announcement.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from domain.dead_letter import DeadLetter, LetterAttribute, dead_letter
 from domain.errors import ErrorReport, PoisonMessage
 from domain.events import DetailType, EventEntry, Subject, created_event, failed_event
-from domain.outcomes import ApiObservation, Created, Decision, Outcome, Seen, decide
-from domain.parsing import ManagerPolicy, parse_request
+from domain.outcomes import ApiObservation, Decision, LookupObservation, Outcome, Seen, decide
+from domain.parsing import ManagerPolicy, parse_message
 from domain.records import AgeLimit, InboundRecord
 from domain.report import RecordResult
-from domain.request import EffectiveRequest
-from domain.tokens import choose_token, derive_token
+from domain.request import EffectiveRequest, is_valid_payment_session_id
+from domain.tokens import choose_token, poison_token
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +35,12 @@ class AdmissionRules:
 @dataclass(frozen=True, slots=True)
 class RecordState:
     record: InboundRecord
-    token: str  # the clientToken of the API call, or the one a poison record's dead letter carries
+    token: str | None  # the clientToken of the API call, or the one a poison record's dead letter carries
     request: EffectiveRequest | None  # None for poison
     first_enqueued: int | None  # epoch milliseconds
     last_receive: bool
     seen: Seen = field(default_factory=Seen)
+    claimed_session_id: str | None = None  # a well-formed PaymentSessionId the record carries (looked up first)
 
     @property
     def decision(self) -> Decision:
@@ -47,6 +49,9 @@ class RecordState:
     # -- observations -------------------------------------------------------------------------------------------
     def answered(self, api: ApiObservation) -> RecordState:
         return replace(self, seen=replace(self.seen, api=api))
+
+    def looked_up(self, lookup: LookupObservation) -> RecordState:
+        return replace(self, seen=replace(self.seen, lookup=lookup))
 
     def held(self, why: str) -> RecordState:
         return replace(self, seen=replace(self.seen, held=why))
@@ -58,10 +63,22 @@ class RecordState:
         return replace(self, seen=replace(self.seen, letter_failure=why))
 
     # -- what the stages send -----------------------------------------------------------------------------------
+    def create_params(self) -> dict[str, Any]:
+        """``create_payment_session``'s keyword arguments; only a request with a token is ever sent."""
+        if self.request is None or self.token is None:
+            raise TypeError("a record without a request reached the API stage")
+        return self.request.api_params(self.token)
+
+    def lookup_params(self) -> dict[str, Any]:
+        """``get_payment_session``'s keyword arguments for the session this record claims."""
+        if self.request is None or self.claimed_session_id is None:
+            raise TypeError("a record without a request or a claimed session reached the lookup stage")
+        return self.request.lookup_params(self.claimed_session_id)
+
     @property
     def subject(self) -> Subject | None:
         """What this record's events are about; ``None`` for poison, which has no request to announce."""
-        if self.request is None:
+        if self.request is None or self.token is None:
             return None
         return Subject(self.token, self.record.message_id, self.request, self.record.trace_header)
 
@@ -70,8 +87,9 @@ class RecordState:
         decision, subject = self.decision, self.subject
         if subject is None or decision.publish is None:
             return None
-        if decision.publish is DetailType.CREATED and isinstance(self.seen.api, Created):
-            return created_event(subject, self.seen.api.session)
+        created = self.seen.created
+        if decision.publish is DetailType.CREATED and created is not None:
+            return created_event(subject, created.session)
         return self._failed_event(decision.error, retryable=False)
 
     def letter(self) -> DeadLetter:
@@ -85,7 +103,7 @@ class RecordState:
             source_queue_arn=self.record.source_queue_arn,
             client_token=self.token,
             record_attributes=self.record.message_attributes,
-            payment_session_id=self.seen.session_id,
+            payment_session_id=self.seen.session_id or (self.claimed_session_id if self.seen.claim_open else None),
             original_sent_timestamp=self.first_enqueued,
             group_id=self.record.group_id,
         )
@@ -121,27 +139,32 @@ class RecordState:
 
 
 def admit(record: InboundRecord, rules: AdmissionRules, now: int) -> RecordState:
-    """Read a record before any call: its request, its token, its first enqueue and age (``now``: epoch ms)."""
+    """Read a record before any call: its request, its token, its first enqueue, its age and its claimed session."""
     last_receive = record.receive_count >= rules.max_receive_count
     try:
-        request = parse_request(record.body, own_event_source=rules.event_source, managers=rules.managers)
+        parsed = parse_message(record.body, own_event_source=rules.event_source, managers=rules.managers)
         attribute = record.string_attribute(LetterAttribute.CLIENT_TOKEN)
-        token = choose_token(request.clientToken, attribute, record.message_id).value
+        token = choose_token(parsed.request.clientToken, attribute, record.message_id, parsed.envelope).value
         first_enqueued = record.first_enqueued()
     except PoisonMessage as poison:
         return RecordState(
-            record, _fallback_token(record), None, _fallback_first_enqueued(record), last_receive, Seen(poison=poison)
+            record, _poison_token(record), None, _fallback_first_enqueued(record), last_receive, Seen(poison=poison)
         )
     expired = rules.age_limit.expired(first_enqueued, now)
-    return RecordState(record, token, request, first_enqueued, last_receive, Seen(expired=expired))
+    claimed = _claimed_session_id(record)
+    seen = Seen(expired=expired, claimed=claimed is not None)
+    return RecordState(record, token, parsed.request, first_enqueued, last_receive, seen, claimed)
 
 
-def _fallback_token(record: InboundRecord) -> str:
-    """The token a poison record would have carried without a body token: kept across a fix and redrive."""
-    try:
-        return choose_token(None, record.string_attribute(LetterAttribute.CLIENT_TOKEN), record.message_id).value
-    except PoisonMessage:
-        return derive_token(record.message_id)
+def _claimed_session_id(record: InboundRecord) -> str | None:
+    """The ``PaymentSessionId`` a record carries, when it is one the API could know (anything else proves nothing)."""
+    value = record.string_attribute(LetterAttribute.PAYMENT_SESSION_ID)
+    return value if value is not None and is_valid_payment_session_id(value) else None
+
+
+def _poison_token(record: InboundRecord) -> str | None:
+    """The producer's token as written, else the derived one (CONTRACT section 2): never replaced."""
+    return poison_token(record.body, record.string_attribute(LetterAttribute.CLIENT_TOKEN), record.message_id)
 
 
 def _fallback_first_enqueued(record: InboundRecord) -> int | None:

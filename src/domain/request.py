@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Annotated, Any, Final
 
@@ -18,7 +19,8 @@ from pydantic_core import PydanticCustomError
 
 from domain import constraints as c
 
-# A positive decimal with at most 2 fraction digits: no exponent, sign, NaN or spaces.
+# Our own rule within the model's AmountValue (CONTRACT section 1): a positive decimal with at most 2 fraction
+# digits; no exponent, sign, NaN or spaces. The model's own bounds (18 integer digits, 40 characters) apply too.
 AMOUNT_PATTERN: Final = re.compile(r"(?:0|[1-9][0-9]*)(?:\.[0-9]{1,2})?")
 # C0 and C1 control characters: never in a value that travels as an HTTP header.
 CONTROL_PATTERN: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -34,8 +36,11 @@ def _matching(pattern: re.Pattern[str], kind: str) -> AfterValidator:
 
 
 def _header_safe(value: str) -> str:
+    """A value that travels as an HTTP header arrives as sent: no control character, nothing HTTP would trim."""
     if CONTROL_PATTERN.search(value) is not None:
         raise PydanticCustomError("control_character", "control characters are not allowed in a header value")
+    if value != value.strip():
+        raise PydanticCustomError("edge_whitespace", "leading or trailing space is trimmed from a header value")
     return value
 
 
@@ -51,6 +56,17 @@ ManagerArn = Annotated[
     str,
     Field(min_length=c.PAYMENT_MANAGER_ARN_MIN, max_length=c.PAYMENT_MANAGER_ARN_MAX),
     _matching(c.PAYMENT_MANAGER_ARN_RE, "payment manager ARN"),
+]
+AmountValue = Annotated[
+    str,
+    Field(min_length=c.AMOUNT_VALUE_MIN, max_length=c.AMOUNT_VALUE_MAX),
+    AfterValidator(_positive_amount),
+    _matching(c.AMOUNT_VALUE_RE, "model's amount"),  # 18 integer digits at most
+]
+PaymentSessionId = Annotated[
+    str,
+    Field(min_length=c.PAYMENT_SESSION_ID_MIN, max_length=c.PAYMENT_SESSION_ID_MAX),
+    _matching(c.PAYMENT_SESSION_ID_RE, "payment session ID"),
 ]
 ClientTokenText = Annotated[
     str,
@@ -81,6 +97,11 @@ def is_valid_payment_manager_arn(value: str) -> bool:
 def is_valid_client_token(value: str) -> bool:
     """Whether ``value`` is a ``clientToken`` the API accepts (the request's own rule)."""
     return _is_valid(ClientTokenText, value)
+
+
+def is_valid_payment_session_id(value: str) -> bool:
+    """Whether ``value`` is a ``paymentSessionId`` the API accepts (``GetPaymentSession``'s rule)."""
+    return _is_valid(PaymentSessionId, value)
 
 
 UserId = Annotated[str, Field(min_length=c.USER_ID_MIN, max_length=c.USER_ID_MAX), AfterValidator(_header_safe)]
@@ -114,15 +135,10 @@ class Strict(BaseModel):
 
 
 class Amount(Strict):
-    """``limits.maxSpendAmount``: a positive decimal string with at most 2 fraction digits."""
+    """``limits.maxSpendAmount``: a positive decimal string with at most 18 integer and 2 fraction digits."""
 
-    value: str
+    value: AmountValue
     currency: c.Currency
-
-    @field_validator("value")
-    @classmethod
-    def _positive(cls, value: str) -> str:  # after the strict string and unicode checks, as a decorator runs
-        return _positive_amount(value)
 
 
 class SessionLimits(Strict):
@@ -166,6 +182,35 @@ class EffectiveRequest(PaymentSessionRequest):
     def api_params(self, client_token: str) -> dict[str, Any]:
         """Keyword arguments of ``create_payment_session``; the token is always passed (botocore would invent one)."""
         return {**self.terms(), "clientToken": client_token}
+
+    def lookup_params(self, payment_session_id: str) -> dict[str, Any]:
+        """Keyword arguments of ``get_payment_session`` for a session of this request (its manager and headers)."""
+        terms = self.terms()
+        headers: dict[str, Any] = {name: terms[name] for name in ("userId", "agentName") if name in terms}
+        return {"paymentManagerArn": self.paymentManagerArn, "paymentSessionId": payment_session_id, **headers}
+
+    def mismatch(self, session: Mapping[str, Any]) -> str | None:
+        """Why ``session`` was not made of this request's terms (manager, user, expiry, limit), or ``None``."""
+        if session.get("paymentManagerArn") != self.paymentManagerArn:
+            return "the session belongs to another payment manager"
+        if self.userId is not None and session.get("userId") != self.userId:
+            return "the session belongs to another user"
+        if session.get("expiryTimeInMinutes") != self.expiryTimeInMinutes:
+            return "the session has another expiryTimeInMinutes"
+        if _spend_limit(session.get("limits")) != _spend_limit(self.terms().get("limits")):
+            return "the session has another spending limit"
+        return None
+
+
+def _spend_limit(limits: Any) -> tuple[Decimal, str] | None:
+    """``limits.maxSpendAmount`` as a comparable value (``"25"`` and ``"25.00"`` are one limit)."""
+    amount = limits.get("maxSpendAmount") if isinstance(limits, Mapping) else None
+    if not isinstance(amount, Mapping):
+        return None
+    try:
+        return Decimal(str(amount.get("value"))), str(amount.get("currency"))
+    except ArithmeticError:
+        return None
 
 
 class Money(BaseModel):

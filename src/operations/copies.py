@@ -1,9 +1,11 @@
 """What a redrive sends back to the request queue for one dead letter (CONTRACT sections 2, 3, 8 and 9).
 
 The body byte for byte; the letter's own message attributes without the worker's diagnostic ones;
-``ClientToken`` kept or derived from the dead letter's own message ID (SQS keeps the ID when its redrive
-policy moves a message, so it is the ID of the request's first delivery); ``OriginalSentTimestamp`` kept or
-taken from the letter's ``SentTimestamp``; on FIFO the ``MessageGroupId`` kept.
+``PaymentSessionId`` kept, so the worker announces a created session instead of creating or failing it;
+``ClientToken`` kept or derived as the first delivery derived it: from the envelope's ID, else from the dead
+letter's own message ID (SQS keeps the ID when its redrive policy moves a message, so it is the ID of the
+request's first delivery); ``OriginalSentTimestamp`` kept or taken from the letter's ``SentTimestamp``; on FIFO
+the ``MessageGroupId`` kept.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from domain.dead_letter import DIAGNOSTIC_ATTRIBUTES, MAX_MESSAGE_ATTRIBUTES, LetterAttribute
-from domain.tokens import derive_token
+from domain.tokens import first_delivery_token
 from operations.letters import Letter
 
 # The FIFO deduplication ID of a move: one per dead letter, from its own message ID. A dead letter is a new
@@ -30,7 +32,7 @@ class Source(StrEnum):
     """Where a value of the copy came from."""
 
     KEPT = "kept"
-    DERIVED = "derived"  # ClientToken from the message ID; OriginalSentTimestamp from SentTimestamp
+    DERIVED = "derived"  # ClientToken from the envelope or message ID; OriginalSentTimestamp from SentTimestamp
     MISSING = "missing"  # no SentTimestamp to take OriginalSentTimestamp from: the worker counts from the copy's
 
 
@@ -65,7 +67,7 @@ def copy_of(letter: Letter, *, queue_url: str, fifo: bool) -> Copy:
     token = letter.client_token
     token_source = Source.KEPT
     if token is None:
-        token, token_source = derive_token(letter.message_id), Source.DERIVED
+        token, token_source = first_delivery_token(letter.body, letter.message_id).value, Source.DERIVED
         attributes[LetterAttribute.CLIENT_TOKEN] = _string(token)
     timestamp_source = Source.KEPT
     if LetterAttribute.ORIGINAL_SENT_TIMESTAMP not in attributes:

@@ -18,7 +18,16 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, TypeVar
 
 from domain.errors import ApiError, TransientError, WorkerErrorCode
-from domain.outcomes import Answered, ApiObservation, Created, Outcome, Unavailable
+from domain.outcomes import (
+    SESSION_UNKNOWN_ERRORS,
+    Answered,
+    ApiObservation,
+    Created,
+    LookupObservation,
+    Outcome,
+    SessionUnknown,
+    Unavailable,
+)
 from domain.ports import DeadLetterSender, EventPublisher, PaymentsApi
 from domain.record_state import AdmissionRules, RecordState, admit
 from domain.records import InboundRecord
@@ -58,6 +67,18 @@ def api_observation(ran: Ran[Mapping[str, Any]]) -> ApiObservation:
     if ran.value is None:
         return Unavailable(WorkerErrorCode.INTERNAL_ERROR, "the API call gave no session")
     return Created(ran.value)
+
+
+def lookup_observation(state: RecordState, ran: Ran[Mapping[str, Any]]) -> LookupObservation:
+    """What one ``get_payment_session`` of a claimed session amounted to: confirmed, unknown, or unsettled."""
+    observed = api_observation(ran)
+    if isinstance(observed, Answered) and observed.error.code in SESSION_UNKNOWN_ERRORS:
+        return SessionUnknown(f"GetPaymentSession answered {observed.error.code}")
+    if isinstance(observed, Created) and state.request is not None:
+        why = state.request.mismatch(observed.session)
+        if why is not None:
+            return SessionUnknown(why)
+    return observed
 
 
 def per_item(ran: Ran[list[str | None]], count: int) -> list[str | None]:
@@ -142,31 +163,60 @@ class BatchService:
 
     # -- the stages -----------------------------------------------------------------------------------------------
     def _stages(self, states: list[RecordState], runner: Runner, deadline: float) -> list[RecordState]:
+        states = self._look_up(states, runner, deadline)
         states = self._call_api(states, runner, deadline)
         states = self._publish(states, runner, deadline)
         states = self._dead_letter(states, runner, deadline)
         self._announce(states, runner, deadline)
         return states
 
+    def _look_up(self, states: list[RecordState], runner: Runner, deadline: float) -> list[RecordState]:
+        """``GetPaymentSession`` for every record that claims a session (a redriven dead letter's)."""
+        return self._api_stage(
+            states,
+            runner,
+            deadline,
+            due=lambda state: state.seen.needs_lookup,
+            call=lambda state, by: self._api.get_payment_session(state.lookup_params(), deadline=by),
+            observe=lambda state, ran: state.looked_up(lookup_observation(state, ran)),
+        )
+
     def _call_api(self, states: list[RecordState], runner: Runner, deadline: float) -> list[RecordState]:
-        due = [index for index, state in enumerate(states) if state.seen.needs_api]
-        if not due:
+        """``CreatePaymentSession`` for every record that needs a session."""
+        return self._api_stage(
+            states,
+            runner,
+            deadline,
+            due=lambda state: state.seen.needs_api,
+            call=lambda state, by: self._api.create_payment_session(state.create_params(), deadline=by),
+            observe=lambda state, ran: state.answered(api_observation(ran)),
+        )
+
+    def _api_stage(
+        self,
+        states: list[RecordState],
+        runner: Runner,
+        deadline: float,
+        *,
+        due: Callable[[RecordState], bool],
+        call: Callable[[RecordState, float], Mapping[str, Any]],
+        observe: Callable[[RecordState, Ran[Mapping[str, Any]]], RecordState],
+    ) -> list[RecordState]:
+        """One payments API call per due record, concurrently, each bounded by the API's share of the time."""
+        indexes = [index for index, state in enumerate(states) if due(state)]
+        if not indexes:
             return states
         budget = self._config.budget
         api_deadline = budget.api_deadline(self._clock(), deadline)
-
-        def call(state: RecordState) -> Mapping[str, Any]:
-            request = state.request
-            if request is None:  # admitted without a request means poison, which never reaches here
-                raise TypeError("a record without a request reached the API stage")
-            return self._api.create_payment_session(request.api_params(state.token), deadline=api_deadline)
-
         ran = runner.map(
-            call, [states[i] for i in due], deadline=api_deadline, wait_until=budget.api_wait(api_deadline, deadline)
+            lambda state: call(state, api_deadline),
+            [states[i] for i in indexes],
+            deadline=api_deadline,
+            wait_until=budget.api_wait(api_deadline, deadline),
         )
         out = list(states)
-        for index, result in zip(due, ran, strict=True):
-            out[index] = states[index].answered(api_observation(result))
+        for index, result in zip(indexes, ran, strict=True):
+            out[index] = observe(states[index], result)
         return out
 
     def _publish(self, states: list[RecordState], runner: Runner, deadline: float) -> list[RecordState]:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from domain.dead_letter import DeadLetter
+from domain.errors import ApiError
 from domain.events import EventEntry
 
 # What the fake API does for one call: return this session, raise this exception, or compute the answer.
@@ -51,9 +52,25 @@ class FakePaymentsApi:
         self.peak_in_flight = 0
         self.gate: Callable[[FakePaymentsApi], None] | None = None
         self.condition = threading.Condition()
+        self.sessions: dict[str, Mapping[str, Any]] = {}  # what create_payment_session returned, by session ID
+        self.lookups: list[dict[str, Any]] = []
+        self.lookup_answers: dict[str, BaseException] = {}  # a scripted failure of get_payment_session, by ID
 
     def answer(self, client_token: str, answer: Answer) -> None:
         self.answers[client_token] = answer
+
+    def get_payment_session(self, params: Mapping[str, Any], *, deadline: float) -> Mapping[str, Any]:
+        """A session this fake created (or a test put in ``sessions``); unknown: ``ResourceNotFoundException``."""
+        with self.condition:
+            self.lookups.append(dict(params))
+        session_id = params["paymentSessionId"]
+        failure = self.lookup_answers.get(session_id)
+        if failure is not None:
+            raise failure
+        session = self.sessions.get(session_id)
+        if session is None or session["paymentManagerArn"] != params["paymentManagerArn"]:
+            raise ApiError("ResourceNotFoundException", "no such payment session", 404)
+        return session
 
     def create_payment_session(self, params: Mapping[str, Any], *, deadline: float) -> Mapping[str, Any]:
         with self.condition:
@@ -68,9 +85,10 @@ class FakePaymentsApi:
             answer = self.answers.get(params["clientToken"], self.default)
             if isinstance(answer, BaseException):
                 raise answer
-            if callable(answer):
-                return answer(params)
-            return answer
+            session = answer(params) if callable(answer) else answer
+            if isinstance(session.get("paymentSessionId"), str):
+                self.sessions[session["paymentSessionId"]] = session
+            return session
         finally:
             with self.condition:
                 self.in_flight -= 1

@@ -31,11 +31,12 @@ def attribute(message, name):
     return value.get("StringValue", value.get("BinaryValue"))
 
 
-def test_a_redriven_letter_keeps_body_and_own_attributes_and_drops_the_diagnostic_ones(queues, run):
+def test_a_redriven_letter_keeps_body_session_and_own_attributes_and_drops_the_diagnostic_ones(queues, run):
     # Given a dead letter of the worker with a session ID and two of the producer's attributes
+    session_id = "payment-session-0123456789abcde"
     worker_letter(
         queues,
-        **{LetterAttribute.PAYMENT_SESSION_ID: "ps-123", "Tenant": "acme", "Signature": b"\x00\xff\x10"},
+        **{LetterAttribute.PAYMENT_SESSION_ID: session_id, "Tenant": "acme", "Signature": b"\x00\xff\x10"},
     )
 
     # When it is redriven
@@ -48,10 +49,13 @@ def test_a_redriven_letter_keeps_body_and_own_attributes_and_drops_the_diagnosti
     assert set(copy["MessageAttributes"]) == {
         LetterAttribute.CLIENT_TOKEN,
         LetterAttribute.ORIGINAL_SENT_TIMESTAMP,
+        LetterAttribute.PAYMENT_SESSION_ID,
         "Tenant",
         "Signature",
     }
     assert attribute(copy, LetterAttribute.CLIENT_TOKEN) == TOKEN
+    # And the session ID stays, so the worker announces the session instead of creating or failing it
+    assert attribute(copy, LetterAttribute.PAYMENT_SESSION_ID) == session_id
     assert attribute(copy, LetterAttribute.ORIGINAL_SENT_TIMESTAMP) == "1700000000000"
     assert attribute(copy, "Tenant") == "acme"
     assert copy["MessageAttributes"]["Signature"] == {"DataType": "Binary", "BinaryValue": b"\x00\xff\x10"}

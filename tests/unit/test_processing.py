@@ -242,13 +242,36 @@ def test_poison_is_dead_lettered_on_the_first_receive_without_calling_the_api(
     assert report.batch_item_failures == []
 
 
-def test_an_invalid_client_token_attribute_is_poison(harness: Harness) -> None:
-    source = record("p", body=json.dumps(valid_request()), attributes={"ClientToken": string_attribute("not a token")})
+@pytest.mark.parametrize("written", ["not a token", "too-short"])
+def test_an_invalid_client_token_attribute_is_poison_and_its_dead_letter_keeps_it_as_written(
+    harness: Harness, written: str
+) -> None:
+    # Given a valid body whose ClientToken attribute breaks the model's constraints
+    source = record("p", body=json.dumps(valid_request()), attributes={"ClientToken": string_attribute(written)})
+    # When it is processed
     result = only_result(harness.run(source))
+    # Then it is poison, the API untouched, and the dead letter carries the producer's token, never a derived one
     assert (result.outcome, result.error_code) == (Outcome.DEAD_LETTERED, "InvalidRequest")
     assert harness.api.calls == []
     (letter,) = harness.dead_letters.received
-    assert attribute(letter, "ClientToken") == derive_token("msg-p")
+    assert attribute(letter, "ClientToken") == written
+
+
+@pytest.mark.parametrize(
+    ("token", "carried"),
+    [("too-short", "too-short"), ("with space " + "a" * 40, "with space " + "a" * 40), (12345, None)],
+)
+def test_an_invalid_body_token_is_poison_and_its_dead_letter_keeps_it_as_written(
+    harness: Harness, token: object, carried: str | None
+) -> None:
+    # Given a body whose clientToken breaks the model's constraints (a number cannot be an attribute's text)
+    source = record("p", body=json.dumps(valid_request(clientToken=token)))
+    # When it is processed
+    result = only_result(harness.run(source))
+    # Then it is poison and its dead letter carries the producer's token as written, or none, never a derived one
+    assert (result.outcome, result.error_code, result.api_called) == (Outcome.DEAD_LETTERED, "InvalidRequest", False)
+    (letter,) = harness.dead_letters.received
+    assert letter.attributes.get("ClientToken", {}).get("StringValue") == carried
 
 
 def test_poison_keeps_a_valid_client_token_attribute_for_the_redrive(harness: Harness) -> None:

@@ -194,10 +194,35 @@ def test_control_characters_in_header_fields_are_invalid(field: str, character: 
 
 
 @pytest.mark.parametrize("field", ["userId", "agentName"])
-@pytest.mark.parametrize("value", ["", " ", "José Müller", "ユーザー", "a b-c_d.e@f", "\U0001f600"])
+@pytest.mark.parametrize("value", ["", "José Müller", "ユーザー", "a b-c_d.e@f", "\U0001f600"])
 def test_printable_text_in_header_fields_is_accepted(field: str, value: str) -> None:
     request = parse(valid_request(**{field: value}))
     assert (request.userId if field == "userId" else request.agentName) == value
+
+
+@pytest.mark.parametrize("field", ["userId", "agentName"])
+@pytest.mark.parametrize("value", ["  alice  ", "   ", " agent", "agent ", "\u00a0agent", "agent\u2003"], ids=repr)
+def test_header_fields_with_leading_or_trailing_space_are_invalid(field: str, value: str) -> None:
+    # Given a header field HTTP would trim (the API would see another value than the event shows)
+    # Then the message is invalid, naming the field
+    assert_problem(valid_request(**{field: value}), INVALID, field, "edge_whitespace")
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        ("1000000000000000000", "pattern_mismatch"),  # 19 integer digits: beyond the model's AmountValue
+        ("9" * 41, "string_too_long"),
+        ("9" * 5001, "string_too_long"),
+    ],
+)
+def test_amounts_beyond_the_models_bounds_are_invalid(value: str, kind: str) -> None:
+    assert_problem(limits(value), INVALID, "limits.maxSpendAmount.value", kind)
+
+
+def test_the_largest_amount_the_model_allows_with_two_fraction_digits_is_accepted() -> None:
+    request = parse(limits("999999999999999999.99"))
+    assert request.limits is not None and request.limits.maxSpendAmount.value == "999999999999999999.99"
 
 
 @pytest.mark.parametrize(("field", "maximum"), [("userId", 120), ("agentName", 256)])
@@ -271,7 +296,7 @@ def test_positive_decimals_with_at_most_two_fraction_digits_are_accepted(value: 
         ("5.", "amount_format"),
         ("1,000", "amount_format"),
         ("١٢", "amount_format"),
-        ("", "amount_format"),
+        ("", "string_too_short"),
         ("0", "amount_not_positive"),
         ("0.00", "amount_not_positive"),
         ("0.0", "amount_not_positive"),
