@@ -12,8 +12,10 @@ from domain.tokens import derive_token
 from tests.support import (
     FOREIGN_MANAGER_ARN,
     MANAGER_ARN,
+    eventbridge,
     load_event,
     only,
+    sns,
     sqs_event,
     sqs_record,
     string_attribute,
@@ -199,6 +201,54 @@ def test_a_redriven_message_keeps_its_token_and_gets_the_same_session(handler, a
 
     # Then the call carries the original token
     assert list(payments_api.snapshot()["calls_by_client_token"]) == [derive_token("m-original")]
+
+
+def test_a_notification_delivered_twice_gets_one_token_and_one_session(handler, aws, payments_api):
+    # Given one SNS notification and one EventBridge event, each delivered twice (new SQS message IDs each time)
+    via_sns = json.dumps(sns(json.dumps(valid_request(correlationId="via-sns"))))
+    via_events = json.dumps(eventbridge(valid_request(correlationId="via-events")))
+    records = [
+        sqs_record(via_sns, message_id="m-sns-1"),
+        sqs_record(via_sns, message_id="m-sns-2"),
+        sqs_record(via_events, message_id="m-events-1"),
+        sqs_record(via_events, message_id="m-events-2"),
+    ]
+
+    # When the worker processes them in one batch
+    response = handler(sqs_event(*records))
+
+    # Then two sessions exist in all, one token per notification, each called or announced twice
+    assert response["batchItemFailures"] == []
+    stats = payments_api.snapshot()
+    assert stats["sessions_created"] == 2
+    assert sorted(stats["calls_by_client_token"].values()) == [2, 2]
+    published = aws.published(4)
+    by_correlation = {event["detail"]["correlationId"]: set() for event in published}
+    for event in published:
+        by_correlation[event["detail"]["correlationId"]].add(event["detail"]["paymentSession"]["paymentSessionId"])
+    assert {name: len(ids) for name, ids in by_correlation.items()} == {"via-sns": 1, "via-events": 1}
+
+
+@pytest.mark.parametrize(
+    "envelope",
+    [
+        {**eventbridge({"expiryTimeInMinutes": 480}), "limits": {"maxSpendAmount": {"value": "5", "currency": "USD"}}},
+        {
+            **sns(json.dumps({"expiryTimeInMinutes": 480})),
+            "limits": {"maxSpendAmount": {"value": "5", "currency": "USD"}},
+        },
+    ],
+    ids=["eventbridge", "sns"],
+)
+def test_limits_beside_an_envelope_are_dead_lettered_never_an_unlimited_session(handler, aws, payments_api, envelope):
+    # Given limits put beside the envelope instead of inside the request
+    response = handler(sqs_event(sqs_record(json.dumps(envelope), message_id="m-stray")))
+
+    # Then the record is dead-lettered InvalidRequest and the API never called
+    assert response["batchItemFailures"] == []
+    letter = only(aws.dead_letters(1))
+    assert letter["MessageAttributes"]["ErrorCode"]["StringValue"] == "InvalidRequest"
+    assert payments_api.snapshot()["sessions_created"] == 0
 
 
 # Section 4: events.

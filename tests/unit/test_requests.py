@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domain.errors import MAX_ERROR_MESSAGE_CHARS, PoisonCode, PoisonMessage
-from domain.parsing import MAX_ENVELOPES, ManagerPolicy, parse_request
+from domain.parsing import EVENTBRIDGE_KEYS, MAX_ENVELOPES, SNS_KEYS, ManagerPolicy, parse_request
 from domain.request import EffectiveRequest
 from tests.support import (
     EVENT_SOURCE,
@@ -512,6 +512,38 @@ def test_envelopes_stack_up_to_the_maximum_and_no_deeper() -> None:
 def test_a_document_only_resembling_an_envelope_is_validated_as_a_request() -> None:
     # Given a body with Type=Notification but no Message: not SNS, so its fields are unknown request fields
     assert_problem(valid_request(Type="Notification"), INVALID, "Type", "extra_forbidden")
+
+
+LIMITS = {"maxSpendAmount": {"value": "25.50", "currency": "USD"}}
+
+
+@pytest.mark.parametrize(
+    "envelope",
+    [
+        {**eventbridge({"expiryTimeInMinutes": 480}), "limits": LIMITS},
+        {**sns(json.dumps({"expiryTimeInMinutes": 480})), "limits": LIMITS},
+        {**sns(json.dumps(eventbridge({"expiryTimeInMinutes": 480}))), "limits": LIMITS},
+        sns(json.dumps({**eventbridge({"expiryTimeInMinutes": 480}), "limits": LIMITS})),
+    ],
+    ids=["eventbridge", "sns", "sns-around-eventbridge", "eventbridge-inside-sns"],
+)
+def test_a_request_field_beside_an_envelope_is_invalid_never_ignored(envelope: dict[str, Any]) -> None:
+    # Given limits put beside the envelope rather than inside it (the request itself has no limit)
+    # Then the message is invalid, naming the stray key: never a session without its spending limit
+    assert_problem(envelope, INVALID, "limits")
+
+
+def test_every_key_sns_writes_is_accepted_in_its_envelope() -> None:
+    # Given an SNS notification with every key SNS writes
+    envelope = {key: "x" for key in SNS_KEYS} | sns(json.dumps(valid_request(correlationId="all-keys")))
+    envelope["MessageAttributes"] = {"tenant": {"Type": "String", "Value": "acme"}}
+    # Then it is unwrapped
+    assert parse(envelope).correlationId == "all-keys"
+
+
+def test_every_key_eventbridge_writes_is_accepted_in_its_envelope() -> None:
+    envelope = {key: "x" for key in EVENTBRIDGE_KEYS} | eventbridge(valid_request(correlationId="all-keys"))
+    assert parse(envelope).correlationId == "all-keys"
 
 
 # -- error messages --------------------------------------------------------------------------------------------------
