@@ -86,8 +86,9 @@ def dead_letter(
     own: dict[str, dict[str, Any]] = {
         LetterAttribute.ERROR_CODE: _string(error_code),
         LetterAttribute.ERROR_MESSAGE: _string(truncate(error_message or error_code)),
-        LetterAttribute.SOURCE_MESSAGE_ID: _string(message_id),
     }
+    if message_id:  # SQS refuses an empty attribute value; a record without an ID is not SQS's
+        own[LetterAttribute.SOURCE_MESSAGE_ID] = _string(message_id)
     if source_queue_arn:
         own[LetterAttribute.SOURCE_QUEUE_ARN] = _string(source_queue_arn)
     if client_token is not None:

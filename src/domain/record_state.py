@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from domain.dead_letter import DeadLetter, LetterAttribute, dead_letter
-from domain.errors import ErrorReport, PoisonMessage
+from domain.errors import ErrorReport, FieldProblem, PoisonCode, PoisonMessage
 from domain.events import DetailType, EventEntry, Subject, created_event, failed_event
 from domain.outcomes import ApiObservation, Decision, LookupObservation, Outcome, Seen, decide
 from domain.parsing import ManagerPolicy, parse_message
@@ -141,6 +141,10 @@ class RecordState:
 def admit(record: InboundRecord, rules: AdmissionRules, now: int) -> RecordState:
     """Read a record before any call: its request, its token, its first enqueue, its age and its claimed session."""
     last_receive = record.receive_count >= rules.max_receive_count
+    if not record.message_id:
+        # Not an SQS record (SQS always names its messages): no token to derive, nothing to report back by.
+        poison = PoisonMessage(PoisonCode.INVALID_REQUEST, (FieldProblem("messageId", "missing"),))
+        return RecordState(record, None, None, record.sent_timestamp, last_receive, Seen(poison=poison))
     try:
         parsed = parse_message(record.body, own_event_source=rules.event_source, managers=rules.managers)
         attribute = record.string_attribute(LetterAttribute.CLIENT_TOKEN)
