@@ -535,14 +535,14 @@ def test_a_request_field_beside_an_envelope_is_invalid_never_ignored(envelope: d
 
 def test_every_key_sns_writes_is_accepted_in_its_envelope() -> None:
     # Given an SNS notification with every key SNS writes
-    envelope = {key: "x" for key in SNS_KEYS} | sns(json.dumps(valid_request(correlationId="all-keys")))
+    envelope = dict.fromkeys(SNS_KEYS, "x") | sns(json.dumps(valid_request(correlationId="all-keys")))
     envelope["MessageAttributes"] = {"tenant": {"Type": "String", "Value": "acme"}}
     # Then it is unwrapped
     assert parse(envelope).correlationId == "all-keys"
 
 
 def test_every_key_eventbridge_writes_is_accepted_in_its_envelope() -> None:
-    envelope = {key: "x" for key in EVENTBRIDGE_KEYS} | eventbridge(valid_request(correlationId="all-keys"))
+    envelope = dict.fromkeys(EVENTBRIDGE_KEYS, "x") | eventbridge(valid_request(correlationId="all-keys"))
     assert parse(envelope).correlationId == "all-keys"
 
 
