@@ -101,10 +101,10 @@ def test_the_key_policy_trusts_only_this_account_and_service_principals_bound_to
             assert principal == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
 
 
-# The actions the role grants one by one, each with the resources it may act on.
+# The actions the role grants, each statement's with the resources it may act on.
 SINGLE_ACTION_GRANTS = [
     pytest.param(
-        "bedrock-agentcore:CreatePaymentSession",
+        ("bedrock-agentcore:CreatePaymentSession", "bedrock-agentcore:GetPaymentSession"),
         # the default manager plus the allowed list when there is one (see the moto test for the resolved ARNs)
         {
             "Fn::If": [
@@ -116,7 +116,7 @@ SINGLE_ACTION_GRANTS = [
         id="payment-sessions-on-the-default-and-allowed-managers-only",
     ),
     pytest.param(
-        "events:PutEvents",
+        ("events:PutEvents",),
         # the stack's own bus when EventBusName is empty, else the existing bus it names
         {
             "Fn::If": [
@@ -128,21 +128,22 @@ SINGLE_ACTION_GRANTS = [
         id="events-on-the-workers-bus-only",
     ),
     pytest.param(
-        "sqs:SendMessage",
+        ("sqs:SendMessage",),
         {"Fn::GetAtt": ["RequestDeadLetterQueue", "Arn"]},
         id="messages-to-the-dead-letter-queue-only",
     ),
 ]
 
 
-@pytest.mark.parametrize(("action", "resource"), SINGLE_ACTION_GRANTS)
-def test_an_action_is_granted_alone_on_its_own_resources_only(transformed, action, resource):
-    # Given the statement granting the action
-    (statement,) = granting(transformed, action)
+@pytest.mark.parametrize(("actions", "resource"), SINGLE_ACTION_GRANTS)
+def test_actions_are_granted_together_only_on_their_own_resources(transformed, actions, resource):
+    # Given the statement granting the first action
+    (statement,) = granting(transformed, actions[0])
 
-    # Then it grants that action alone, on exactly its resources
-    assert as_list(statement["Action"]) == [action]
+    # Then it grants those actions alone, on exactly their resources, and no other statement grants them
+    assert as_list(statement["Action"]) == list(actions)
     assert statement["Resource"] == resource
+    assert all(granting(transformed, action) == [statement] for action in actions)
 
 
 def test_the_request_queue_can_only_be_consumed(transformed):
@@ -178,6 +179,7 @@ def test_the_role_grants_nothing_beyond_the_listed_needs(transformed):
     # Then it is exactly the worker's needs
     assert actions == {
         "bedrock-agentcore:CreatePaymentSession",
+        "bedrock-agentcore:GetPaymentSession",
         "events:PutEvents",
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
