@@ -6,7 +6,7 @@ import pytest
 
 from domain.errors import ApiError, FieldProblem, PoisonCode, PoisonMessage, WorkerErrorCode
 from domain.events import DetailType
-from domain.outcomes import Answered, Created, Decision, Outcome, Seen, Unavailable, decide, is_final
+from domain.outcomes import Answered, Created, Decision, Outcome, Seen, SessionUnknown, Unavailable, decide, is_final
 
 FAILED_CODES = {"ValidationException": 400, "ConflictException": 409, "ServiceQuotaExceededException": 402}
 RETRIED_CODES = {
@@ -172,3 +172,41 @@ def test_a_call_that_never_started_does_not_count_as_an_api_call() -> None:
     assert not Seen(api=Unavailable("Timeout", "no time left", called=False)).api_called
     assert Seen(api=Unavailable("Timeout", "ReadTimeoutError")).api_called
     assert Seen(api=THROTTLED).api_called
+
+
+# -- a claimed session (a redriven dead letter's PaymentSessionId) -----------------------------------------------
+
+
+@pytest.mark.parametrize("last_receive", [False, True])
+@pytest.mark.parametrize("expired", [False, True])
+def test_a_confirmed_claim_is_created_whatever_the_age_and_never_needs_the_api(
+    expired: bool, last_receive: bool
+) -> None:
+    seen = Seen(expired=expired, claimed=True, lookup=Created(SESSION))
+    assert not seen.needs_api and not seen.needs_lookup
+    assert decide(seen, last_receive=last_receive) == Decision(Outcome.CREATED, publish=DetailType.CREATED)
+
+
+def test_a_claim_is_looked_up_before_anything_else_and_blocks_the_api_until_then() -> None:
+    seen = Seen(expired=True, claimed=True)
+    assert seen.needs_lookup and not seen.needs_api
+    # Not looked up (no time left): retried, never failed as expired
+    decision = decide(seen, last_receive=False)
+    assert decision.outcome is Outcome.RETRIED
+
+
+@pytest.mark.parametrize(("expired", "outcome"), [(False, Outcome.RETRIED), (True, Outcome.FAILED)])
+def test_an_unknown_claim_leaves_the_record_as_any_other(expired: bool, outcome: Outcome) -> None:
+    seen = Seen(expired=expired, claimed=True, lookup=SessionUnknown("ResourceNotFoundException"))
+    assert seen.needs_api is not expired
+    # before the API stage: a young record still needs its call (retried if it never ran); an old one expires
+    assert decide(seen, last_receive=False).outcome is outcome
+
+
+@pytest.mark.parametrize("lookup", [THROTTLED, REJECTED, Unavailable(WorkerErrorCode.TIMEOUT, "ReadTimeoutError")])
+def test_an_unsettled_claim_is_retried_then_dead_lettered_without_announcing_a_failure(lookup: object) -> None:
+    seen = Seen(expired=True, claimed=True, lookup=lookup)  # type: ignore[arg-type]
+    assert not seen.needs_api
+    assert decide(seen, last_receive=False).outcome is Outcome.RETRIED
+    last = decide(seen, last_receive=True)
+    assert (last.outcome, last.dead_letter, last.announce) == (Outcome.DEAD_LETTERED, True, False)
