@@ -112,13 +112,12 @@ def _sqs_text(value: Any) -> str | None:
 def poison_token(body: str, attribute: str | None, message_id: str) -> str | None:
     """The ``ClientToken`` a poison record's dead letter carries: the producer's, as written, never replaced.
 
-    The body's ``clientToken`` when it has one (``None`` when SQS could not carry it as an attribute, such as a
-    number), else the ``ClientToken`` attribute as it came, else the token a delivery derives.
+    The body's ``clientToken`` when it has one; else (or when SQS could not carry the body's as an attribute, such
+    as a number) the ``ClientToken`` attribute as it came; else, without either, the token a delivery derives.
     """
     document, envelope = _unwrapped(body)
     written = document.get("clientToken") if isinstance(document, dict) else None
-    if written is not None:
-        return _sqs_text(written)
-    if attribute is not None:
-        return attribute
-    return derived_token(envelope, message_id).value
+    carried = _sqs_text(written)
+    if carried is not None or attribute is not None:
+        return carried or attribute
+    return None if written is not None else derived_token(envelope, message_id).value

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from domain.errors import MAX_ERROR_MESSAGE_CHARS, PoisonCode, PoisonMessage
 from domain.parsing import MAX_ENVELOPES, ManagerPolicy, parse_request
 from domain.request import EffectiveRequest
-from domain.tokens import derive_token
+from domain.tokens import first_delivery_token, poison_token
 from handlers.create_payment_session import lambda_handler
 from sandbox.lambda_context import LambdaContext
 from sandbox.soak import NO_FAULTS, CallFaults
@@ -158,8 +158,8 @@ valid_requests = st.fixed_dictionaries(
     {"expiryTimeInMinutes": st.integers(15, 480)},
     optional={
         "paymentManagerArn": st.sampled_from([MANAGER_ARN, OTHER_MANAGER_ARN]),
-        "userId": st.text(header_chars, max_size=120),
-        "agentName": st.text(header_chars, max_size=256),
+        "userId": st.text(header_chars, max_size=120).map(str.strip),  # HTTP would trim edge space: invalid
+        "agentName": st.text(header_chars, max_size=256).map(str.strip),
         "limits": limits,
         "clientToken": valid_tokens,
         "correlationId": st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=128),
@@ -193,11 +193,12 @@ _BAD_VALUES: Final[dict[str, st.SearchStrategy[Any]]] = {
     "userId": st.one_of(
         st.text(header_chars, min_size=121, max_size=130),
         st.builds(lambda a, c, b: a + c + b, plain_text, st.sampled_from(_CONTROL), plain_text),
-        st.sampled_from([1, True, ["u"], {"id": "u"}]),
+        st.sampled_from([1, True, ["u"], {"id": "u"}, "  alice  ", "   ", " u", "u\u00a0"]),
     ),
     "agentName": st.one_of(
         st.text(header_chars, min_size=257, max_size=260),
         st.builds(lambda a, c: a + c, plain_text, st.sampled_from(_CONTROL)),
+        st.sampled_from([" agent", "agent ", "\u2003agent"]),
     ),
     "limits": st.one_of(
         st.just({}),
@@ -209,6 +210,7 @@ _BAD_VALUES: Final[dict[str, st.SearchStrategy[Any]]] = {
                 [
                     *("0", "0.00", "-1", "+1", "1e3", " 1", "1 ", "1.234", "1.", ".5", "01", "NaN", "Infinity"),
                     *("1,00", "\uff12\uff15", "\u0661", "", 25, 25.5, None),
+                    *("1000000000000000000", "9" * 41, "9" * 5001),  # beyond the model's AmountValue
                 ]
             ),
         ),
@@ -444,14 +446,19 @@ class Case:
     token_attribute: Token
     kind: Kind = field(init=False)
     expected_token: str | None = field(init=False)  # the token the API call carries (None if unknown)
-    fallback_token: str = field(init=False)  # the token a poison record's DLQ copy carries
+    fallback_token: str = field(init=False)  # the token a call without a body token carries
+    letter_token: str | None = field(init=False)  # the token a poison record's DLQ copy carries (as written)
 
     def __post_init__(self) -> None:
         message_id = self.message_id
         attribute = self.token_attribute
         self.fallback_token = (
-            attribute.value if attribute.how == "valid" and attribute.value else derive_token(message_id)
+            attribute.value
+            if attribute.how == "valid" and attribute.value
+            else first_delivery_token(self.payload.text, message_id).value
         )
+        written = attribute.value if attribute.how in ("valid", "invalid") else None
+        self.letter_token = poison_token(self.payload.text, written, message_id)
         self.kind = self.payload.kind
         self.expected_token = None
         if self.kind is Kind.VALID:
@@ -641,9 +648,9 @@ def _check_dead_letter(case: Case, letter: dict[str, Any]) -> None:
     # moto takes any text; SQS refuses an attribute value with a character outside its set
     assert all(is_sqs_text(value.get("StringValue", "")) for value in attributes.values())
     assert len(attributes["ErrorMessage"]["StringValue"]) <= MAX_ERROR_MESSAGE_CHARS
-    token = attributes["ClientToken"]["StringValue"]
+    token = attributes.get("ClientToken", {}).get("StringValue")
     if case.kind is Kind.POISON:
-        assert token == case.fallback_token
+        assert token == case.letter_token
     elif case.expected_token is not None:
         assert token == case.expected_token
 

@@ -220,4 +220,7 @@ def test_a_poison_records_token_is_the_producers_as_written_else_the_derived_one
     assert poison_token(json.dumps(valid_request(expiryTimeInMinutes=1)), "too-short", MESSAGE_ID) == "too-short"
     assert poison_token("{", None, MESSAGE_ID) == derive_token(MESSAGE_ID)
     assert poison_token(json.dumps(valid_request(clientToken=5)), None, MESSAGE_ID) is None
+    assert poison_token(json.dumps(valid_request(clientToken=5)), "attribute-as-written", MESSAGE_ID) == (
+        "attribute-as-written"
+    )
     assert poison_token(json.dumps(valid_request(clientToken="a\x00b")), None, MESSAGE_ID) is None
