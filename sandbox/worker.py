@@ -14,7 +14,7 @@ from domain.dead_letter import DeadLetter, LetterAttribute
 from domain.errors import PoisonCode
 from domain.events import EventEntry
 from domain.ports import DeadLetterSender, EventPublisher
-from domain.tokens import derive_token
+from domain.tokens import first_delivery_token
 from handlers import dependencies
 from handlers.dependencies import PAYMENTS_CLIENT, Dependencies
 from handlers.settings import Settings, load_settings
@@ -31,7 +31,7 @@ __all__ = [
     "Settings",
     "build_dependencies",
     "cold_start",
-    "derive_token",
+    "first_delivery_token",
     "load_settings",
     "payments_attempts",
     "real_handler",

@@ -20,7 +20,7 @@ from typing import Any, Final
 from sandbox.agentcore import PaymentsApiServer
 from sandbox.load import FOREIGN_MANAGER, POISON_KINDS, poison_body, random_request
 from sandbox.soak.injection import Wiring, require_probability
-from sandbox.worker import derive_token
+from sandbox.worker import first_delivery_token
 
 SHORT_REQUESTS: Final = 100  # the standard soak in make test
 FINAL_CODES: Final = ("ValidationException", "ConflictException", "ServiceQuotaExceededException")
@@ -75,7 +75,7 @@ class Request:
     @property
     def token(self) -> str:
         """The client token every API call of this request carries (CONTRACT section 2)."""
-        return self.body_token or derive_token(self.message_id)
+        return self.body_token or first_delivery_token(self.body, self.message_id).value
 
 
 @dataclass(frozen=True, slots=True)
