@@ -93,6 +93,30 @@ def per_item(ran: Ran[list[str | None]], count: int) -> list[str | None]:
 
 
 @dataclass(frozen=True, slots=True)
+class ApiStep:
+    """One payments API stage: which records it calls for, the call, and what the answer makes of the record."""
+
+    due: Callable[[RecordState], bool]
+    call: Callable[[PaymentsApi, RecordState, float], Mapping[str, Any]]
+    observe: Callable[[RecordState, Ran[Mapping[str, Any]]], RecordState]
+
+
+# In this order: a record that claims a session is looked up before anything would create one (CONTRACT 3).
+API_STEPS: Final = (
+    ApiStep(
+        due=lambda state: state.seen.needs_lookup,
+        call=lambda api, state, by: api.get_payment_session(state.lookup_params(), deadline=by),
+        observe=lambda state, ran: state.looked_up(lookup_observation(state, ran)),
+    ),
+    ApiStep(
+        due=lambda state: state.seen.needs_api,
+        call=lambda api, state, by: api.create_payment_session(state.create_params(), deadline=by),
+        observe=lambda state, ran: state.answered(api_observation(ran)),
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerConfig:
     rules: AdmissionRules
     budget: Budget = field(default_factory=Budget)
@@ -163,60 +187,35 @@ class BatchService:
 
     # -- the stages -----------------------------------------------------------------------------------------------
     def _stages(self, states: list[RecordState], runner: Runner, deadline: float) -> list[RecordState]:
-        states = self._look_up(states, runner, deadline)
-        states = self._call_api(states, runner, deadline)
+        for step in API_STEPS:
+            states = self._api_stage(states, runner, deadline, step)
         states = self._publish(states, runner, deadline)
         states = self._dead_letter(states, runner, deadline)
         self._announce(states, runner, deadline)
         return states
-
-    def _look_up(self, states: list[RecordState], runner: Runner, deadline: float) -> list[RecordState]:
-        """``GetPaymentSession`` for every record that claims a session (a redriven dead letter's)."""
-        return self._api_stage(
-            states,
-            runner,
-            deadline,
-            due=lambda state: state.seen.needs_lookup,
-            call=lambda state, by: self._api.get_payment_session(state.lookup_params(), deadline=by),
-            observe=lambda state, ran: state.looked_up(lookup_observation(state, ran)),
-        )
-
-    def _call_api(self, states: list[RecordState], runner: Runner, deadline: float) -> list[RecordState]:
-        """``CreatePaymentSession`` for every record that needs a session."""
-        return self._api_stage(
-            states,
-            runner,
-            deadline,
-            due=lambda state: state.seen.needs_api,
-            call=lambda state, by: self._api.create_payment_session(state.create_params(), deadline=by),
-            observe=lambda state, ran: state.answered(api_observation(ran)),
-        )
 
     def _api_stage(
         self,
         states: list[RecordState],
         runner: Runner,
         deadline: float,
-        *,
-        due: Callable[[RecordState], bool],
-        call: Callable[[RecordState, float], Mapping[str, Any]],
-        observe: Callable[[RecordState, Ran[Mapping[str, Any]]], RecordState],
+        step: ApiStep,
     ) -> list[RecordState]:
         """One payments API call per due record, concurrently, each bounded by the API's share of the time."""
-        indexes = [index for index, state in enumerate(states) if due(state)]
+        indexes = [index for index, state in enumerate(states) if step.due(state)]
         if not indexes:
             return states
         budget = self._config.budget
         api_deadline = budget.api_deadline(self._clock(), deadline)
         ran = runner.map(
-            lambda state: call(state, api_deadline),
+            lambda state: step.call(self._api, state, api_deadline),
             [states[i] for i in indexes],
             deadline=api_deadline,
             wait_until=budget.api_wait(api_deadline, deadline),
         )
         out = list(states)
         for index, result in zip(indexes, ran, strict=True):
-            out[index] = observe(states[index], result)
+            out[index] = step.observe(states[index], result)
         return out
 
     def _publish(self, states: list[RecordState], runner: Runner, deadline: float) -> list[RecordState]:
