@@ -15,7 +15,6 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from sandbox.agentcore.faults import FaultSettings
 from sandbox.agentcore.operation import (
     CONTROL_PREFIX,
-    CREATE_PAYMENT_SESSION,
     MISSING_AUTH,
     UNKNOWN_OPERATION,
     ApiSpec,
@@ -227,15 +226,13 @@ class _Handler(BaseHTTPRequestHandler):
             elif (self.command, action) == ("POST", "script"):
                 options = self._control_object(body)
                 code = options.pop("code", None)
-                operation = str(options.get("operation", CREATE_PAYMENT_SESSION))
                 if code is None:
                     if "delay_ms" not in options:
                         raise ValueError("a script needs a code, a delay_ms, or both")
-                    state.delay_next(options.pop("delay_ms"), **options)
+                    pending = state.delay_next(options.pop("delay_ms"), **options)
                 else:
-                    state.fail_next(str(code), **options)
-                pending = state.scripted_pending(operation)
-                self._send_plain(200, {"operation": operation, "scripted_pending": pending})
+                    pending = state.fail_next(str(code), **options)
+                self._send_plain(200, {"scripted_pending": pending})
             elif (self.command, action) == ("POST", "reset"):
                 state.reset()
                 self._send_plain(200, state.snapshot())
@@ -326,13 +323,13 @@ class PaymentsApiServer(Service):
         """See :meth:`SandboxState.set_faults`."""
         return self.state.set_faults(**changes)
 
-    def fail_next(self, code: str, **options: Any) -> None:
+    def fail_next(self, code: str, **options: Any) -> int:
         """See :meth:`SandboxState.fail_next` (``operation="GetPaymentSession"`` scripts that operation)."""
-        self.state.fail_next(code, **options)
+        return self.state.fail_next(code, **options)
 
-    def delay_next(self, delay_ms: float, **options: Any) -> None:
+    def delay_next(self, delay_ms: float, **options: Any) -> int:
         """See :meth:`SandboxState.delay_next`."""
-        self.state.delay_next(delay_ms, **options)
+        return self.state.delay_next(delay_ms, **options)
 
     def add_session(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """See :meth:`SandboxState.add_session`."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sandbox.agentcore.faults import FaultSchedule, FaultSettings, script_entry, scripted_error
+from sandbox.agentcore.faults import FaultSchedule, FaultSettings, ScriptEntry, script_entry, scripted_error
 from sandbox.agentcore.operation import (
     CREATE_PAYMENT_SESSION,
     GET_PAYMENT_SESSION,
@@ -142,7 +142,7 @@ class SandboxState:
         message: str | None = None,
         members: Mapping[str, Any] | None = None,
         delay_ms: float = 0,
-    ) -> None:
+    ) -> int:
         """Answer the next ``times`` calls of ``operation`` (only those with ``client_token``, if given) with an error.
 
         ``operation`` is ``CreatePaymentSession`` unless given (``GetPaymentSession``; it has no client token).
@@ -150,12 +150,12 @@ class SandboxState:
         the status defaults to the modelled one and ``members`` (e.g. ``{"reason": "FieldValidationFailed"}``) are
         checked against the error's shape. Any other code (e.g. ``ServiceUnavailableException``) needs an
         explicit ``status``. ``delay_ms`` delays the error answer. Scripted faults are consumed before the
-        random ones, token-specific ones before the others; a faulted call creates nothing.
+        random ones, token-specific ones before the others; a faulted call creates nothing. Returns the scripted
+        uses now left for ``operation``.
         """
         spec = self._scripted_operation(operation, client_token)
-        entry = script_entry(scripted_error(spec, code, status, message, members), times, delay_ms)
-        with self._lock:
-            self._schedule.add(entry, spec.name, client_token)
+        error = scripted_error(spec, code, status, message, members)
+        return self._script(spec, script_entry(error, times, delay_ms), client_token)
 
     def delay_next(
         self,
@@ -164,12 +164,18 @@ class SandboxState:
         operation: str = CREATE_PAYMENT_SESSION,
         times: int = 1,
         client_token: str | None = None,
-    ) -> None:
-        """Delay the next ``times`` calls of ``operation`` (only those with ``client_token``, when given)."""
+    ) -> int:
+        """Delay the next ``times`` calls of ``operation`` (only those with ``client_token``, if given).
+
+        Returns the scripted uses now left for ``operation``, as :meth:`fail_next` does.
+        """
         spec = self._scripted_operation(operation, client_token)
-        entry = script_entry(None, times, delay_ms)
+        return self._script(spec, script_entry(None, times, delay_ms), client_token)
+
+    def _script(self, spec: OperationSpec, entry: ScriptEntry, client_token: str | None) -> int:
         with self._lock:
             self._schedule.add(entry, spec.name, client_token)
+            return self._schedule.pending(spec.name)
 
     def _scripted_operation(self, operation: str, client_token: str | None) -> OperationSpec:
         spec = self._api.operation(operation)
@@ -234,12 +240,6 @@ class SandboxState:
                 "connections_opened": self._connections,
                 "fault_settings": self._schedule.settings.as_dict(),
             }
-
-    def scripted_pending(self, operation: str = CREATE_PAYMENT_SESSION) -> int:
-        """Scripted uses left for ``operation``."""
-        spec = self._api.operation(operation)
-        with self._lock:
-            return self._schedule.pending(spec.name)
 
     def add_session(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """Create a session as a ``CreatePaymentSession`` call with ``request`` would, without a call.
