@@ -10,13 +10,15 @@ from collections.abc import Sequence
 from types import FrameType
 
 from sandbox.agentcore.faults import FaultSettings
+from sandbox.agentcore.operation import OPERATION_NAMES
 from sandbox.agentcore.server import PaymentsApiServer
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve the fake until SIGINT or SIGTERM; print the endpoint URL on one line first."""
     parser = argparse.ArgumentParser(
-        prog="python -m sandbox.agentcore", description="Fake Bedrock AgentCore CreatePaymentSession API."
+        prog="python -m sandbox.agentcore",
+        description=f"Fake Bedrock AgentCore payments API ({', '.join(OPERATION_NAMES)}).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port to bind (default 0: any free port)")

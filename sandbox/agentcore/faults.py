@@ -1,4 +1,4 @@
-"""Faults of the fake API: random ones (latency, throttling, 5xx, seeded) and scripted ones (the next calls).
+"""Faults of the fake API: random ones (latency, throttling, 5xx, seeded) and scripted ones (an operation's next calls).
 
 :class:`FaultSchedule` decides the fate of each call; the state (:mod:`sandbox.agentcore.state`) holds the
 lock and counts what was injected.
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.agentcore.operation import INTERNAL_ERROR, OPERATION_NAME, THROTTLING, ErrorAnswer, OperationSpec
+from sandbox.agentcore.operation import INTERNAL_ERROR, THROTTLING, ErrorAnswer, OperationSpec
 from sandbox.agentcore.shapes import validate_value
 
 
@@ -24,7 +24,7 @@ def _is_rate(value: Any) -> bool:
 
 @dataclass(frozen=True)
 class FaultSettings:
-    """Random faults applied to every ``CreatePaymentSession`` call.
+    """Random faults applied to every call of every operation the fake serves.
 
     ``latency_ms`` is waited before every answer; ``throttle_rate`` and ``error_rate`` are the probabilities
     of a 429 ``ThrottlingException`` and a 500 ``InternalServerException``; ``seed`` makes them repeatable.
@@ -62,13 +62,13 @@ class ScriptEntry:
 def scripted_error(
     spec: OperationSpec, code: str, status: int | None, message: str | None, members: Mapping[str, Any] | None
 ) -> ErrorAnswer:
-    """The error of :meth:`SandboxState.fail_next`, checked against the model (``ValueError`` if it does not fit)."""
+    """The error of :meth:`SandboxState.fail_next` for an operation, checked against its model (or ``ValueError``)."""
     extra = dict(members or {})
     text = message if message is not None else f"{code} injected by the payments sandbox"
     shape = spec.error_shapes.get(code)
     if shape is None:
         if status is None:
-            raise ValueError(f"{code} is not an error of {OPERATION_NAME}: give its HTTP status")
+            raise ValueError(f"{code} is not an error of {spec.name}: give its HTTP status")
     else:
         unknown = set(extra) - set(shape.members)
         broken = validate_value(shape, {"message": text, **extra})
@@ -101,14 +101,15 @@ class Fate:
 
 
 class FaultSchedule:
-    """Fault settings, their seeded random sequence and the scripts; not thread-safe (the state locks it)."""
+    """Fault settings, their seeded random sequence and the scripts; not thread-safe (the state locks it).
 
-    def __init__(self, spec: OperationSpec, settings: FaultSettings) -> None:
-        self._spec = spec
+    Scripts are queued per operation (and, within one, per client token or for any call of it).
+    """
+
+    def __init__(self, settings: FaultSettings) -> None:
         self.settings = settings
         self._rng = random.Random(settings.seed)
-        self._any: deque[ScriptEntry] = deque()
-        self._by_token: dict[str, deque[ScriptEntry]] = {}
+        self._queues: dict[tuple[str, str | None], deque[ScriptEntry]] = {}
 
     def change(self, **changes: Any) -> FaultSettings:
         """New settings; giving ``seed`` (even unchanged) restarts the random sequence."""
@@ -120,38 +121,40 @@ class FaultSchedule:
             self._rng = random.Random(self.settings.seed)
         return self.settings
 
-    def add(self, entry: ScriptEntry, client_token: str | None) -> None:
-        """Script ``entry`` for the calls with ``client_token``, or for any call."""
-        if client_token is None:
-            self._any.append(entry)
-        else:
-            self._by_token.setdefault(client_token, deque()).append(entry)
+    def add(self, entry: ScriptEntry, operation: str, client_token: str | None) -> None:
+        """Script ``entry`` for the calls of ``operation`` with ``client_token``, or for any call of it."""
+        self._queues.setdefault((operation, client_token), deque()).append(entry)
 
-    @property
-    def pending(self) -> int:
-        """Scripted uses left."""
-        return sum(e.remaining for e in self._any) + sum(e.remaining for q in self._by_token.values() for e in q)
+    def pending(self, operation: str | None = None) -> int:
+        """Scripted uses left (for one operation, or for all)."""
+        return sum(
+            entry.remaining
+            for (name, _), queue in self._queues.items()
+            if operation is None or name == operation
+            for entry in queue
+        )
 
-    def next_fate(self, client_token: str | None) -> Fate:
-        """The fate of the next call: one random draw per call, scripts first (the token's before the others)."""
+    def next_fate(self, spec: OperationSpec, client_token: str | None) -> Fate:
+        """The fate of a call of ``spec``'s operation: one random draw per call, its scripts first (token's first)."""
         draw = self._rng.random()
         settings = self.settings
         delay_ms = settings.latency_ms
         error: ErrorAnswer | None = None
-        scripted = self._pop(client_token)
+        scripted = self._pop(spec.name, client_token)
         if scripted is not None:
             delay_ms += scripted.delay_ms
             error = scripted.error
         if error is None and draw < settings.throttle_rate:
-            error = self._spec.error(THROTTLING, "Rate exceeded")
+            error = spec.error(THROTTLING, "Rate exceeded")
         elif error is None and draw < settings.throttle_rate + settings.error_rate:
-            error = self._spec.error(INTERNAL_ERROR, "An internal error occurred")
+            error = spec.error(INTERNAL_ERROR, "An internal error occurred")
         return Fate(delay_ms, error, scripted is not None and bool(scripted.delay_ms))
 
-    def _pop(self, client_token: str | None) -> ScriptEntry | None:
-        queues = [self._by_token.get(client_token)] if client_token is not None else []
-        queues.append(self._any)
-        for queue in queues:
+    def _pop(self, operation: str, client_token: str | None) -> ScriptEntry | None:
+        keys = [(operation, client_token)] if client_token is not None else []
+        keys.append((operation, None))
+        for key in keys:
+            queue = self._queues.get(key)
             if queue:
                 entry = queue[0]
                 entry.remaining -= 1

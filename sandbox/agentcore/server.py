@@ -1,4 +1,4 @@
-"""The fake on a local HTTP port: rest-json over HTTP/1.1 (keep-alive), the API's route and the control endpoints."""
+"""The fake on a local HTTP port: rest-json over HTTP/1.1 (keep-alive), the API's routes and the control endpoints."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from sandbox.agentcore.operation import (
     CONTROL_PREFIX,
     MISSING_AUTH,
     UNKNOWN_OPERATION,
+    ApiSpec,
     ErrorAnswer,
     OperationSpec,
-    load_operation_spec,
+    load_api_spec,
 )
 from sandbox.agentcore.state import Abandoned, SandboxState
 from sandbox.agentcore.wire import Rejected, decode_json_object, read_operation_input
@@ -34,10 +35,10 @@ class _HttpServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 512
 
-    def __init__(self, address: tuple[str, int], state: SandboxState, spec: OperationSpec, verbose: bool) -> None:
+    def __init__(self, address: tuple[str, int], state: SandboxState, api: ApiSpec, verbose: bool) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.state = state
-        self.spec = spec
+        self.api = api
         self.verbose = verbose
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
@@ -142,13 +143,15 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_plain(self, status: int, payload: Any, close: bool = False) -> None:
         self._send(status, payload, close=close)
 
-    def _send_api(self, status: int, payload: Any, headers: Iterable[tuple[str, str]] = ()) -> None:
+    def _send_api(
+        self, status: int, payload: Any, headers: Iterable[tuple[str, str]] = (), operation: str | None = None
+    ) -> None:
         # Counted before it is written: a client that has its answer finds it in the stats.
-        self.server.state.record_response(status)
+        self.server.state.record_response(status, operation)
         self._send(status, payload, headers)
 
-    def _send_error_answer(self, error: ErrorAnswer) -> None:
-        self._send_api(error.status, error.body(), [("x-amzn-ErrorType", error.code)])
+    def _send_error_answer(self, error: ErrorAnswer, operation: str | None = None) -> None:
+        self._send_api(error.status, error.body(), [("x-amzn-ErrorType", error.code)], operation)
 
     # -- routing -------------------------------------------------------------------------------------------
 
@@ -160,27 +163,26 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path.startswith(CONTROL_PREFIX):
             self._control(url.path[len(CONTROL_PREFIX) :], url.query, body)
             return
-        spec = self.server.spec
-        match = spec.route.fullmatch(url.path) if self.command == spec.method else None
-        if match is None:
+        route = self.server.api.route(self.command, url.path)
+        if route is None:
             self._send_error_answer(ErrorAnswer(UNKNOWN_OPERATION, 404, f"No operation at {self.command} {url.path}"))
             return
         if not self.headers.get("Authorization", "").startswith(SIGV4_SCHEME):
             self._send_error_answer(ErrorAnswer(MISSING_AUTH, 403, "Missing Authentication Token"))
             return
-        labels = {spec.uri_labels[int(k[len("label") :])]: unquote(v) for k, v in match.groupdict().items()}
-        self._create_payment_session(url.query, labels, body)
+        spec, labels = route
+        self._call(spec, url.query, {name: unquote(value) for name, value in labels.items()}, body)
 
-    def _create_payment_session(self, query: str, labels: Mapping[str, str], body: bytes) -> None:
+    def _call(self, spec: OperationSpec, query: str, labels: Mapping[str, str], body: bytes) -> None:
+        """One call of ``spec``'s operation: its fate first, then validation, then the state's answer."""
         server = self.server
-        spec = server.spec
         document: dict[str, Any] | None = None
         parse_error: ErrorAnswer | None = None
         try:
             document = decode_json_object(spec, body)
         except Rejected as rejected:
             parse_error = rejected.error
-        plan = server.state.begin_call(self._peek_token(document))
+        plan = server.state.begin_call(spec, self._peek_token(spec, document))
         if plan.delay_seconds > 0 and plan.abandoned.wait(plan.delay_seconds):
             self.close_connection = True
             return
@@ -188,21 +190,20 @@ class _Handler(BaseHTTPRequestHandler):
         if error is None and document is not None:
             try:
                 params = read_operation_input(spec, self.headers, query, labels, document)
-                response = server.state.create_session(params, plan.generation)
+                response = server.state.answer(spec, params, plan.generation)
             except Rejected as rejected:
                 error = rejected.error
             except Abandoned:
                 self.close_connection = True
                 return
             else:
-                self._send_api(spec.success_status, response)
+                self._send_api(spec.success_status, response, operation=spec.name)
                 return
         assert error is not None
-        self._send_error_answer(error)
+        self._send_error_answer(error, spec.name)
 
-    def _peek_token(self, document: Mapping[str, Any] | None) -> str | None:
+    def _peek_token(self, spec: OperationSpec, document: Mapping[str, Any] | None) -> str | None:
         """The idempotency token of a request, before validation (for scripts and counters)."""
-        spec = self.server.spec
         name = spec.token_member
         if name is None:
             return None
@@ -228,10 +229,10 @@ class _Handler(BaseHTTPRequestHandler):
                 if code is None:
                     if "delay_ms" not in options:
                         raise ValueError("a script needs a code, a delay_ms, or both")
-                    state.delay_next(options.pop("delay_ms"), **options)
+                    pending = state.delay_next(options.pop("delay_ms"), **options)
                 else:
-                    state.fail_next(str(code), **options)
-                self._send_plain(200, {"scripted_pending": state.snapshot()["scripted_pending"]})
+                    pending = state.fail_next(str(code), **options)
+                self._send_plain(200, {"scripted_pending": pending})
             elif (self.command, action) == ("POST", "reset"):
                 state.reset()
                 self._send_plain(200, state.snapshot())
@@ -249,7 +250,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class PaymentsApiServer(Service):
-    """The fake ``CreatePaymentSession`` API on a local HTTP port.
+    """The fake payments API (``CreatePaymentSession``, ``GetPaymentSession``) on a local HTTP port.
 
     ``with PaymentsApiServer() as api:`` starts it on a free port of 127.0.0.1; point boto3 at
     ``api.endpoint_url``. ``faults`` are its random faults to begin with (none by default). ``api.state``
@@ -265,8 +266,8 @@ class PaymentsApiServer(Service):
         *,
         verbose: bool = False,
     ) -> None:
-        self.spec = load_operation_spec()
-        self.state = SandboxState(self.spec, faults)
+        self.api = load_api_spec()
+        self.state = SandboxState(self.api, faults)
         self._address = (host, port)
         self._verbose = verbose
         self._httpd: _HttpServer | None = None
@@ -276,7 +277,7 @@ class PaymentsApiServer(Service):
         """Bind the port and serve in a background thread; returns ``self``."""
         if self._httpd is not None:
             raise RuntimeError("the server is already running")
-        httpd = _HttpServer(self._address, self.state, self.spec, self._verbose)
+        httpd = _HttpServer(self._address, self.state, self.api, self._verbose)
         self._thread = threading.Thread(
             target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="payments-sandbox", daemon=True
         )
@@ -322,10 +323,14 @@ class PaymentsApiServer(Service):
         """See :meth:`SandboxState.set_faults`."""
         return self.state.set_faults(**changes)
 
-    def fail_next(self, code: str, **options: Any) -> None:
-        """See :meth:`SandboxState.fail_next`."""
-        self.state.fail_next(code, **options)
+    def fail_next(self, code: str, **options: Any) -> int:
+        """See :meth:`SandboxState.fail_next` (``operation="GetPaymentSession"`` scripts that operation)."""
+        return self.state.fail_next(code, **options)
 
-    def delay_next(self, delay_ms: float, **options: Any) -> None:
+    def delay_next(self, delay_ms: float, **options: Any) -> int:
         """See :meth:`SandboxState.delay_next`."""
-        self.state.delay_next(delay_ms, **options)
+        return self.state.delay_next(delay_ms, **options)
+
+    def add_session(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """See :meth:`SandboxState.add_session`."""
+        return self.state.add_session(request)

@@ -1,4 +1,4 @@
-"""A ``CreatePaymentSession`` request off the wire: the JSON body, the members bound to headers, query and path."""
+"""A request to one of the fake's operations off the wire: the JSON body, the members bound to headers, query, path."""
 
 from __future__ import annotations
 
