@@ -7,6 +7,7 @@ HTTP: the session is created, its event is refused on the last receive, the requ
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from handlers import dependencies
@@ -15,6 +16,10 @@ from sandbox.sqs import receive
 from tests.support import now_millis, only, sqs_event, sqs_record, valid_request
 
 HALF_AN_HOUR_MS = 30 * 60_000
+
+
+def queue_arn_of(aws: Any, queue_url: str) -> str:
+    return str(aws.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
 
 
 def as_lambda_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
@@ -32,9 +37,14 @@ def as_lambda_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
 def test_a_created_session_redriven_past_the_age_limit_is_announced_created_with_the_same_session(
     handler, aws, payments_api, monkeypatch
 ):
-    # Given a request queue, and a request first enqueued half an hour ago, on its last receive
-    queue_url = aws.sqs.create_queue(QueueName="payment-session-requests")["QueueUrl"]
-    queue_arn = aws.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    # Given the request queue whose redrive policy names the DLQ, and a request first enqueued half an hour ago,
+    # on its last receive
+    dlq_arn = queue_arn_of(aws, aws.dead_letter_queue_url)
+    redrive_policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 8})
+    queue_url = aws.sqs.create_queue(
+        QueueName="payment-session-requests", Attributes={"RedrivePolicy": redrive_policy}
+    )["QueueUrl"]
+    queue_arn = queue_arn_of(aws, queue_url)
     record = sqs_record(valid_request(), message_id="m-late-redrive", receive_count=5)
     record["eventSourceARN"] = queue_arn
     record["attributes"]["SentTimestamp"] = str(now_millis() - HALF_AN_HOUR_MS)
