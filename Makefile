@@ -35,7 +35,8 @@ $(UV): tools/uv/requirements.txt
 install: $(STAMP) ## Create or update .venv with exactly what uv.lock pins (the project, its extras, the dev group)
 
 $(STAMP): pyproject.toml uv.lock $(UV)
-	$(UV) sync --quiet --locked --all-extras --python $(PYTHON)
+	$(UV) sync --quiet --locked --all-extras --python $(PYTHON) || \
+		{ echo "make install: is uv.lock out of date? After changing pyproject.toml, run make lock" >&2; exit 1; }
 	@touch $@
 
 lock: $(UV) ## Regenerate uv.lock (after any change to pyproject.toml's dependencies), the tools' locks and uv's pin
