@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, Info, Result, Section, fmt, provision, text_table
-from bench.deployed import Deployment
+from bench.common import Info, Result, Section, fmt, provision, text_table
+from bench.deployed import ROOT, Deployment
 from bench.services import Services
 
 BENCHMARKS = ("cold_start", "batch_latency", "cpu_per_record", "peak_rss", "memory_size")
@@ -30,12 +30,12 @@ def _row(item: Result | Info) -> list[str]:
     if isinstance(item, Info):
         ratio = f"{item.figure / item.relative_to:.2f}x" if item.relative_to else ""
         return [item.name, fmt(item.figure, item.unit), "", ratio, "", ""]
-    ratio = item.ratio
+    result_ratio = item.ratio
     return [
         item.name,
         fmt(item.figure, item.unit),
         f"{fmt(item.baseline, item.unit)} ({item.baseline_name})",
-        f"{ratio:.2f}x" if ratio is not None else "-",
+        f"{result_ratio:.2f}x" if result_ratio is not None else "-",
         item.target_text(),
         "PASS" if item.passed else "FAIL",
     ]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 LATENCY_MS = 100
@@ -30,11 +31,14 @@ PEER_100_SAMPLES = 2
 def _child(kind: str, size: int, concurrency: int) -> None:
     from bench.lambda_shim import BareWorker, bare_invoke, peer_invoke, serve_samples, sqs_event, worker_invoke
 
+    invoke: Callable[[dict[str, Any]], None]
     if kind == "one-call":
         bare = BareWorker(concurrency=1)
 
-        def invoke(event: dict[str, Any]) -> None:
+        def one_call(event: dict[str, Any]) -> None:
             bare.create(event["Records"][0])
+
+        invoke = one_call
     elif kind == "bare":
         invoke = bare_invoke(concurrency)
     else:

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
+
     from sandbox.lambda_context import LambdaContext
 
 REQUEST_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:payment-session-requests"
@@ -115,12 +117,12 @@ class BareWorker:
             "clientToken": "bench-" + record["messageId"].replace("-", "").ljust(32, "0"),
         }
 
-    def create(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    def create(self, record: Mapping[str, Any]) -> tuple[dict[str, Any], Mapping[str, Any]]:
         params = self.params(record)
-        session: dict[str, Any] = self.payments.create_payment_session(**params)["paymentSession"]
+        session: Mapping[str, Any] = self.payments.create_payment_session(**params)["paymentSession"]
         return params, session
 
-    def entry(self, record: Mapping[str, Any], params: Mapping[str, Any], session: Any) -> dict[str, Any]:
+    def entry(self, record: Mapping[str, Any], params: Mapping[str, Any], session: Any) -> PutEventsRequestEntryTypeDef:
         detail = {"clientToken": params["clientToken"], "messageId": record["messageId"], "paymentSession": session}
         return {
             "EventBusName": self.bus,
@@ -130,14 +132,14 @@ class BareWorker:
             "Resources": [self.manager_arn],
         }
 
-    def publish(self, entries: Sequence[Mapping[str, Any]]) -> None:
+    def publish(self, entries: Sequence[PutEventsRequestEntryTypeDef]) -> None:
         response = self.events.put_events(Entries=list(entries))
         if response.get("FailedEntryCount"):
             raise SystemExit(f"PutEvents failed: {response['Entries']}")
 
     def process(self, event: Mapping[str, Any]) -> None:
         records = event["Records"]
-        run: Callable[..., Any] = self.pool.map if self.pool else map  # type: ignore[assignment]
+        run: Callable[..., Any] = self.pool.map if self.pool else map
         created = list(run(self.create, records))
         entries = [self.entry(r, p, s) for r, (p, s) in zip(records, created, strict=True)]
         list(run(self.publish, [entries[i : i + 10] for i in range(0, len(entries), 10)]))

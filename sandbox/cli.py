@@ -21,6 +21,7 @@ from sandbox.agentcore import FaultSettings
 from sandbox.assembly import Sandbox, SandboxConfig
 from sandbox.aws import DEFAULT_REGION, MotoServer, client, describe_environment, port_is_free, sdk_environment
 from sandbox.demo import DemoOptions, run_demo
+from sandbox.deployed import describe_stack
 from sandbox.fifo_demo import run_fifo_demo
 from sandbox.invoke import add_parser as add_invoke_parser
 from sandbox.invoke import cmd_invoke
@@ -35,7 +36,6 @@ from sandbox.stack import (
     StackSpec,
     Tuning,
     deploy_stack,
-    describe_stack,
     max_receive_count_parameters,
 )
 

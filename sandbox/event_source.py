@@ -343,7 +343,7 @@ class SqsEventSource(Service):
         while not self._stopping.is_set():
             received_at = time.monotonic()
             try:
-                messages = self._receive_batch(sqs)
+                messages: Sequence[Mapping[str, Any]] = self._receive_batch(sqs)
             except Exception:  # a poller never dies; Lambda's keep polling too
                 LOG.exception("ReceiveMessage failed on poller %d", index)
                 with self._counters.lock:

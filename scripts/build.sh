@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # The deployment package of the worker, without Docker.
 #
-#   scripts/build.sh (make build): the arm64 (Graviton) package for Lambda's python3.13 runtime
-#     .build/package/           src/ plus its dependencies (src/requirements.txt), boto3 and botocore vendored,
+#   scripts/build.sh (make build; sam build through make build-WorkerFunction): the arm64 (Graviton) package
+#   for Lambda's python3.13 runtime
+#     .build/package/           src/ (not src/operations/) plus the runtime dependencies at the versions uv.lock
+#                               pins (the ones .venv has), their dist-info kept (importlib.metadata reads it),
 #                               with CPython 3.13 bytecode beside every module (see "Bytecode" below)
-#     .build/worker.zip         the same, zipped (what `sam deploy` / `aws lambda update-function-code` upload)
-#     .build/template.yaml      template.yaml with CodeUri pointing at .build/package, for `sam deploy`
+#     .build/requirements.txt   those dependencies as exported from uv.lock, with their hashes
+#     .build/worker.zip         the same, zipped (what `aws lambda update-function-code` takes)
 #     .build/bytecode.txt       which interpreter wrote the bytecode, or why there is none
 #   scripts/build.sh --native DIR: the same package for this machine's Python and platform, in DIR, its
-#     bytecode written by that Python ($PY); no zip, no template (what `python -m bench` measures)
-#   SRC_DIR=path builds another checkout's sources (default src/; the bench's BENCH_SRC)
+#     bytecode written by that Python ($PY), plus boto3 as Lambda's runtime provides it (the bench's bare
+#     baseline imports it; the worker does not); no zip (what `python -m bench` measures)
+#   SRC_DIR=path builds another checkout's sources (default src/; the bench's BENCH_SRC), with this lock
 #
-# Wheels for Lambda are fetched for the runtime (CPython 3.13, manylinux2014_aarch64), whatever this machine is.
-# boto3/botocore are vendored because the runtime's copy lags: bedrock-agentcore's CreatePaymentSession
-# must be in botocore's model.
+# Dependencies: `uv export` of uv.lock's runtime dependencies (pyproject.toml's [project] dependencies, no
+# extras, no dev group), installed by `uv pip install --require-hashes --no-deps`: nothing is resolved here,
+# so the package holds what the tests ran. For Lambda they are the wheels of CPython 3.13 on
+# manylinux2014_aarch64, whatever this machine is. botocore is vendored because the runtime's copy lags:
+# bedrock-agentcore's CreatePaymentSession must be in its model. boto3 is not: the worker imports botocore only.
 #
 # Bytecode: /var/task is read-only, so without .pyc files in the package every cold start compiles every
 # module it imports, and caches nothing. The .pyc files are unchecked-hash ones (PEP 552): a zip's timestamps
@@ -26,9 +31,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=${PY:-.venv/bin/python}
+UV=${UV:-.venv-tools/uv/bin/uv}
 SRC_DIR=${SRC_DIR:-src}
 RUNTIME_PYTHON=3.13
-PLATFORM=manylinux2014_aarch64
+PLATFORM=aarch64-manylinux2014  # uv's name for manylinux2014_aarch64 wheels (glibc 2.17+; the runtime has 2.34)
 TOOLS=.venv-tools/python3.13
 
 # Debian trixie's packages of CPython 3.13 and what its interpreter needs to run compileall. Pinned; when the
@@ -120,20 +126,27 @@ find_python313() {
     trixie_python313
 }
 
-# Install the dependencies into $1 (pip arguments for the target platform follow).
+# Install the locked runtime dependencies into $1 (requirements file $2; uv pip arguments for the target follow).
 install_package() {
-    local package=$1
-    shift
+    local package=$1 requirements=$2
+    shift 2
     rm -rf "$package"
     mkdir -p "$package"
-    "$PY" -m pip install --quiet --disable-pip-version-check --no-compile --no-warn-conflicts \
-        "$@" --target "$package" -r "$SRC_DIR/requirements.txt"
-    # The handler's packages, without caches, the requirements file itself or the operator's command (operations/).
+    "$UV" pip install --quiet --require-hashes --no-deps --link-mode copy --python "$PY" \
+        "$@" --target "$package" -r "$requirements"
+    # The handler's packages, without caches or the operator's command (operations/).
     tar -C "$SRC_DIR" --exclude='__pycache__' --exclude='*.pyc' --exclude='*.egg-info' --exclude='requirements.txt' \
         --exclude='./operations' -cf - . | tar -C "$package" -xf -
-    # Not needed at run time: installer metadata scripts and the test suites some wheels ship.
+    # Not needed at run time: installer scripts.
     rm -rf "$package/bin"
     find "$package" -type d -name '__pycache__' -prune -exec rm -rf {} +
+}
+
+# uv.lock's runtime dependencies with their hashes, into $1 (extras to add follow: --extra NAME).
+export_requirements() {
+    local target=$1
+    shift
+    "$UV" export --quiet --locked --no-dev --no-emit-project --format requirements-txt "$@" --output-file "$target"
 }
 
 # Unchecked-hash .pyc files for every module of $2, written by interpreter $1 (-j 1: no worker processes,
@@ -144,18 +157,23 @@ compile_package() {
 
 if [ "${1:-}" = "--native" ]; then
     PACKAGE=${2:?usage: scripts/build.sh --native DIR}
-    install_package "$PACKAGE"
+    requirements=$(mktemp)
+    trap 'rm -f "$requirements"' EXIT
+    export_requirements "$requirements" --extra sdk
+    install_package "$PACKAGE" "$requirements"
     compile_package "$PY" "$PACKAGE"
     exit 0
 fi
 
 OUT=.build
 PACKAGE=$OUT/package
-rm -rf "$OUT/worker.zip" "$OUT/bytecode.txt"
+rm -rf "$OUT/worker.zip" "$OUT/bytecode.txt" "$OUT/template.yaml"
+mkdir -p "$OUT"
 
-say "dependencies for CPython $RUNTIME_PYTHON on $PLATFORM"
-install_package "$PACKAGE" --platform "$PLATFORM" --implementation cp --python-version "$RUNTIME_PYTHON" \
-    --only-binary=:all:
+say "dependencies from uv.lock for CPython $RUNTIME_PYTHON on $PLATFORM"
+export_requirements "$OUT/requirements.txt"
+install_package "$PACKAGE" "$OUT/requirements.txt" --python-platform "$PLATFORM" \
+    --python-version "$RUNTIME_PYTHON" --only-binary :all:
 
 if PYTHON313_BIN=$(find_python313) && [ -n "$PYTHON313_BIN" ]; then
     version=$("$PYTHON313_BIN" -c 'import platform; print(platform.python_version())')
@@ -186,9 +204,5 @@ with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compressleve
         info.compress_type = zipfile.ZIP_DEFLATED
         archive.writestr(info, path.read_bytes(), compresslevel=9)
 PY
-
-# For `sam deploy`: the same stack with the built package as its code (sam uploads the directory).
-sed 's#^      CodeUri: src/$#      CodeUri: package/#' template.yaml >"$OUT/template.yaml"
-grep -q '^      CodeUri: package/$' "$OUT/template.yaml" || { echo "build: CodeUri not found in template.yaml" >&2; exit 1; }
 
 say "$(du -sh "$PACKAGE" | cut -f1) unpacked, $(du -sh "$OUT/worker.zip" | cut -f1) zipped ($OUT/worker.zip)"

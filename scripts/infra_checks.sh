@@ -2,44 +2,30 @@
 # Static checks of the stack (make infra-check, part of make test): offline, no AWS account, no API key.
 #   1. the generated event schemas are in sync with domain.events (scripts/schemas.py --check);
 #   2. cfn-lint on template.yaml and on its samtranslator transform: no error, no warning;
-#   3. sam validate --lint (aws-sam-cli in its own venv: .venv-tools/sam);
-#   4. checkov on both (its own venv: .venv-tools/checkov; it pins an old boto3), offline: no failed check,
+#   3. sam validate --lint (aws-sam-cli in its own locked venv: .venv-tools/sam, tools/sam/uv.lock);
+#   4. checkov on both (its own locked venv: .venv-tools/checkov, tools/checkov/uv.lock; it pins an old
+#      boto3), offline: no failed check,
 #      every skip justified in the resource's Metadata.checkov.skip.
 # Steps 2 to 4 run for both settings of the FifoQueues parameter: on template.yaml as written (standard
 # queues) and on a copy whose FifoQueues default is "true" (template-fifo.json), the tools' view of a
 # stack deployed with FifoQueues=true.
-# The tool venvs are created on first use and reused while their pinned spec is unchanged (stamp file).
+# make infra-check first syncs the tool venvs with their locks (make tools; a no-op when they match).
 # The checks run side by side; each one's output is printed in order once it is done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY=.venv/bin/python
-TOOLS_PYTHON=${TOOLS_PYTHON:-python3}
 TOOLS=.venv-tools
-# Pinned: a new release of either may add rules, and a gate must not move under the code.
-SAM_SPEC="aws-sam-cli==1.170.0"
-CHECKOV_SPEC="checkov==3.3.30"
 export SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1}
 
-# tool_venv NAME SPEC: .venv-tools/NAME holds SPEC, installed once.
+# tool_venv NAME: .venv-tools/NAME, which `make tools` syncs with tools/NAME/uv.lock (pinned, because a new
+# release of either may add rules, and a gate must not move under the code).
 tool_venv() {
-    local dir="$TOOLS/$1" spec="$2"
-    if [[ -x "$dir/bin/python" && -f "$dir/.installed" && "$(cat "$dir/.installed")" == "$spec" ]]; then
-        return 0
-    fi
-    echo "infra-check: installing $spec into $dir (once)"
-    rm -rf "$dir"
-    "$TOOLS_PYTHON" -m venv "$dir"
-    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >"$dir.log" 2>&1 ||
-        { cat "$dir.log"; return 1; }
-    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check "$spec" >"$dir.log" 2>&1 ||
-        { cat "$dir.log"; return 1; }
-    rm -f "$dir.log"
-    echo "$spec" >"$dir/.installed"
+    [[ -x "$TOOLS/$1/bin/$1" ]] || { echo "infra-check: no $TOOLS/$1/bin/$1: run make tools" >&2; return 1; }
 }
 
 sam_validate() {
-    tool_venv sam "$SAM_SPEC"
+    tool_venv sam
     local template
     for template in template.yaml "$work/template-fifo.json"; do
         echo "infra-check: sam validate --lint on ${template#"$work/"}"
@@ -48,7 +34,7 @@ sam_validate() {
 }
 
 checkov_scan() {
-    tool_venv checkov "$CHECKOV_SPEC"
+    tool_venv checkov
     echo "infra-check: checkov (offline) on template.yaml, template-fifo.json and their transformed templates"
     # --skip-download: no policy download, no platform call; skips come from resources' Metadata only.
     BC_SKIP_MAPPING=TRUE "$TOOLS/checkov/bin/checkov" --file template.yaml --file "$work/transformed.json" \

@@ -111,7 +111,11 @@ def render_template(text: str) -> str:
         marker = _content_marker(detail_type)
         pattern = re.compile(rf"^{re.escape(marker)}\n(?:{_CONTENT_INDENT}.*\n)*", re.MULTILINE)
         block = "".join(f"{_CONTENT_INDENT}{line}\n" for line in render_json(event_schema(detail_type)).splitlines())
-        text, count = pattern.subn(lambda _m, block=block, marker=marker: f"{marker}\n{block}", text)
+
+        def replacement(_match: re.Match[str], block: str = block, marker: str = marker) -> str:
+            return f"{marker}\n{block}"
+
+        text, count = pattern.subn(replacement, text)
         if count != 1:
             raise SystemExit(f"template.yaml: expected one line '{marker.strip()}', found {count}")
     return text

@@ -31,7 +31,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 OPERATION = (
     botocore.session.get_session().get_service_model("bedrock-agentcore").operation_model("CreatePaymentSession")
 )
-INPUT_SHAPE = OPERATION.input_shape
+_INPUT_SHAPE = OPERATION.input_shape
+assert _INPUT_SHAPE is not None, "CreatePaymentSession has an input shape"
+INPUT_SHAPE: StructureShape = _INPUT_SHAPE
 OUTPUT_SHAPE = OPERATION.output_shape
 EVENT_SUFFIX = "bedrock-agentcore.CreatePaymentSession"
 SIGV4_AUTHORIZATION = "AWS4-HMAC-SHA256 Credential=testing/20250101/us-east-1/bedrock-agentcore/aws4_request"
@@ -149,7 +151,7 @@ def string_of_length(member: Member, length: int) -> tuple[str, bool]:
 
 def pattern_breaker(member: Member) -> str:
     pattern = member.shape.metadata["pattern"]
-    sample = SAMPLES[member.path]
+    sample: str = SAMPLES[member.path]
     for bad in ("!", " ", "\u00e9", "#"):
         for candidate in (bad + sample[1:], sample[:-1] + bad):
             if not re.fullmatch(pattern, candidate):
