@@ -151,7 +151,7 @@ class FaultSchedule:
         return Fate(delay_ms, error, scripted is not None and bool(scripted.delay_ms))
 
     def _pop(self, operation: str, client_token: str | None) -> ScriptEntry | None:
-        keys = [(operation, client_token)] if client_token is not None else []
+        keys: list[tuple[str, str | None]] = [(operation, client_token)] if client_token is not None else []
         keys.append((operation, None))
         for key in keys:
             queue = self._queues.get(key)
