@@ -16,7 +16,6 @@ from sandbox.lambda_context import LambdaContext
 from sandbox.sqs import drain
 from tests.support import EVENT_SOURCE, MANAGER_ARN, OTHER_MANAGER_ARN, WorkerResources, poll, worker_resources
 
-
 # Every SQS send of every test is held against SQS's own rules (importing the sandbox installs them; again
 # here so that no test can run without them).
 strict_sqs.install()
