@@ -17,9 +17,13 @@ modeled exception (``client.exceptions.BatchRequestTooLong``...) or, in a batch,
   most 80 of ``A-Za-z0-9_-`` (``BatchEntryIdsNotDistinct``, ``InvalidBatchEntryId``), at most 1,048,576 bytes
   in all (``BatchRequestTooLong``).
 
-A queue is FIFO when its URL ends in ``.fifo``. ``install()`` registers the hook for every botocore session
-made afterwards in the process (``import sandbox`` does it, so the sandbox, the soak, the worker's processes
-and every test run with it); ``CHECKED`` counts what it held against the rules.
+The rules are written here from SQS's documentation, never taken from the worker's own code
+(``domain/dead_letter.py`` counts sizes too): a double of SQS that shared the worker's arithmetic would agree
+with any mistake in it. A queue is FIFO when its URL ends in ``.fifo``.
+
+``install()`` registers the hook for every botocore session made afterwards in the process (``import sandbox``
+does it, so the sandbox, the soak, the worker's processes and every test run with it); ``CHECKED`` counts what
+it held against the rules.
 """
 
 from __future__ import annotations

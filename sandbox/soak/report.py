@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
+from sandbox.fair_tenants import NOISY as NOISY_TENANT
 from sandbox.soak.injection import FaultCounts, InvocationFaultCounts
-from sandbox.soak.workload import FINAL_CODES, NOISY_TENANT, TRANSIENT_CODES, Fate, Request
+from sandbox.soak.workload import FINAL_CODES, TRANSIENT_CODES, Fate, Request
 
 API_ERROR_CODES: Final = frozenset((*FINAL_CODES, *TRANSIENT_CODES))
 # Causes for which the worker did not know whether the API had created the session (an answer lost).

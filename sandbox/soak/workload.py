@@ -18,12 +18,12 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from sandbox.agentcore import PaymentsApiServer
+from sandbox.fair_tenants import NOISY as NOISY_TENANT
 from sandbox.load import FOREIGN_MANAGER, POISON_KINDS, poison_body, random_request
 from sandbox.soak.injection import Wiring, require_probability
 from sandbox.worker import derive_token
 
 SHORT_REQUESTS: Final = 100  # the standard soak in make test
-NOISY_TENANT: Final = "tenant-00"  # the fair scenario's tenant that sends most of the requests
 FINAL_CODES: Final = ("ValidationException", "ConflictException", "ServiceQuotaExceededException")
 TRANSIENT_CODES: Final = ("ThrottlingException", "InternalServerException")
 
@@ -195,7 +195,7 @@ def build_requests(
             request.group = f"group-{extra.randrange(groups):03d}"
         elif tenants:
             noisy = tenants == 1 or extra.random() < noisy_share
-            request.group = NOISY_TENANT if noisy else f"tenant-{extra.randrange(1, tenants):02d}"
+            request.group = NOISY_TENANT if noisy else f"tenant-{extra.randrange(1, tenants):02d}"  # quiet ones
     return requests
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from sandbox.aws import MotoServer
+from sandbox.fair_tenants import NOISY
 from sandbox.operator_command import operator_environment
 from sandbox.soak import SHORT_REQUESTS, Fate, Request, SoakReport, account_requests, run_soak, scenario
 from sandbox.soak.scenarios import BACKSTOP_MIX
@@ -305,9 +306,9 @@ def test_the_command_runs_with_the_sandboxs_endpoint_not_the_functions_variables
 def test_the_fair_soak_ends_every_tenants_request_once_and_its_letters_keep_their_tenant(fair):
     # Given a fair queue: standard queues, four tenants, the noisy one sending about half, faults at every boundary
     report, output = fair
-    assert report.accounting.tenant_requests["tenant-00"] > max(
-        count for tenant, count in report.accounting.tenant_requests.items() if tenant != "tenant-00"
-    )
+    tenants = report.accounting.tenant_requests
+    assert len(tenants) == 4
+    assert tenants[NOISY] > max(count for tenant, count in tenants.items() if tenant != NOISY)
 
     # Then every request ended once, none twice and no session twice, every send passing SQS's own rules
     assert report.lost == [], output
