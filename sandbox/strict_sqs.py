@@ -22,16 +22,19 @@ The rules are written here from SQS's documentation, never taken from the worker
 with any mistake in it. A queue is FIFO when its URL ends in ``.fifo``.
 
 ``install()`` registers the hook for every botocore session made afterwards in the process (``import sandbox``
-does it, so the sandbox, the soak, the worker's processes and every test run with it); ``CHECKED`` counts what
-it held against the rules.
+does it, so the sandbox, the soak, the worker's processes and every test run with it); a process the sandbox
+starts that does not import it (the operator's command) gets it from ``child_environment``; ``CHECKED`` counts
+what it held against the rules in this process.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Final
 
 from botocore.awsrequest import AWSResponse
@@ -245,3 +248,13 @@ def register(events: Any) -> None:
     """Apply the rules to one client's or session's event system (one made before ``install``)."""
     for name, handler in _HOOKS:
         events.register(name, handler, unique_id=f"strict-sqs-{name}-{handler.__name__}")
+
+
+_SITE: Final = Path(__file__).with_name("strict_site")  # its sitecustomize.py imports the sandbox
+
+
+def child_environment(environment: Mapping[str, str]) -> dict[str, str]:
+    """``environment`` for a child Python process that must send through the rules too: ``strict_site`` (whose
+    ``sitecustomize`` Python runs at start-up) and the sandbox's root first on ``PYTHONPATH``."""
+    paths = [str(_SITE), str(_SITE.parent.parent), environment.get("PYTHONPATH", "")]
+    return {**environment, "PYTHONPATH": os.pathsep.join(path for path in paths if path)}

@@ -204,3 +204,25 @@ def test_a_refusal_is_the_modeled_exception_and_is_never_retried(sqs: Any, stand
     with pytest.raises(sqs.exceptions.TooManyEntriesInBatchRequest) as raised:
         sqs.send_message_batch(QueueUrl=standard, Entries=entries(11))
     assert raised.value.response["ResponseMetadata"].get("RetryAttempts", 0) == 0
+
+
+def test_the_operators_command_process_sends_through_the_rules_too() -> None:
+    # Given the environment the sandbox runs the operator's command with
+    import subprocess
+    import sys
+
+    from sandbox.operator_command import operator_environment
+
+    hooks = "('before-parameter-build.sqs', 'before-call.sqs')"
+    probe = f"import botocore.handlers as h; print(sum(e[0].startswith({hooks}) for e in h.BUILTIN_HANDLERS))"
+    # When a Python process starts with it, importing nothing of the sandboxes
+    child = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=operator_environment("http://127.0.0.1:1"),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd="/",
+    )
+    # Then the strict layer's hooks are in every botocore session it makes
+    assert child.stdout.strip() == "4"
