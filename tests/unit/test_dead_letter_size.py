@@ -148,3 +148,14 @@ def test_a_fair_letter_keeps_its_group_and_a_fifo_letter_is_deduplicated(sqs: An
     (ordered,) = drain(sqs, fifo)
     assert fair["Attributes"]["MessageGroupId"] == "tenant-a" and "MessageDeduplicationId" not in fair["Attributes"]
     assert (ordered["Attributes"]["MessageGroupId"], ordered["Attributes"]["MessageDeduplicationId"]) == ("g", "m-1")
+
+
+def test_a_letter_of_exactly_one_mib_as_sqs_counts_is_taken(sqs: Any) -> None:
+    # Given a dead letter of exactly 1,048,576 bytes, body and attributes as SQS counts them
+    queue = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    whole = letter(body_for(MAX_MESSAGE_BYTES))
+    assert whole.size == MAX_MESSAGE_BYTES
+    # When it is sent through the strict SQS layer, then SQS's rules take it, every attribute kept
+    assert _sender(sqs, queue).send([whole], deadline=time.monotonic() + 30) == [None]
+    (received,) = drain(sqs, queue)
+    assert set(received["MessageAttributes"]) == set(whole.attributes)
