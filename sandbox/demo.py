@@ -22,6 +22,7 @@ from typing import IO, Any, Final
 from sandbox.agentcore import FaultSettings, PaymentsApiServer
 from sandbox.assembly import Sandbox, SandboxConfig
 from sandbox.event_source import Invocation
+from sandbox.fair_tenants import draw_tenant, print_tenants
 from sandbox.fates import Fate, Sample, account, load_samples
 from sandbox.load import DEFAULT_EVENT_SOURCE, POISON_KINDS, poison_body, random_request
 from sandbox.refusals import RefusingPublisher
@@ -53,25 +54,27 @@ REDRIVE_CODES: Final = ("ThrottlingException", "EventPublishFailed")
 def generate_requests(
     count: int, seed: int, *, own_source: str = DEFAULT_EVENT_SOURCE
 ) -> list[tuple[str, OutgoingMessage]]:
-    """A mixed load: mostly valid requests (half with a ``clientToken``), some sent twice, some poison."""
+    """A mixed load: mostly valid requests (half with a ``clientToken``), some sent twice, some poison; each
+    with its tenant's ``MessageGroupId`` (a fair queue, ``sandbox.fair_tenants``)."""
     rng = random.Random(seed)
+    tenants = random.Random(seed + 1)  # drawn apart: the requests are the same with or without tenants
     load: list[tuple[str, OutgoingMessage]] = []
     tokened: list[str] = []
     for n in range(count):
         roll = rng.random()
         if roll < 0.08:
             body = poison_body(rng.choice(POISON_KINDS), {"expiryTimeInMinutes": 60}, own_source=own_source)
-            load.append(("poison", OutgoingMessage(body)))
+            load.append(("poison", OutgoingMessage(body, group_id=draw_tenant(tenants))))
             continue
         if roll < 0.14 and tokened:
-            load.append(("duplicate", OutgoingMessage(rng.choice(tokened))))
+            load.append(("duplicate", OutgoingMessage(rng.choice(tokened), group_id=draw_tenant(tenants))))
             continue
         user_id = f"user-{rng.randint(1, 999):03d}" if rng.random() < 0.7 else None
         request = random_request(rng, correlation_id=f"load-{n:04d}", user_id=user_id)
         if rng.random() < 0.5:
             request["clientToken"] = f"demo-load-{seed:04d}-{n:06d}-{rng.getrandbits(64):016x}"
             tokened.append(json.dumps(request))
-        load.append(("valid", OutgoingMessage(json.dumps(request))))
+        load.append(("valid", OutgoingMessage(json.dumps(request), group_id=draw_tenant(tenants))))
     return load
 
 
@@ -154,6 +157,7 @@ class DemoResult:
     refused_event: Fate | None = None  # the demo's own request whose event was refused (EVENT_REFUSED_REQUEST)
     round_trip: tuple[RoundTrip, ...] = ()
     api_after_round_trip: Mapping[str, Any] | None = None
+    letters_off_tenant: int = 0  # the fair queue's dead letters without their tenant's group (must be 0)
 
     @property
     def unfinished(self) -> list[Fate]:
@@ -162,9 +166,10 @@ class DemoResult:
 
     @property
     def exit_code(self) -> int:
-        """0 when every request ended created, failed or dead-lettered, and the round trip kept every
-        redriven request's token and session."""
-        return 1 if self.unfinished or not self.round_trip or not all(t.ok for t in self.round_trip) else 0
+        """0 when every request ended created, failed or dead-lettered, the round trip kept every redriven
+        request's token and session, and every tenant's dead letter its group."""
+        trips_ok = bool(self.round_trip) and all(t.ok for t in self.round_trip)
+        return 1 if self.unfinished or not trips_ok or self.letters_off_tenant else 0
 
 
 def run_demo(options: DemoOptions | None = None, out: IO[str] | None = None) -> DemoResult:
@@ -287,6 +292,8 @@ def _demo(
     names[refused_id] = EVENT_REFUSED_NAME
     names.update({message_id: f"load #{n + 1}" for n, message_id in enumerate(load_ids)})
     _report(sandbox, samples, sample_ids, names, fates, out, refused_id)
+    tenant_of = {message_id: str(m.group_id) for message_id, (_kind, m) in zip(load_ids, load, strict=True)}
+    off_tenant = print_tenants(tenant_of, fates, sandbox.dead_letters.messages, out)
     result = DemoResult(
         samples=tuple((sample, fates[message_id]) for sample, message_id in zip(samples, sample_ids, strict=True)),
         fates=fates,
@@ -295,6 +302,7 @@ def _demo(
         api_stats=sandbox.payments_api.snapshot(),
         invocations=tuple(sandbox.event_source.invocations),
         refused_event=fates[refused_id],
+        letters_off_tenant=off_tenant,
     )
     if result.unfinished:
         out.write(f"\n{len(result.unfinished)} requests did not finish within {options.timeout:.0f}s.\n")

@@ -10,10 +10,29 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
+from sandbox import strict_sqs
 from sandbox.agentcore import PaymentsApiServer
 from sandbox.lambda_context import LambdaContext
 from sandbox.sqs import drain
 from tests.support import EVENT_SOURCE, MANAGER_ARN, OTHER_MANAGER_ARN, WorkerResources, poll, worker_resources
+
+# Every SQS send of every test is held against SQS's own rules (importing the sandbox installs them; again
+# here so that no test can run without them).
+strict_sqs.install()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """How many SQS sends the run held against the strict layer, and what it refused (by SQS's error code)."""
+    checked = strict_sqs.CHECKED
+    refused = ", ".join(
+        f"{name.removeprefix('refused ')} {count}"
+        for name, count in sorted(checked.items())
+        if name.startswith("refused")
+    )
+    terminalreporter.write_line(
+        f"strict SQS layer: {checked['calls']} sends ({checked['messages']} messages) held against SQS's rules"
+        f" in this process; refused: {refused or 'none'}"
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
+from sandbox.fair_tenants import NOISY as NOISY_TENANT
 from sandbox.soak.injection import FaultCounts, InvocationFaultCounts
 from sandbox.soak.workload import FINAL_CODES, TRANSIENT_CODES, Fate, Request
 
@@ -49,6 +50,8 @@ class SoakReport:
     invocation_faults: InvocationFaultCounts
     duration: float
     fifo: bool = False
+    drain_seconds: float | None = None  # from the first send until the request queue drained (before redrives)
+    tenant_drain: dict[str, float] = field(default_factory=dict)  # fair queue: tenant -> seconds to its last event
     notes: list[str] = field(default_factory=list)  # phases that did not finish in time, a command that failed
 
     @property
@@ -74,7 +77,9 @@ class SoakReport:
             (account.unannounced, "created sessions never announced"),
             (account.announced_as_failed, "created sessions announced as failed"),
             (account.ended_twice, "requests that ended more than once"),
-            (account.order_violations, "requests the API saw before an earlier one of their group"),
+            (account.letters_off_group, "dead letters without their group, or deduplicated on a standard queue"),
+            # Order is FIFO's promise only: a fair queue's tenants are standard records.
+            (account.order_violations if self.fifo else 0, "requests the API saw before an earlier one of their group"),
         )
         broken += [f"{count} {what}" for count, what in checks if count]
         return broken
@@ -91,6 +96,7 @@ class SoakReport:
             ("scenario", f"{self.scenario}{' (FIFO queues)' if self.fifo else ''}"),
             ("requests", f"{self.requests} ({self.requests - self.poison} valid, {self.poison} poison)"),
             *([("message groups", str(account.groups))] if self.fifo else []),
+            *([("fair queue tenants", self._tenants())] if self.tenant_drain else []),
             ("pollers (Lambda instances)", str(self.pollers)),
             ("API calls", f"{self.api_calls} ({self.idempotent_replays} idempotent replays)"),
             ("retries (records handed back to SQS)", str(self.handed_back)),
@@ -138,12 +144,40 @@ class SoakReport:
                 f"{self.invocation_faults.lost_after_work} lost after their work, "
                 f"{self.whole_batches_handed_back} whole batches handed back",
             ),
+            *([("time to drain the requests (before redrives)", self._drain())] if self.drain_seconds else []),
             ("duration", f"{self.duration:.0f} s"),
         ]
         width = max(len(name) for name, _ in rows)
         lines = [f"| {'figure'.ljust(width)} | value |", f"|{'-' * (width + 2)}|-------|"]
         lines += [f"| {name.ljust(width)} | {value} |" for name, value in rows]
         return "\n".join(lines)
+
+    def _tenants(self) -> str:
+        tenants = self.accounting.tenant_requests
+        return f"{len(tenants)}, {NOISY_TENANT} noisy with {tenants[NOISY_TENANT]} of the {self.requests} requests"
+
+    def _drain(self) -> str:
+        text = f"{self.drain_seconds:.0f} s"
+        quiet = [seconds for tenant, seconds in self.tenant_drain.items() if tenant != NOISY_TENANT]
+        if quiet and NOISY_TENANT in self.tenant_drain:
+            text += (
+                f"; the quiet tenants' last event at {max(quiet):.0f} s, "
+                f"the noisy tenant's at {self.tenant_drain[NOISY_TENANT]:.0f} s"
+            )
+        return text
+
+
+def tenant_drain_times(
+    requests: Sequence[Request], events: Sequence[tuple[float, Mapping[str, Any]]], *, since: float
+) -> dict[str, float]:
+    """Per tenant (a request's group): seconds from ``since`` (epoch) until its requests' last event was read."""
+    tenant_of = {r.token: r.group for r in requests if r.group is not None}
+    last: dict[str, float] = {}
+    for read_at, event in events:
+        tenant = tenant_of.get(str(event["detail"]["clientToken"]))
+        if tenant is not None:
+            last[tenant] = max(last.get(tenant, 0.0), read_at - since)
+    return dict(sorted(last.items()))
 
 
 def _epoch(timestamp: str) -> float:
@@ -192,6 +226,9 @@ class Accounting:
     ended_twice: int  # requests with more than one end: a session, a final failure, a letter left in the DLQ
     groups: int = 0
     order_violations: int = 0
+    tenant_requests: Counter[str] = field(default_factory=Counter)  # requests by group (FIFO group or tenant)
+    # dead letters without their request's MessageGroupId, or with a deduplication ID on a standard queue
+    letters_off_group: int = 0
 
 
 def account_requests(
@@ -202,6 +239,7 @@ def account_requests(
     events: Sequence[tuple[float, Mapping[str, Any]]],
     dead_letters: Sequence[Mapping[str, Any]],
     redriven_tokens: Set[str] = frozenset(),
+    fifo: bool = False,
 ) -> Accounting:
     """Each request's end, from the API's sessions and calls, the events (each with the epoch second it was
     read at) and the letters left in the DLQ."""
@@ -266,4 +304,19 @@ def account_requests(
         ended_twice=ended_twice,
         groups=groups,
         order_violations=violations,
+        tenant_requests=Counter(r.group for r in requests if r.group is not None),
+        letters_off_group=letters_off_group(requests, dead_letters, fifo=fifo),
     )
+
+
+def letters_off_group(requests: Sequence[Request], dead_letters: Sequence[Mapping[str, Any]], *, fifo: bool) -> int:
+    """Dead letters (as received) that lost their request's group, or carry a deduplication ID off FIFO."""
+    group_of = {r.body: r.group for r in requests}
+    off = 0
+    for letter in dead_letters:
+        system = letter.get("Attributes") or {}
+        group = group_of.get(str(letter["Body"]))
+        off += (group is not None and system.get("MessageGroupId") != group) or (
+            not fifo and "MessageDeduplicationId" in system
+        )
+    return off

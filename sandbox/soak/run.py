@@ -18,7 +18,7 @@ from sandbox.aws import MotoServer, client
 from sandbox.event_source import Invocation, SqsEventSource
 from sandbox.soak.injection import NO_FAULTS, InvocationFaults, Wiring, wire
 from sandbox.soak.operator import CommandFailed, Operator, delete_poison, redrive_round
-from sandbox.soak.report import SoakReport, account_requests
+from sandbox.soak.report import SoakReport, account_requests, tenant_drain_times
 from sandbox.soak.scenarios import SoakOptions
 from sandbox.soak.workload import Request, build_requests, script_fates
 from sandbox.sqs import OutgoingMessage, drain, queue_depth, send_messages
@@ -72,9 +72,11 @@ class _Watch:
         return False
 
 
-def _message(request: Request, seed: int) -> OutgoingMessage:
+def _message(request: Request, seed: int, *, fifo: bool) -> OutgoingMessage:
     if request.group is None:
         return OutgoingMessage(request.body, request.attributes)
+    if not fifo:  # a fair queue's tenant: a group, and never a deduplication ID (SQS refuses it)
+        return OutgoingMessage(request.body, request.attributes, group_id=request.group)
     deduplication = f"soak-{seed}-{request.index:06d}"  # one per request: two equal bodies stay two requests
     return OutgoingMessage(request.body, request.attributes, group_id=request.group, deduplication_id=deduplication)
 
@@ -87,6 +89,7 @@ def feed(
     *,
     script: Any,
     seed: int,
+    fifo: bool,
     max_backlog: int,
     timeout: float,
 ) -> bool:
@@ -105,7 +108,7 @@ def feed(
             time.sleep(0.2)
         chunk = requests[start : start + 10]
         script([r for r in chunk if r.body_token])
-        ids = send_messages(sqs, queue_url, [_message(r, seed) for r in chunk])
+        ids = send_messages(sqs, queue_url, [_message(r, seed, fifo=fifo) for r in chunk])
         for request, message_id in zip(chunk, ids, strict=True):
             request.message_id = message_id
         script([r for r in chunk if not r.body_token])
@@ -152,6 +155,8 @@ def run_soak(options: SoakOptions, out: IO[str] | None = None, *, aws_endpoint: 
             own_source=deployed.event_source_name,
             mix=options.mix,
             groups=options.groups,
+            tenants=options.tenants,
+            noisy_share=options.noisy_share,
         )
 
         # The event source, then the soak's wiring (the function's environment is in place once it started).
@@ -185,6 +190,7 @@ def run_soak(options: SoakOptions, out: IO[str] | None = None, *, aws_endpoint: 
             )
 
         watch = _Watch(source, tap, out)
+        fed_at, fed_at_epoch = time.monotonic(), time.time()
         sent = feed(
             watch,
             sqs,
@@ -192,12 +198,15 @@ def run_soak(options: SoakOptions, out: IO[str] | None = None, *, aws_endpoint: 
             requests,
             script=script,
             seed=options.seed,
+            fifo=options.fifo,
             max_backlog=options.max_backlog,
             timeout=options.phase_timeout,
         )
         if not sent:
             notes.append(f"the workers took no request for {options.phase_timeout:.0f} s: sending stopped")
         drained = sent and watch.drain(options.phase_timeout, "requests")
+        drain_seconds = time.monotonic() - fed_at if drained else None
+        first_phase_events = list(watch.events)
         out.write(
             f"  requests sent, queue {'drained' if drained else 'NOT drained'} at {time.monotonic() - started:.0f} s\n"
         )
@@ -254,6 +263,7 @@ def run_soak(options: SoakOptions, out: IO[str] | None = None, *, aws_endpoint: 
             events=watch.events,
             dead_letters=leftovers,
             redriven_tokens=redriven_tokens,
+            fifo=options.fifo,
         ),
         queue_left=queue_left,
         api_calls=snapshot["calls"],
@@ -276,5 +286,7 @@ def run_soak(options: SoakOptions, out: IO[str] | None = None, *, aws_endpoint: 
         invocation_faults=faults.counts,
         duration=time.monotonic() - started,
         fifo=options.fifo,
+        drain_seconds=drain_seconds,
+        tenant_drain=tenant_drain_times(requests, first_phase_events, since=fed_at_epoch) if options.tenants else {},
         notes=notes,
     )

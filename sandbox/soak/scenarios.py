@@ -11,6 +11,9 @@ or short (``make test``).
   the message ID, which SQS kept.
 * **fifo**: both queues FIFO, the requests in message groups that interleave, faults at every boundary; the
   API must see each group's requests in the order they were sent.
+* **fair**: a fair queue (CONTRACT section 9): standard queues, each request sent with its tenant's
+  ``MessageGroupId``, one noisy tenant sending half of them; faults at every boundary. Nothing is held back
+  for a group, dead letters keep it, and every send passes SQS's own rules (``sandbox/strict_sqs.py``).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from sandbox.soak.workload import SHORT_REQUESTS, STANDARD_MIX, Fate, Mix
 from sandbox.stack import StackSpec, Tuning, max_receive_count_parameters
 from sandbox.worker import ClientSettings
 
-SCENARIOS: Final = ("standard", "backstop", "fifo")
+SCENARIOS: Final = ("standard", "backstop", "fifo", "fair")
 DEFAULT_SEED: Final = 20261126
 # A 1 s read timeout (production: 10 s), so an answer slower than the client timeout costs 1.5 s, not 15.
 SOAK_PAYMENTS_CLIENT: Final = ClientSettings(connect_timeout=1.0, read_timeout=1.0, total_max_attempts=3)
@@ -67,6 +70,8 @@ class SoakOptions:
     poison_share: float = 0.05
     mix: Mix = STANDARD_MIX
     groups: int = 0  # message groups; above 0 the stack's queues are FIFO, and only then
+    tenants: int = 0  # a fair queue's tenants (standard queues); above 0 each request carries its tenant's group
+    noisy_share: float = 0.5  # of the requests, what the noisy tenant sends (with tenants)
     stack: StackSpec = field(default_factory=soak_stack)
     payments_client: ClientSettings = SOAK_PAYMENTS_CLIENT
     slow_answer_ms: float = 1_500
@@ -84,6 +89,8 @@ class SoakOptions:
     def __post_init__(self) -> None:
         if self.stack.tuning.fifo_queues != self.fifo:
             raise ValueError("message groups need FIFO queues, and FIFO queues need message groups")
+        if self.tenants and self.fifo:
+            raise ValueError("tenants are a fair queue's, on standard queues: not with FIFO message groups")
 
     @property
     def fifo(self) -> bool:
@@ -153,7 +160,20 @@ def _fifo(short: bool) -> dict[str, Any]:
     return changes
 
 
-_CHANGES: Final = {"standard": _standard, "backstop": _backstop, "fifo": _fifo}
+def _fair(short: bool) -> dict[str, Any]:
+    # Six tenants, the noisy one sending half the requests, on standard queues; the standard run's faults.
+    changes: dict[str, Any] = {
+        "requests": 600,
+        "tenants": 6,
+        "stack": soak_stack("payment-session-worker-soak-fair"),
+    }
+    if short:
+        stack = soak_stack("payment-session-worker-soak-fair", visibility_timeout=2, max_receive_count=3)
+        changes |= {"requests": 60, "tenants": 4, "poison_share": 0.1, "stack": stack, "phase_timeout": 90.0}
+    return changes
+
+
+_CHANGES: Final = {"standard": _standard, "backstop": _backstop, "fifo": _fifo, "fair": _fair}
 
 
 def scenario(name: str, *, short: bool = False, **changes: Any) -> SoakOptions:

@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from sandbox.agentcore import PaymentsApiServer
+from sandbox.fair_tenants import NOISY as NOISY_TENANT
 from sandbox.load import FOREIGN_MANAGER, POISON_KINDS, poison_body, random_request
 from sandbox.soak.injection import Wiring, require_probability
 from sandbox.worker import first_delivery_token
@@ -66,7 +67,7 @@ class Request:
     attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
     message_id: str = ""  # the first message ID (a redrive gives new ones)
     dead_letter_refusals: int | None = 0  # sends of its dead letter the DLQ refuses; None: every one (phase 1)
-    group: str | None = None  # MessageGroupId, on a FIFO queue
+    group: str | None = None  # MessageGroupId: a FIFO queue's group, or a fair queue's tenant
 
     @property
     def poison(self) -> bool:
@@ -171,12 +172,15 @@ def build_requests(
     own_source: str,
     mix: Mix = STANDARD_MIX,
     groups: int = 0,
+    tenants: int = 0,
+    noisy_share: float = 0.0,
     foreign_manager: str = FOREIGN_MANAGER,
 ) -> list[Request]:
     """``count`` requests, about ``poison_share`` of them poison; the rest valid with fates drawn from ``mix``.
 
     With ``groups``, each request belongs to one of that many message groups (FIFO), drawn at random so that
-    the groups interleave in the queue and in each batch.
+    the groups interleave in the queue and in each batch. With ``tenants`` (a fair queue), each belongs to one
+    of that many tenants: ``NOISY_TENANT`` sends about ``noisy_share`` of them, the others share the rest.
     """
     rng = random.Random(seed)
     requests = [
@@ -189,6 +193,9 @@ def build_requests(
             request.dead_letter_refusals = mix.refusals(extra)
         if groups:
             request.group = f"group-{extra.randrange(groups):03d}"
+        elif tenants:
+            noisy = tenants == 1 or extra.random() < noisy_share
+            request.group = NOISY_TENANT if noisy else f"tenant-{extra.randrange(1, tenants):02d}"  # quiet ones
     return requests
 
 

@@ -1,7 +1,8 @@
 """The dead-letter queue: ``SendMessage`` for one, ``SendMessageBatch`` for several; failures mapped back.
 
-A ``SendMessageBatch`` takes at most 1 MiB for all its messages together (bodies and attributes), so the
-letters of one call are sent in as many consecutive groups as their sizes need.
+A ``SendMessageBatch`` takes at most 10 entries and 1 MiB for all its messages together (bodies and
+attributes, as SQS counts them), so the letters of one call are sent in as many consecutive groups as their
+sizes need. A letter SQS would refuse for its size is never sent: its answer says why (CONTRACT section 5).
 """
 
 from __future__ import annotations
@@ -12,20 +13,10 @@ from typing import Any, Final
 from adapters.batch_call import Answers, BatchCall
 from adapters.clients import ClientSettings, LazyClient, make_client
 from adapters.deadline import DeadlineGuard
-from domain.dead_letter import DeadLetter
+from domain.dead_letter import MAX_MESSAGE_BYTES, DeadLetter
 
 MAX_ENTRIES: Final = 10
-MAX_BATCH_BYTES: Final = 1_048_576  # SQS: the messages of one SendMessageBatch together, as for one message
-
-
-def message_size(letter: DeadLetter) -> int:
-    """The bytes SQS counts for a message: its body, and each attribute's name, data type and value."""
-    size = len(letter.body.encode("utf-8", "surrogatepass"))
-    for name, attribute in letter.attributes.items():
-        value = attribute.get("StringValue", attribute.get("BinaryValue", b""))
-        size += len(name.encode()) + len(str(attribute.get("DataType", "")).encode())
-        size += len(value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value)
-    return size
+MAX_BATCH_BYTES: Final = MAX_MESSAGE_BYTES  # SQS: the messages of one SendMessageBatch together, as for one
 
 
 def size_groups(letters: Sequence[DeadLetter]) -> list[Sequence[DeadLetter]]:
@@ -33,7 +24,7 @@ def size_groups(letters: Sequence[DeadLetter]) -> list[Sequence[DeadLetter]]:
     groups: list[Sequence[DeadLetter]] = []
     start, total = 0, 0
     for index, letter in enumerate(letters):
-        size = message_size(letter)
+        size = letter.size
         if index > start and total + size > MAX_BATCH_BYTES:
             groups.append(letters[start:index])
             start, total = index, 0
@@ -43,14 +34,16 @@ def size_groups(letters: Sequence[DeadLetter]) -> list[Sequence[DeadLetter]]:
 
 
 def _message(letter: DeadLetter) -> dict[str, Any]:
-    """``SendMessage`` parameters; to a FIFO DLQ with the group kept and the source message ID as deduplication ID.
+    """``SendMessage`` parameters: the group kept from a FIFO or fair queue; a deduplication ID to a FIFO DLQ only.
 
-    The source message ID names one delivery of one request, so a dead letter sent twice (a send that failed
-    after SQS took it, then the record's next receive) is taken once (CONTRACT section 9).
+    On a FIFO DLQ the source message ID is the deduplication ID: it names one delivery of one request, so a dead
+    letter sent twice (a send that failed after SQS took it, then the record's next receive) is taken once
+    (CONTRACT section 9). A standard queue refuses any deduplication ID (``InvalidParameterValue``).
     """
     message: dict[str, Any] = {"MessageBody": letter.body, "MessageAttributes": letter.attributes}
     if letter.group_id is not None:
         message["MessageGroupId"] = letter.group_id
+    if letter.fifo:
         message["MessageDeduplicationId"] = letter.message_id
     return message
 
@@ -76,7 +69,10 @@ class SqsDeadLetterSender:
         return cls(LazyClient(make), guard, queue_url=queue_url)
 
     def send(self, letters: Sequence[DeadLetter], *, deadline: float) -> list[str | None]:
-        return self._call(letters, self._send_group, deadline=deadline, groups=size_groups)
+        answers: Answers = [letter.too_large for letter in letters]
+        fitting = [letter for letter, why in zip(letters, answers, strict=True) if why is None]
+        sent = iter(self._call(fitting, self._send_group, deadline=deadline, groups=size_groups))
+        return [next(sent) if why is None else why for why in answers]
 
     def _send_group(self, letters: Sequence[DeadLetter]) -> Answers:
         if len(letters) == 1:
@@ -94,5 +90,5 @@ class SqsDeadLetterSender:
         for ok in response.get("Successful", []):
             results[int(ok["Id"])] = None
         for failed in response.get("Failed", []):
-            results[int(failed["Id"])] = f"{failed.get('Code', 'Unknown')}: {failed.get('Message', '')}"
+            results[int(failed["Id"])] = f"send to the DLQ failed: {failed.get('Code', 'Unknown')}"
         return results

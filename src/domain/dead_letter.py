@@ -1,10 +1,10 @@
-"""Dead-letter messages (CONTRACT section 5)."""
+"""Dead-letter messages (CONTRACT section 5), within SQS's limits as SQS counts them (section 10)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
@@ -12,6 +12,10 @@ from typing import Any, Final
 from domain.errors import truncate
 
 MAX_MESSAGE_ATTRIBUTES: Final = 10  # SQS's limit per message
+MAX_MESSAGE_BYTES: Final = 1_048_576  # SQS's limit per message (and per SendMessageBatch): body and attributes
+
+# One SendMessage attribute: {"DataType": ..., "StringValue": str} or {"DataType": ..., "BinaryValue": bytes}.
+Attributes = Mapping[str, Mapping[str, Any]]
 
 
 class LetterAttribute(StrEnum):
@@ -38,6 +42,32 @@ DIAGNOSTIC_ATTRIBUTES: Final = frozenset(
 )
 
 
+# What a dead letter never drops to fit SQS's size (CONTRACT section 5): without them it is not sent at all.
+KEPT_ATTRIBUTES: Final = (LetterAttribute.ERROR_CODE, LetterAttribute.SOURCE_MESSAGE_ID, LetterAttribute.CLIENT_TOKEN)
+# The worker's own attributes a dead letter drops to fit, in this order, after the record's own (last first).
+# SourceQueueArn, which the contract's order leaves out, goes last of them: without it a redrive cannot tell
+# where the letter came from and leaves it in the DLQ, whereas the others only lose a diagnosis or a shortcut.
+DROP_ORDER: Final = (
+    LetterAttribute.ERROR_MESSAGE,
+    LetterAttribute.ORIGINAL_SENT_TIMESTAMP,
+    LetterAttribute.PAYMENT_SESSION_ID,
+    LetterAttribute.SOURCE_QUEUE_ARN,
+)
+
+
+def _utf8_size(value: str | bytes) -> int:
+    return len(value.encode("utf-8", "surrogatepass")) if isinstance(value, str) else len(value)
+
+
+def message_size(body: str, attributes: Attributes) -> int:
+    """The bytes SQS counts for a message: its body, and each attribute's name, data type and value."""
+    size = _utf8_size(body)
+    for name, attribute in attributes.items():
+        value = attribute.get("StringValue", attribute.get("BinaryValue", b""))
+        size += _utf8_size(name) + _utf8_size(str(attribute.get("DataType", ""))) + _utf8_size(value)
+    return size
+
+
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     """One message for the dead-letter queue, in ``SendMessage`` terms."""
@@ -45,7 +75,22 @@ class DeadLetter:
     message_id: str  # the source record's: the batch entry ID, and on a FIFO DLQ the deduplication ID
     body: str
     attributes: dict[str, dict[str, Any]]
-    group_id: str | None = None  # MessageGroupId, kept when the source queue is FIFO (CONTRACT section 9)
+    group_id: str | None = None  # MessageGroupId, kept from a FIFO or fair source queue (CONTRACT section 9)
+    fifo: bool = False  # the source queue, hence the DLQ, is FIFO: the letter carries a deduplication ID
+
+    @property
+    def size(self) -> int:
+        """Its size as SQS counts it."""
+        return message_size(self.body, self.attributes)
+
+    @property
+    def too_large(self) -> str | None:
+        """Why SQS would refuse it for its size, or ``None`` when it fits (only a body near 1 MiB does not)."""
+        size = self.size
+        if size <= MAX_MESSAGE_BYTES:
+            return None
+        kept = ", ".join(KEPT_ATTRIBUTES)
+        return f"the dead letter is {size} bytes as SQS counts them with only {kept}; SQS takes {MAX_MESSAGE_BYTES}"
 
 
 def _string(value: str) -> dict[str, Any]:
@@ -81,8 +126,12 @@ def dead_letter(
     payment_session_id: str | None = None,
     original_sent_timestamp: int | None = None,
     group_id: str | None = None,
+    fifo: bool = False,
 ) -> DeadLetter:
-    """The original body byte for byte, the worker's attributes first, then the record's own up to 10."""
+    """The original body byte for byte, the worker's attributes first, then the record's own up to 10.
+
+    Fitted to SQS's maximum size by ``fit``; a letter that still does not fit says so (``too_large``).
+    """
     own: dict[str, dict[str, Any]] = {
         LetterAttribute.ERROR_CODE: _string(error_code),
         LetterAttribute.ERROR_MESSAGE: _string(truncate(error_message or error_code)),
@@ -105,4 +154,25 @@ def dead_letter(
         carried = _carried(attribute)
         if carried is not None:
             own[name] = carried
-    return DeadLetter(message_id=message_id, body=body, attributes=own, group_id=group_id)
+    return DeadLetter(message_id=message_id, body=body, attributes=fit(body, own), group_id=group_id, fifo=fifo)
+
+
+def fit(body: str, attributes: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``attributes`` less what must go for ``body`` and them to fit ``MAX_MESSAGE_BYTES`` (CONTRACT section 5).
+
+    Drops one at a time: the record's own attributes (the last carried first), then ``DROP_ORDER``; never
+    ``KEPT_ATTRIBUTES``. What is left may still not fit, when the body alone nearly fills the limit.
+    """
+    kept = dict(attributes)
+    for name in _droppable(kept):
+        if message_size(body, kept) <= MAX_MESSAGE_BYTES:
+            break
+        del kept[name]
+    return kept
+
+
+def _droppable(attributes: Iterable[str]) -> list[str]:
+    names = list(attributes)
+    workers = set(LetterAttribute)
+    records_own = [name for name in reversed(names) if name not in workers]
+    return records_own + [name for name in DROP_ORDER if name in names]

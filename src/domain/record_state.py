@@ -106,6 +106,7 @@ class RecordState:
             payment_session_id=self.seen.session_id or (self.claimed_session_id if self.seen.claim_open else None),
             original_sent_timestamp=self.first_enqueued,
             group_id=self.record.group_id,
+            fifo=self.record.is_fifo,
         )
 
     def announcement(self) -> EventEntry | None:
@@ -135,6 +136,8 @@ class RecordState:
             error_message=decision.error.message if decision.error else None,
             payment_session_id=self.seen.session_id,
             api_called=self.seen.api_called,
+            letter_failed=self.seen.letter_failure is not None,
+            publish_failed=self.seen.publish_failure is not None,
         )
 
 

@@ -21,6 +21,8 @@ class RecordResult:
     error_message: str | None = None
     payment_session_id: str | None = None
     api_called: bool = False
+    letter_failed: bool = False  # its copy to the DLQ failed (or could not be made) in this invocation
+    publish_failed: bool = False  # its outcome's event failed to publish in this invocation
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,11 @@ def user_hash(user_id: str | None) -> str | None:
 
 
 def log_record(result: RecordResult) -> None:
-    """One line per record: IDs, token, outcome and error code; never the body or ``userId`` in clear."""
+    """One line per record: IDs, token, outcome, error code and message; never the body or ``userId`` in clear.
+
+    A record whose copy to the DLQ failed is an error whatever its outcome: it was poison or out of receives,
+    and only the queue's redrive policy can still move it.
+    """
     fields: dict[str, Any] = {
         "messageId": result.message_id,
         "clientToken": result.client_token,
@@ -56,16 +60,24 @@ def log_record(result: RecordResult) -> None:
         fields["paymentSessionId"] = result.payment_session_id
     if result.error_code is not None:
         fields["errorCode"] = result.error_code
-    _LOG[result.outcome]("record %s", result.outcome.value, extra=fields)
+        fields["errorMessage"] = result.error_message or result.error_code
+    log = logger.error if result.letter_failed else _LOG[result.outcome]
+    log("record %s", result.outcome.value, extra=fields)
 
 
 def record_metrics(report: BatchReport) -> None:
-    """``SessionsCreated``, ``RecordsRetried``; ``SessionsFailed`` and ``RecordsDeadLettered`` by ``ErrorCode``."""
+    """``SessionsCreated``, ``RecordsRetried``, ``DeadLetterSendFailures``, ``EventPublishFailures``;
+    ``SessionsFailed`` and ``RecordsDeadLettered`` by ``ErrorCode``."""
     outcomes = Counter(result.outcome for result in report.results)
-    if outcomes[Outcome.CREATED]:
-        metrics.add_metric(name="SessionsCreated", unit=MetricUnit.Count, value=outcomes[Outcome.CREATED])
-    if outcomes[Outcome.RETRIED]:
-        metrics.add_metric(name="RecordsRetried", unit=MetricUnit.Count, value=outcomes[Outcome.RETRIED])
+    counts = {
+        "SessionsCreated": outcomes[Outcome.CREATED],
+        "RecordsRetried": outcomes[Outcome.RETRIED],
+        "DeadLetterSendFailures": sum(result.letter_failed for result in report.results),
+        "EventPublishFailures": sum(result.publish_failed for result in report.results),
+    }
+    for name, count in counts.items():
+        if count:
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=count)
     by_code = Counter(
         (result.outcome, result.error_code or "Unknown")
         for result in report.results

@@ -65,6 +65,20 @@ def test_the_demo_accounts_for_every_request_and_exits_zero(demo):
     assert "lost" in output
 
 
+def test_the_generated_load_is_a_fair_queues_tenant_mix_whose_dead_letters_keep_their_tenant(demo):
+    # Given the demo's generated load, sent with five tenants' MessageGroupIds, one noisy, on the standard queue
+    result, output = demo
+
+    # Then its table shows each tenant, and every dead letter of theirs kept its group without a deduplication ID
+    assert "The fair queue's tenants" in output and "tenant-a (noisy)" in output
+    assert result.letters_off_tenant == 0
+    grouped = [
+        letter for letter in result.dead_letters if letter.attributes.get("MessageGroupId", "").startswith("tenant-")
+    ]
+    assert grouped and all("MessageDeduplicationId" not in letter.attributes for letter in grouped)
+    assert f"{len(grouped)} of {len(grouped)} of their dead letters kept the tenant's MessageGroupId" in output
+
+
 def test_the_mixed_batch_samples_end_as_scripted(demo):
     # Given the demo scripted a ConflictException for mixed-failed-* and throttling for mixed-retried-*
     result, _ = demo

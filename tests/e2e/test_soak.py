@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from sandbox.aws import MotoServer
+from sandbox.fair_tenants import NOISY
 from sandbox.operator_command import operator_environment
 from sandbox.soak import SHORT_REQUESTS, Fate, Request, SoakReport, account_requests, run_soak, scenario
 from sandbox.soak.scenarios import BACKSTOP_MIX
@@ -46,6 +47,12 @@ def backstop(moto_server: MotoServer) -> tuple[SoakReport, str]:
 def fifo(moto_server: MotoServer) -> tuple[SoakReport, str]:
     """The short FIFO soak: FIFO queues, six interleaved message groups, faults at every boundary."""
     return _run(moto_server, "fifo")
+
+
+@pytest.fixture(scope="module")
+def fair(moto_server: MotoServer) -> tuple[SoakReport, str]:
+    """The short fair-queue soak: standard queues, four tenants' MessageGroupIds, one noisy, every fault."""
+    return _run(moto_server, "fair")
 
 
 # -- the standard scenario --------------------------------------------------------------------------------
@@ -291,3 +298,24 @@ def test_the_command_runs_with_the_sandboxs_endpoint_not_the_functions_variables
         "AWS_SESSION_TOKEN",
     }
     assert environment["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566"
+
+
+# -- the fair-queue scenario ------------------------------------------------------------------------------
+
+
+def test_the_fair_soak_ends_every_tenants_request_once_and_its_letters_keep_their_tenant(fair):
+    # Given a fair queue: standard queues, four tenants, the noisy one sending about half, faults at every boundary
+    report, output = fair
+    tenants = report.accounting.tenant_requests
+    assert len(tenants) == 4
+    assert tenants[NOISY] > max(count for tenant, count in tenants.items() if tenant != NOISY)
+
+    # Then every request ended once, none twice and no session twice, every send passing SQS's own rules
+    assert report.lost == [], output
+    assert report.accounting.ended_twice == 0
+    assert report.accounting.double_sessions == 0
+    assert report.outcomes["dead-lettered"] == report.poison
+    # And every dead letter kept its tenant's MessageGroupId without a deduplication ID
+    assert report.poison > 0 and report.accounting.letters_off_group == 0
+    assert report.ok, report.failures
+    assert "fair queue tenants" in report.table() and "time to drain the requests" in report.table()

@@ -13,6 +13,7 @@ import pytest
 
 from domain.constraints import PAYMENT_MANAGER_ARN_PATTERN
 from handlers.dependencies import PAYMENTS_CLIENT
+from handlers.observability import NAMESPACE, SERVICE
 from handlers.settings import COUNT_MAX, COUNT_MIN, DEFAULT_EVENT_SOURCE, VARIABLES
 from sandbox.template_values import NO_VALUE, Evaluator, parameter_values
 from service.budget import Budget
@@ -415,6 +416,9 @@ ALARMS = {
     "RequestQueueBacklogAlarm": ("AWS/SQS", "ApproximateAgeOfOldestMessage", "RequestQueue"),
     "FunctionErrorsAlarm": ("AWS/Lambda", "Errors", "WorkerFunction"),
     "FunctionThrottlesAlarm": ("AWS/Lambda", "Throttles", "WorkerFunction"),
+    # The worker's own EMF metrics (CONTRACT section 7), by Powertools' service dimension.
+    "DeadLetterSendFailuresAlarm": (NAMESPACE, "DeadLetterSendFailures", SERVICE),
+    "EventPublishFailuresAlarm": (NAMESPACE, "EventPublishFailures", SERVICE),
 }
 
 
@@ -433,14 +437,19 @@ def test_each_alarm_watches_its_metric_on_the_stacks_own_resource(resources, ala
     (dimension,) = properties["Dimensions"]
     if namespace == "AWS/SQS":
         assert dimension == {"Name": "QueueName", "Value": {"Fn::GetAtt": [target, "QueueName"]}}
+    elif namespace == NAMESPACE:
+        # the worker's EMF metrics carry Powertools' service dimension, in the namespace the function sets
+        variables = resources["WorkerFunction"]["Properties"]["Environment"]["Variables"]
+        assert dimension == {"Name": "service", "Value": target}
+        assert (variables["POWERTOOLS_METRICS_NAMESPACE"], variables["POWERTOOLS_SERVICE_NAME"]) == (namespace, target)
     else:
         assert dimension == {"Name": "FunctionName", "Value": ref(target)}
     assert properties["ComparisonOperator"] == "GreaterThanThreshold"
     assert properties["TreatMissingData"] == "notBreaching"
 
 
-@pytest.mark.parametrize("alarm", ["DeadLetterQueueNotEmptyAlarm", "FunctionErrorsAlarm", "FunctionThrottlesAlarm"])
-def test_a_single_dead_letter_error_or_throttle_raises_its_alarm(resources, alarm):
+@pytest.mark.parametrize("alarm", sorted(set(ALARMS) - {"RequestQueueBacklogAlarm"}))
+def test_a_single_dead_letter_error_throttle_or_failed_send_raises_its_alarm(resources, alarm):
     assert resources[alarm]["Properties"]["Threshold"] == 0
 
 

@@ -13,6 +13,7 @@ from tests.support import string_attribute
 MINUTE = 60_000
 TOO_OLD = NOW_MS - MAX_AGE_MINUTES * MINUTE - 1
 JUST_IN_TIME = NOW_MS - MAX_AGE_MINUTES * MINUTE
+FIFTEEN_MINUTES = 15 * MINUTE
 
 
 def test_a_request_older_than_the_limit_is_failed_as_request_expired_and_never_sent(harness: Harness) -> None:
@@ -37,12 +38,12 @@ def test_a_request_exactly_at_the_limit_is_still_sent(harness: Harness) -> None:
 
 
 def test_the_original_sent_timestamp_attribute_wins_over_the_records_own(harness: Harness) -> None:
-    # Given a redriven record: sent again just now, but first enqueued long ago
+    # Given redriven records, sent again just now: one first enqueued long ago, one a minute ago
     stale = {"OriginalSentTimestamp": string_attribute(str(TOO_OLD))}
     fresh = {"OriginalSentTimestamp": string_attribute(str(NOW_MS - MINUTE))}
     report = harness.run(
         record("redriven-stale", attributes=stale, sent_timestamp=NOW_MS),
-        record("redriven-fresh", attributes=fresh, sent_timestamp=TOO_OLD),
+        record("redriven-fresh", attributes=fresh, sent_timestamp=NOW_MS),
     )
     # Then its age counts from the attribute
     assert [(r.outcome, r.error_code) for r in report.results] == [
@@ -63,6 +64,34 @@ def test_a_malformed_original_sent_timestamp_is_poison(harness: Harness, value: 
     (letter,) = harness.dead_letters.received
     # And its dead letter falls back to the record's own SentTimestamp for the first enqueue
     assert attribute(letter, "OriginalSentTimestamp") == str(source.sent_timestamp)
+
+
+@pytest.mark.parametrize(
+    ("sent", "first"),
+    [
+        (TOO_OLD, NOW_MS),  # an expired record claiming a fresh first enqueue
+        (NOW_MS, 999_999_999_999_999),  # the largest value the digits allow: the age check switched off
+        (NOW_MS, NOW_MS + FIFTEEN_MINUTES + 1),  # one millisecond past the clocks' tolerance
+    ],
+)
+def test_a_first_enqueue_after_this_one_is_poison_and_never_sent(harness: Harness, sent: int, first: int) -> None:
+    # Given a record whose OriginalSentTimestamp lies more than 15 minutes after its own SentTimestamp
+    source = record("future", attributes={"OriginalSentTimestamp": string_attribute(str(first))}, sent_timestamp=sent)
+    (result,) = harness.run(source).results
+    # Then it is dead-lettered as InvalidRequest naming the attribute; the API is never called
+    assert (result.outcome, result.error_code) == (Outcome.DEAD_LETTERED, "InvalidRequest")
+    assert result.error_message == "messageAttributes.OriginalSentTimestamp: more than 15 minutes after SentTimestamp"
+    assert harness.api.calls == []
+    # And its dead letter's first enqueue is the record's own SentTimestamp, not the claimed one
+    (letter,) = harness.dead_letters.received
+    assert attribute(letter, "OriginalSentTimestamp") == str(sent)
+
+
+def test_a_first_enqueue_exactly_15_minutes_after_this_one_is_accepted(harness: Harness) -> None:
+    # Given clocks that disagree by exactly the tolerance
+    attributes = {"OriginalSentTimestamp": string_attribute(str(NOW_MS + FIFTEEN_MINUTES))}
+    (result,) = harness.run(record("skewed", attributes=attributes, sent_timestamp=NOW_MS)).results
+    assert result.outcome is Outcome.CREATED
 
 
 def test_an_age_limit_of_zero_turns_the_check_off(harness: Harness) -> None:
