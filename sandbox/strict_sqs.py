@@ -37,7 +37,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.handlers import BUILTIN_HANDLERS
 
 MAX_MESSAGE_BYTES: Final = 1_048_576
@@ -195,8 +195,8 @@ def _check_send_message_batch(params: dict[str, Any], context: dict[str, Any], *
         _count(**{f"refused {refused.code}": 1})
         context[_REFUSAL] = refused
         return
-    for refused in failures.values():
-        _count(**{f"refused {refused.code}": 1})
+    for failure in failures.values():
+        _count(**{f"refused {failure.code}": 1})
     if failures:
         context[_ENTRY_FAILURES] = failures
         context[_ALL_REFUSED] = len(failures) == len(entries)
@@ -215,10 +215,10 @@ def _answer_instead(context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dic
     refused: Refused | None = context.get(_REFUSAL)
     if refused is not None:
         error = {"Code": refused.code, "Message": refused.message, "Type": "Sender"}
-        return AWSResponse("", 400, {}, None), {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}
+        return AWSResponse("", 400, HTTPHeaders(), None), {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}
     failures: Mapping[str, Refused] | None = context.get(_ENTRY_FAILURES)
     if failures is not None and context.get(_ALL_REFUSED):
-        return AWSResponse("", 200, {}, None), {"Successful": [], "Failed": _failed_entries(failures)}
+        return AWSResponse("", 200, HTTPHeaders(), None), {"Successful": [], "Failed": _failed_entries(failures)}
     return None
 
 
