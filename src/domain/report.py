@@ -21,6 +21,7 @@ class RecordResult:
     error_message: str | None = None
     payment_session_id: str | None = None
     api_called: bool = False
+    retry_delay_seconds: int | None = None  # a retried record hidden this long by the worker (domain.retry_delay)
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,8 @@ def log_record(result: RecordResult) -> None:
         fields["paymentSessionId"] = result.payment_session_id
     if result.error_code is not None:
         fields["errorCode"] = result.error_code
+    if result.retry_delay_seconds is not None:
+        fields["retryDelaySeconds"] = result.retry_delay_seconds
     _LOG[result.outcome]("record %s", result.outcome.value, extra=fields)
 
 
