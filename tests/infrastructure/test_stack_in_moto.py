@@ -285,3 +285,28 @@ def test_the_dead_letter_permission_names_the_stacks_dlq(deploy):
     stack = deploy()
     statement = stack.policy_statements()["DeadLetterToTheDeadLetterQueue"]
     assert statement["Resource"] == stack.outputs["DeadLetterQueueArn"]
+
+
+@pytest.mark.parametrize(("enabled", "state"), [("true", "Enabled"), ("false", "Disabled")])
+def test_processing_enabled_switches_the_event_source(deploy, enabled, state):
+    # Given the stack deployed with ProcessingEnabled
+    stack = deploy(ProcessingEnabled=enabled)
+
+    # Then the event source mapping is on or off accordingly
+    (mapping,) = stack.awslambda.list_event_source_mappings(FunctionName=stack.outputs["FunctionName"])[
+        "EventSourceMappings"
+    ]
+    assert mapping["State"] == state
+
+
+def test_the_worker_gets_the_retry_delay_and_the_stack_an_alarm_topic_and_an_archive(deploy):
+    # Given the stack deployed with defaults
+    stack = deploy()
+
+    # Then the worker's retry delay is the template's, and the stack made the alarm topic and the event archive
+    environment = stack.environment()
+    assert (environment["RETRY_DELAY_SECONDS"], environment["RETRY_DELAY_MAX_SECONDS"]) == ("300", "3600")
+    assert stack.outputs["AlarmTopicArn"].startswith("arn:aws:sns:us-east-1:123456789012:")
+    events = boto3.client("events", region_name="us-east-1")
+    (archive,) = events.list_archives(EventSourceArn=stack.outputs["EventBusArn"])["Archives"]
+    assert archive["RetentionDays"] == 30
