@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any
 
 import pytest
 
+from domain.errors import ApiError
+from domain.outcomes import Outcome
 from domain.records import MILLIS_PER_MINUTE, AgeLimit, InboundRecord
 from domain.retry_delay import SQS_MAX_VISIBILITY_SECONDS, RetryDelay, retry_delays
+from tests.fakes.harness import Harness, token_of
+from tests.fakes.harness import record as harness_record
+from tests.fakes.ports import FakePaymentsApi, FakeVisibilitySetter
 
 # The stack's defaults (template.yaml): RetryDelaySeconds 300, RetryDelayMaxSeconds 3600, MaxReceiveCount 5,
 # MaxRequestAgeMinutes 1440.
@@ -128,3 +137,72 @@ def test_the_adapter_addresses_the_records_queue_at_the_clients_endpoint(arn, ur
     from adapters.visibility import queue_url
 
     assert queue_url("https://sqs.us-east-1.amazonaws.com/", arn) == url
+
+
+# The worker's hook (service.batch): which records it hides, and what a failed call changes
+
+
+def throttled(name: str) -> tuple[str, Any]:
+    return token_of(name), ApiError("ThrottlingException", "slow down")
+
+
+def harness(executor: ThreadPoolExecutor, api: FakePaymentsApi, **options: Any) -> Harness:
+    return Harness(executor, api=api, visibility=FakeVisibilitySetter(**options), retry_delay=STACK)
+
+
+def test_the_worker_hides_only_its_retried_records_for_their_delay(executor):
+    # Given a batch: one created, one throttled on receive 2, one poison
+    api = FakePaymentsApi()
+    api.answer(*throttled("slow"))
+    run = harness(executor, api)
+    batch = [
+        harness_record("ok"),
+        replace(harness_record("slow", receive_count=2), receipt_handle="rh-slow"),
+        replace(harness_record("bad", body="{"), receipt_handle="rh-bad"),
+    ]
+
+    # When the worker processes it
+    report = run.run(*batch)
+
+    # Then only the retried record is hidden, for receive 2's delay, and its result says so
+    (change,) = run.visibility.received
+    assert (change.message_id, change.receipt_handle, change.seconds) == ("msg-slow", "rh-slow", 600)
+    delays = {r.message_id: r.retry_delay_seconds for r in report.results}
+    assert delays == {"msg-ok": None, "msg-slow": 600, "msg-bad": None}
+
+
+def test_a_failed_visibility_change_leaves_the_record_retried_by_the_queue(executor):
+    # Given the visibility call fails for the throttled record
+    api = FakePaymentsApi()
+    api.answer(*throttled("slow"))
+    run = harness(executor, api, failing={"msg-slow": "ReceiptHandleIsInvalid: expired"})
+
+    # When the worker processes it
+    (result,) = run.run(replace(harness_record("slow"), receipt_handle="rh-slow")).results
+
+    # Then it is still handed back (the queue's visibility timeout brings it back) and no delay is reported
+    assert result.outcome is Outcome.RETRIED
+    assert result.retry_delay_seconds is None
+
+
+def test_a_fifo_group_held_behind_a_retried_record_is_hidden_with_it(executor):
+    # Given a FIFO group whose first record is throttled on receive 3 and whose second is held behind it
+    api = FakePaymentsApi()
+    api.answer(*throttled("a1"))
+    run = harness(executor, api)
+    batch = [
+        replace(harness_record("a1", receive_count=3, group_id="A", source_queue_arn=FIFO_ARN), receipt_handle="h1"),
+        replace(harness_record("a2", group_id="A", source_queue_arn=FIFO_ARN), receipt_handle="h2"),
+    ]
+
+    # When the worker processes it
+    run.run(*batch)
+
+    # Then both are hidden for the head's delay: the group comes back together, in its order
+    assert [(c.message_id, c.seconds) for c in run.visibility.received] == [("msg-a1", 1200), ("msg-a2", 1200)]
+
+
+@pytest.fixture
+def executor() -> Iterator[ThreadPoolExecutor]:
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        yield pool
