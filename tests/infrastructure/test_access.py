@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sandbox.template_values import Evaluator, parameter_values
+from sandbox.template_values import NO_VALUE, Evaluator, parameter_values
 
 MANAGER = "arn:aws:bedrock-agentcore:us-east-1:123456789012:payment-manager/checkout-manager-a1b2c3d4e5"
 PRODUCER = "arn:aws:iam::123456789012:role/checkout-service"
@@ -108,13 +108,16 @@ def test_the_workers_events_are_archived_for_the_retention_a_parameter_sets(temp
     assert template["Parameters"]["EventArchiveRetentionDays"]["Default"] > 0
 
 
-def test_the_key_has_an_alias_and_nothing_retained_has_a_fixed_name_but_fifo_queues(resources):
+def test_the_key_has_an_alias_and_nothing_retained_has_a_name_a_new_stack_would_reuse(template, resources):
     # Given the stack's resources
     assert resources["KeyAlias"]["Properties"]["TargetKeyId"] == {"Ref": "Key"}
 
-    # Then what is retained after a delete has a generated name, except the FIFO queues (whose names must end
-    # in .fifo: docs/DEPLOY.md says how to redeploy over them)
+    # Then what is retained after a delete has a generated name, or (FIFO queues, whose names must end in
+    # .fifo) one that carries the stack's ID, which a new stack of the same name does not share
     retained = {name: r for name, r in resources.items() if r.get("DeletionPolicy") == "Retain"}
     assert "LogGroupName" not in retained["WorkerLogGroup"]["Properties"]
     for queue in ("RequestQueue", "RequestDeadLetterQueue"):
-        assert retained[queue]["Properties"]["QueueName"]["Fn::If"][0] == "Fifo"
+        name = retained[queue]["Properties"]["QueueName"]
+        fifo = evaluator(template, FifoQueues="true").value(name)
+        assert "51af3dc0" in fifo  # the start of the stack's ID (sam local's)
+        assert evaluator(template).value(name) is NO_VALUE

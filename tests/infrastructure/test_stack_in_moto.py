@@ -6,6 +6,7 @@ import ast
 import copy
 import io
 import json
+import re
 import zipfile
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -203,7 +204,7 @@ def test_with_fifo_both_queues_are_fifo_named_so_and_deduplicated_by_the_produce
     # Then both queues are FIFO, their names end in .fifo, content-based deduplication is off
     for output, name in (("RequestQueueUrl", "requests.fifo"), ("DeadLetterQueueUrl", "dead-letters.fifo")):
         attributes = stack.queue(output)
-        assert attributes["QueueArn"].endswith(f"-{name}")
+        assert re.search(rf"-{name.removesuffix('.fifo')}-[0-9a-f]{{8}}\.fifo$", attributes["QueueArn"])
         assert attributes["FifoQueue"] == "true"
         assert attributes["ContentBasedDeduplication"] == "false"
     # And the request queue still redrives to the (FIFO) DLQ, three receives after the worker's last
