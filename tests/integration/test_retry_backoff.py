@@ -7,6 +7,7 @@ again at once: what hides it can only be the worker's ChangeMessageVisibility on
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -103,3 +104,29 @@ def test_a_throttled_record_is_hidden_after_each_receive_and_dead_lettered_on_th
     assert letter["MessageAttributes"]["ErrorCode"]["StringValue"] == "ThrottlingException"
     assert letter["MessageAttributes"]["ClientToken"]["StringValue"] == TOKEN
     assert take(aws, request_queue) == []
+
+
+def test_the_adapter_answers_per_entry_and_never_raises_for_a_bad_handle_or_queue(aws, request_queue):
+    # Given the SQS adapter and a received message, beside a stale receipt handle and a record of no SQS queue
+    from adapters.clients import ClientSettings, make_client
+    from adapters.deadline import DeadlineGuard
+    from adapters.visibility import SqsVisibility
+    from domain.retry_delay import VisibilityChange
+
+    url, arn = request_queue
+    aws.sqs.send_message(QueueUrl=url, MessageBody="{}")
+    (received,) = receive(aws.sqs, url)
+    adapter = SqsVisibility(make_client("sqs", ClientSettings()), DeadlineGuard(3.0))
+    good = VisibilityChange("m-good", received["ReceiptHandle"], arn, 60)
+    stale = VisibilityChange("m-stale", "not-a-receipt-handle", arn, 60)
+    elsewhere = VisibilityChange("m-elsewhere", "rh", "arn:aws:sns:us-east-1:123456789012:topic", 60)
+
+    # When it hides them
+    answers = adapter.hide([good, stale], deadline=time.monotonic() + 5)
+    (other,) = adapter.hide([elsewhere], deadline=time.monotonic() + 5)
+
+    # Then the received message is hidden, and each failure is an answer for its own entry
+    assert answers[0] is None
+    assert answers[1] is not None
+    assert other is not None and "not an SQS queue ARN" in other
+    assert receive(aws.sqs, url) == []
