@@ -176,3 +176,18 @@ def test_the_incident_dashboard_shows_what_an_incident_needs(resources):
     ):
         assert metric in text, metric
     assert set(names) == {"Requests", "DeadLetters", "Function"}
+
+
+def test_the_alarms_read_the_workers_metrics_where_the_function_writes_them(resources, environment):
+    # Given the worker's namespace and service (Powertools adds the service as a dimension)
+    namespace, service = environment["POWERTOOLS_METRICS_NAMESPACE"], environment["POWERTOOLS_SERVICE_NAME"]
+
+    # Then every alarm metric of the worker names them, and every Metrics Insights query too
+    for name, properties in alarms(resources).items():
+        metrics = metric_stats(properties) if "Metrics" in properties else {"m": properties}
+        for metric in metrics.values():
+            if metric.get("Namespace") == namespace:
+                assert {"Name": "service", "Value": service} in metric["Dimensions"], name
+            expression = metric.get("Expression", "")
+            if isinstance(expression, str) and expression.startswith("SELECT"):
+                assert f"SCHEMA({namespace}," in expression and f"service = '{service}'" in expression, name
