@@ -140,6 +140,8 @@ def test_requests_arriving_without_a_session_created_for_15_minutes_page(resourc
     assert metrics["sent"]["MetricName"] == "NumberOfMessagesSent"
     assert metrics["created"]["MetricName"] == "SessionsCreated"
     assert properties["EvaluationPeriods"] * metrics["sent"].get("Period", 300) >= 900
+    # And stopping the worker on purpose pages no one
+    assert properties["ActionsEnabled"] == {"Fn::If": ["ProcessingOn", True, False]}
 
 
 def test_a_new_version_is_shifted_in_behind_the_errors_and_failure_alarms(function):
