@@ -63,6 +63,10 @@ SANDBOX_PAYMENT_MANAGER_ARN: Final = (
 )
 # Values for template parameters that have no default; used only when the template declares them.
 SANDBOX_PARAMETERS: Final[Mapping[str, str]] = {"PaymentManagerArn": SANDBOX_PAYMENT_MANAGER_ARN}
+# Sandbox values of parameters that have a default, used unless given: a retried record comes back by the
+# queue's visibility timeout (which the event source models and Tuning shortens), not after the worker's
+# retry delay of minutes (docs/SANDBOX.md).
+SANDBOX_DEFAULTS: Final[Mapping[str, str]] = {"RetryDelaySeconds": "0"}
 MAX_QUEUE_NAME: Final = 80
 FIFO_PARAMETER: Final = "FifoQueues"  # the template's switch of both queues to FIFO ("true"/"false")
 MAX_RECEIVE_COUNT_PARAMETER: Final = "MaxReceiveCount"  # the receive on which the worker dead-letters
@@ -117,6 +121,8 @@ def resolve_parameters(template: Mapping[str, Any], given: Mapping[str, str] | N
     for name, spec in declared.items():
         if name in given:
             values[name] = str(given[name])
+        elif name in SANDBOX_DEFAULTS:
+            values[name] = SANDBOX_DEFAULTS[name]
         elif isinstance(spec, dict) and "Default" in spec:
             continue
         elif name in SANDBOX_PARAMETERS:

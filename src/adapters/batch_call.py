@@ -7,9 +7,9 @@ the same reason.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -73,3 +73,13 @@ class BatchCall:
                 except CALL_FAILURES as error:
                     answers.extend([f"{self.failed}: {failure_reason(error)}"] * len(group))
         return answers
+
+
+def answers_of(response: Mapping[str, Any], count: int) -> Answers:
+    """SQS's per-entry answer of a ``...Batch`` call whose entries' ``Id`` is their index: ``None`` or why not."""
+    answers: Answers = ["no answer for this entry"] * count
+    for ok in response.get("Successful", []):
+        answers[int(ok["Id"])] = None
+    for failed in response.get("Failed", []):
+        answers[int(failed["Id"])] = f"{failed.get('Code', 'Unknown')}: {failed.get('Message', '')}"
+    return answers

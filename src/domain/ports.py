@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from domain.dead_letter import DeadLetter
 from domain.events import EventEntry
+from domain.retry_delay import VisibilityChange
 
 
 class PaymentsApi(Protocol):
@@ -35,4 +36,10 @@ class EventPublisher(Protocol):
 class DeadLetterSender(Protocol):
     def send(self, letters: Sequence[DeadLetter], *, deadline: float) -> list[str | None]:
         """Send at most 10 messages to the dead-letter queue; per message ``None`` when sent, else why not."""
+        ...
+
+
+class VisibilitySetter(Protocol):
+    def hide(self, changes: Sequence[VisibilityChange], *, deadline: float) -> list[str | None]:
+        """Set at most 10 received messages' visibility in one call; per message ``None`` when set, else why not."""
         ...

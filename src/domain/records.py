@@ -30,6 +30,7 @@ class InboundRecord:
     trace_header: str | None = None
     sent_timestamp: int | None = None  # the record's SentTimestamp, epoch milliseconds
     group_id: str | None = None  # MessageGroupId: on a FIFO queue, or a fair queue's tenant on a standard one
+    receipt_handle: str = ""  # what ChangeMessageVisibility needs (domain.retry_delay)
 
     def string_attribute(self, name: str) -> str | None:
         value = self.message_attributes.get(name, {}).get("stringValue")
@@ -85,3 +86,9 @@ class AgeLimit:
         if self.max_minutes == 0 or first_enqueued is None:
             return False
         return now - first_enqueued > self.max_minutes * MILLIS_PER_MINUTE
+
+    def remaining_ms(self, first_enqueued: int | None, now: int) -> int | None:
+        """Milliseconds until the request reaches the limit (negative once past it); ``None`` without a limit."""
+        if self.max_minutes == 0 or first_enqueued is None:
+            return None
+        return first_enqueued + self.max_minutes * MILLIS_PER_MINUTE - now

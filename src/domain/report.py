@@ -23,6 +23,7 @@ class RecordResult:
     api_called: bool = False
     letter_failed: bool = False  # its copy to the DLQ failed (or could not be made) in this invocation
     publish_failed: bool = False  # its outcome's event failed to publish in this invocation
+    retry_delay_seconds: int | None = None  # a retried record hidden this long by the worker (domain.retry_delay)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ def to_inbound(record: Mapping[str, Any]) -> InboundRecord:
     body = record.get("body")
     message_attributes = record.get("messageAttributes")
     group_id = attributes.get("MessageGroupId")
+    receipt_handle = record.get("receiptHandle")
     return InboundRecord(
         message_id=str(record.get("messageId", "")),
         body=body if isinstance(body, str) else "",
@@ -39,6 +40,7 @@ def to_inbound(record: Mapping[str, Any]) -> InboundRecord:
         trace_header=attributes.get("AWSTraceHeader"),
         sent_timestamp=parse_millis(attributes.get("SentTimestamp")),
         group_id=group_id if isinstance(group_id, str) else None,
+        receipt_handle=receipt_handle if isinstance(receipt_handle, str) else "",
     )
 
 

@@ -15,6 +15,7 @@ from adapters.clients import ClientSettings
 from adapters.dead_letter import SqsDeadLetterSender
 from adapters.event_publisher import EventBridgePublisher
 from adapters.payments_api import PaymentsApiClient
+from adapters.visibility import SqsVisibility
 from domain.ports import DeadLetterSender, EventPublisher
 from domain.record_state import AdmissionRules
 from handlers.cold_start import collector_paused
@@ -63,12 +64,14 @@ def build(
                 managers=settings.managers,
                 max_receive_count=settings.max_receive_count,
                 age_limit=settings.age_limit,
-            )
+            ),
+            retry_delay=settings.retry_delay,
         ),
         api=PaymentsApiClient.create(replace(payments_client, max_pool_connections=pool)),
         publisher=wrap_publisher(publisher) if wrap_publisher else publisher,
         dead_letters=wrap_dead_letters(dead_letters) if wrap_dead_letters else dead_letters,
         executor=executor,
+        visibility=SqsVisibility.create(replace(AWS_CLIENT, max_pool_connections=pool)),
     )
     return Dependencies(settings=settings, worker=worker, executor=executor)
 

@@ -61,6 +61,8 @@ def log_record(result: RecordResult) -> None:
     if result.error_code is not None:
         fields["errorCode"] = result.error_code
         fields["errorMessage"] = result.error_message or result.error_code
+    if result.retry_delay_seconds is not None:
+        fields["retryDelaySeconds"] = result.retry_delay_seconds
     log = logger.error if result.letter_failed else _LOG[result.outcome]
     log("record %s", result.outcome.value, extra=fields)
 

@@ -1,7 +1,7 @@
 """Configuration (CONTRACT section 6): read once, validated, frozen; a bad variable names itself.
 
 One pydantic model: each variable's rule sits on its field. Variable names are matched without regard to
-case. pydantic-settings is not used: pydantic alone serves seven variables, without the dotenv, argparse and
+case. pydantic-settings is not used: pydantic alone serves its few variables, without the dotenv, argparse and
 asyncio imports it would add to every cold start.
 """
 
@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from domain.parsing import ManagerPolicy
 from domain.records import AgeLimit
 from domain.request import is_valid_payment_manager_arn
+from domain.retry_delay import SQS_MAX_VISIBILITY_SECONDS, RetryDelay
 
 COUNT_MIN: Final = 1  # bounds of MAX_RECEIVE_COUNT and MAX_CONCURRENCY
 COUNT_MAX: Final = 1000
@@ -76,6 +77,7 @@ def _integer_text(value: object) -> object:
 
 
 Count = Annotated[int, BeforeValidator(_integer_text), Field(ge=COUNT_MIN, le=COUNT_MAX)]
+Seconds = Annotated[int, BeforeValidator(_integer_text), Field(ge=0, le=SQS_MAX_VISIBILITY_SECONDS)]
 
 
 class Settings(BaseModel):
@@ -101,6 +103,10 @@ class Settings(BaseModel):
     max_receive_count: Count = 5
     max_request_age_minutes: Annotated[int, BeforeValidator(_integer_text), Field(ge=0, le=AGE_MAX_MINUTES)] = 1440
     max_concurrency: Count = 10
+    # Extensions, not in CONTRACT section 6 (README "Retry delay"): unset, a retried record comes back after the
+    # queue's visibility timeout, as the contract says; the stack sets both.
+    retry_delay_seconds: Seconds = 0
+    retry_delay_max_seconds: Seconds = 3600
 
     @property
     def managers(self) -> ManagerPolicy:
@@ -110,9 +116,15 @@ class Settings(BaseModel):
     def age_limit(self) -> AgeLimit:
         return AgeLimit(self.max_request_age_minutes)
 
+    @property
+    def retry_delay(self) -> RetryDelay:
+        return RetryDelay(self.retry_delay_seconds, self.retry_delay_max_seconds)
 
+
+# The variables beyond CONTRACT section 6, documented in README and docs/DEPLOY.md as extensions.
+EXTENSION_VARIABLES: Final = ("RETRY_DELAY_SECONDS", "RETRY_DELAY_MAX_SECONDS")
 # The variables of CONTRACT section 6, as the environment names them.
-VARIABLES: Final = tuple(name.upper() for name in Settings.model_fields)
+VARIABLES: Final = tuple(name.upper() for name in Settings.model_fields if name.upper() not in EXTENSION_VARIABLES)
 
 
 def parse_settings(environ: Mapping[str, str]) -> Settings:

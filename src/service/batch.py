@@ -11,10 +11,11 @@ redelivery repeats the same call with the same client token.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, Protocol, TypeVar
 
 from domain.errors import ApiError, TransientError, WorkerErrorCode
@@ -28,10 +29,11 @@ from domain.outcomes import (
     SessionUnknown,
     Unavailable,
 )
-from domain.ports import DeadLetterSender, EventPublisher, PaymentsApi
+from domain.ports import DeadLetterSender, EventPublisher, PaymentsApi, VisibilitySetter
 from domain.record_state import AdmissionRules, RecordState, admit
 from domain.records import InboundRecord
 from domain.report import BatchReport
+from domain.retry_delay import RetryDelay, retry_delays
 from service.budget import Budget
 from service.calls import NOT_STARTED, ConcurrentRunner, InlineRunner, Ran, Runner
 
@@ -120,6 +122,7 @@ API_STEPS: Final = (
 class WorkerConfig:
     rules: AdmissionRules
     budget: Budget = field(default_factory=Budget)
+    retry_delay: RetryDelay = field(default_factory=RetryDelay)  # off unless configured
 
 
 class BatchService:
@@ -135,6 +138,8 @@ class BatchService:
         executor: Executor,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        visibility: VisibilitySetter | None = None,
+        draw: Callable[[], float] = random.random,
     ) -> None:
         self._config = config
         self._api = api
@@ -142,6 +147,8 @@ class BatchService:
         self._dead_letters = dead_letters
         self._clock = clock
         self._wall_clock = wall_clock
+        self._visibility = visibility
+        self._draw = draw
         min_start = config.budget.min_start
         self._concurrent = ConcurrentRunner(executor, clock, min_start)
         self._inline = InlineRunner(clock, min_start)
@@ -154,7 +161,21 @@ class BatchService:
             states = self._by_group(states, deadline)
         else:
             states = self._stages(states, self._concurrent, deadline)
-        return BatchReport(tuple(state.result() for state in states))
+        delays = self._hide_retried(states, deadline)
+        return BatchReport(
+            tuple(replace(s.result(), retry_delay_seconds=delays.get(s.record.message_id)) for s in states)
+        )
+
+    def _hide_retried(self, states: list[RecordState], deadline: float) -> dict[str, int]:
+        """Hide each retried record for its retry delay (``domain.retry_delay``); returns the delays that were set."""
+        if self._visibility is None:
+            return {}
+        retried = [(s.record, s.first_enqueued) for s in states if s.decision.outcome is Outcome.RETRIED]
+        now = int(self._wall_clock() * 1000)
+        rules = self._config.rules
+        changes = retry_delays(retried, self._config.retry_delay, rules.age_limit, now=now, draw=self._draw)
+        failures = self._send_in_chunks(self._concurrent, self._visibility.hide, changes, deadline)
+        return {change.message_id: change.seconds for change, why in zip(changes, failures, strict=True) if why is None}
 
     # -- FIFO: groups concurrently, each group's records one at a time --------------------------------------------
     def _by_group(self, states: list[RecordState], deadline: float) -> list[RecordState]:

@@ -12,9 +12,16 @@ from domain.parsing import ManagerPolicy
 from domain.record_state import AdmissionRules
 from domain.records import AgeLimit, InboundRecord
 from domain.report import BatchReport
+from domain.retry_delay import RetryDelay
 from service.batch import BatchService, WorkerConfig
 from service.budget import Budget
-from tests.fakes.ports import FakeClock, FakeDeadLetterSender, FakeEventPublisher, FakePaymentsApi
+from tests.fakes.ports import (
+    FakeClock,
+    FakeDeadLetterSender,
+    FakeEventPublisher,
+    FakePaymentsApi,
+    FakeVisibilitySetter,
+)
 from tests.support import EVENT_SOURCE, MANAGER_ARN, OTHER_MANAGER_ARN, REQUEST_QUEUE_ARN, valid_request
 
 MAX_RECEIVE = 5
@@ -72,17 +79,21 @@ class Harness:
     clock: FakeClock = field(default_factory=FakeClock)
     budget: Budget = BUDGET
     max_age_minutes: int = MAX_AGE_MINUTES
+    visibility: FakeVisibilitySetter | None = None  # with retry_delay: the worker hides retried records
+    retry_delay: RetryDelay = field(default_factory=RetryDelay)
 
     def service(self) -> BatchService:
         rules = AdmissionRules(EVENT_SOURCE, MANAGERS, MAX_RECEIVE, AgeLimit(self.max_age_minutes))
         return BatchService(
-            WorkerConfig(rules, self.budget),
+            WorkerConfig(rules, self.budget, self.retry_delay),
             api=self.api,
             publisher=self.publisher,
             dead_letters=self.dead_letters,
             executor=self.executor,
             clock=self.clock,
             wall_clock=lambda: NOW_MS / 1000,
+            visibility=self.visibility,
+            draw=lambda: 0.5,  # no jitter: each delay its nominal value
         )
 
     def run(self, *records: InboundRecord, seconds_left: float = 30.0) -> BatchReport:

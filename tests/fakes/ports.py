@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 from domain.dead_letter import DeadLetter
 from domain.errors import ApiError
 from domain.events import EventEntry
+from domain.retry_delay import VisibilityChange
 
 # What the fake API does for one call: return this session, raise this exception, or compute the answer.
 Answer = Mapping[str, Any] | BaseException | Callable[[Mapping[str, Any]], Mapping[str, Any]]
@@ -156,6 +157,16 @@ class FakeDeadLetterSender(_FakeBatchCall[DeadLetter]):
 
     def send(self, letters: Sequence[DeadLetter], *, deadline: float) -> list[str | None]:
         return self._answer(letters)
+
+
+class FakeVisibilitySetter(_FakeBatchCall[VisibilityChange]):
+    """``VisibilitySetter``: ``failing`` is keyed by a change's message ID."""
+
+    def key(self, item: VisibilityChange) -> str:
+        return item.message_id
+
+    def hide(self, changes: Sequence[VisibilityChange], *, deadline: float) -> list[str | None]:
+        return self._answer(changes)
 
 
 @dataclass

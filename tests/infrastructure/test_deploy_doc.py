@@ -75,3 +75,14 @@ def test_a_producer_attaches_the_stacks_producer_policy_and_a_subscriber_puts_it
     )
     assert matches(pattern, "PaymentSessionCreationFailed.json")
     assert not matches(pattern, "PaymentSessionCreated.json")
+
+
+def test_producers_topics_and_rules_are_named_through_parameters_never_by_editing_the_queue_policy(template):
+    # Given the page's commands
+    # Then a producer role, and an SNS topic or a rule, are named with sam deploy's parameter overrides, by the
+    # template's parameters, and the stack's queue policy is never set by hand (the next deploy would undo it)
+    overrides = re.findall(r"sam deploy --parameter-overrides \"?(\w+)=", DOC)
+    assert {"ProducerPrincipalArns", "ProducerSourceArns", "ProcessingEnabled"} <= set(overrides)
+    assert set(overrides) <= set(template["Parameters"])
+    assert 'aws sns subscribe --topic-arn "$TOPIC_ARN" --protocol sqs --notification-endpoint "$QUEUE_ARN"' in DOC
+    assert not re.search(r'set-queue-attributes --queue-url "\$(QUEUE|DLQ)_URL"', DOC)

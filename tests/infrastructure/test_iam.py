@@ -27,13 +27,24 @@ def documents(resource: dict[str, Any]) -> list[dict[str, Any]]:
     return []
 
 
+def unconditional(statements: Any) -> list[dict[str, Any]]:
+    """A policy's statements, a conditional one (``Fn::If``) as the branch it has when its condition holds."""
+    found = []
+    for statement in as_list(statements):
+        if set(statement) == {"Fn::If"}:
+            _, given, _ = statement["Fn::If"]
+            statement = given
+        found.append(statement)
+    return found
+
+
 def statements_of(transformed: dict[str, Any], types: frozenset[str]) -> list[dict[str, Any]]:
     return [
         statement
         for resource in transformed["Resources"].values()
         if resource["Type"] in types
         for document in documents(resource)
-        for statement in as_list(document["Statement"])
+        for statement in unconditional(document["Statement"])
     ]
 
 
@@ -44,7 +55,8 @@ def allow_statements(transformed: dict[str, Any]) -> list[dict[str, Any]]:
 
 def role_statements(transformed: dict[str, Any]) -> list[dict[str, Any]]:
     """The Allow statements of the worker's role."""
-    return [s for s in statements_of(transformed, frozenset({"AWS::IAM::Role"})) if s["Effect"] == "Allow"]
+    role = transformed["Resources"]["WorkerRole"]
+    return [s for document in documents(role) for s in as_list(document["Statement"]) if s["Effect"] == "Allow"]
 
 
 def granting(transformed: dict[str, Any], action: str) -> list[dict[str, Any]]:
@@ -53,8 +65,18 @@ def granting(transformed: dict[str, Any], action: str) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def role(transformed: dict[str, Any]) -> dict[str, Any]:
-    (found,) = [r for r in transformed["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
-    return dict(found["Properties"])
+    return dict(transformed["Resources"]["WorkerRole"]["Properties"])
+
+
+def test_the_only_other_role_is_the_one_sam_gives_codedeploy_for_the_guarded_rollout(transformed):
+    # Given every role of the deployed stack
+    roles = {k: r for k, r in transformed["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
+
+    # Then besides the worker's there is CodeDeploy's, which only CodeDeploy may assume
+    assert set(roles) == {"WorkerRole", "CodeDeployServiceRole"}
+    (other,) = [r for k, r in roles.items() if k != "WorkerRole"]
+    (trust,) = other["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": ["codedeploy.amazonaws.com"]}
 
 
 def test_the_function_runs_as_the_stacks_one_role_with_no_managed_policy(transformed, role):
@@ -91,14 +113,31 @@ def test_no_resource_is_a_wildcard_except_for_actions_iam_cannot_scope(transform
 
 def test_the_key_policy_trusts_only_this_account_and_service_principals_bound_to_it(resources):
     # Given the key policy
-    for statement in resources["Key"]["Properties"]["KeyPolicy"]["Statement"]:
+    account = {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}
+    for statement in unconditional(resources["Key"]["Properties"]["KeyPolicy"]["Statement"]):
         principal = statement["Principal"]
-        # Then no statement opens the key to everyone; services act only for this account or log group
+        # Then no statement opens the key to everyone; services act only for this account, log group or the
+        # named producers' topics and rules
         assert principal != "*"
         if "Service" in principal:
             assert statement["Condition"]
+        elif statement["Sid"] == "AccountAdministersTheKey":
+            # administered by KeyAdminPrincipalArn when given, else by the account (IAM decides)
+            assert principal == {"AWS": {"Fn::If": ["HasKeyAdmin", {"Ref": "KeyAdminPrincipalArn"}, account]}}
         else:
-            assert principal == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
+            assert principal == {"AWS": account}
+
+
+def test_sns_and_eventbridge_may_use_the_key_for_the_named_topics_and_rules_only(resources):
+    # Given the key policy's statement for envelope producers
+    statements = resources["Key"]["Properties"]["KeyPolicy"]["Statement"]
+    (conditional,) = [s for s in statements if set(s) == {"Fn::If"}]
+    condition, given, otherwise = conditional["Fn::If"]
+
+    # Then it exists only when ProducerSourceArns names some, and is bound to exactly those source ARNs
+    assert (condition, otherwise) == ("HasProducerSources", {"Ref": "AWS::NoValue"})
+    assert given["Principal"] == {"Service": ["sns.amazonaws.com", "events.amazonaws.com"]}
+    assert given["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::Split": [",", {"Ref": "ProducerSourceArns"}]}}}
 
 
 # The actions the role grants, each statement's with the resources it may act on.
@@ -150,9 +189,17 @@ def test_the_request_queue_can_only_be_consumed(transformed):
     # Given what the role may do on the request queue (the event source polls with the function's role)
     statements = [s for s in role_statements(transformed) if s["Resource"] == {"Fn::GetAtt": ["RequestQueue", "Arn"]}]
 
-    # Then it is what Lambda's SQS poller needs, nothing more
+    # Then it is what Lambda's SQS poller needs, and hiding a retried record for its retry delay, nothing more
     actions = {action for s in statements for action in as_list(s["Action"])}
-    assert actions == {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+    assert actions == {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:ChangeMessageVisibility",
+    }
+    # And the visibility action is granted on the request queue only (the DLQ's letters stay put)
+    (hide,) = granting(transformed, "sqs:ChangeMessageVisibility")
+    assert hide["Resource"] == {"Fn::GetAtt": ["RequestQueue", "Arn"]}
 
 
 def test_kms_is_used_on_the_stacks_key_only_to_read_and_write_data(transformed):
@@ -184,6 +231,7 @@ def test_the_role_grants_nothing_beyond_the_listed_needs(transformed):
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
         "sqs:GetQueueAttributes",
+        "sqs:ChangeMessageVisibility",
         "sqs:SendMessage",
         "kms:GenerateDataKey",
         "kms:Decrypt",
@@ -196,19 +244,26 @@ def test_the_role_grants_nothing_beyond_the_listed_needs(transformed):
 # Both queues refuse plain HTTP
 
 
-def test_both_queues_deny_every_action_over_plain_http_to_everyone(transformed):
-    # Given the stack's queue policies
-    policies = [r["Properties"] for r in transformed["Resources"].values() if r["Type"] == "AWS::SQS::QueuePolicy"]
+def queue_policy(transformed: dict[str, Any], queue: str) -> dict[str, dict[str, Any]]:
+    """The statements, by Sid, of the one queue policy of ``queue`` (conditional ones as when they apply)."""
+    (policy,) = [
+        r["Properties"]
+        for r in transformed["Resources"].values()
+        if r["Type"] == "AWS::SQS::QueuePolicy" and r["Properties"]["Queues"] == [{"Ref": queue}]
+    ]
+    return {s["Sid"]: s for s in unconditional(policy["PolicyDocument"]["Statement"])}
 
-    # Then one covers both queues with AWS's recommended statement: any principal, any SQS action, no TLS
-    (policy,) = policies
-    queues = [{"Ref": "RequestQueue"}, {"Ref": "RequestDeadLetterQueue"}]
-    assert policy["Queues"] == queues
-    (statement,) = policy["PolicyDocument"]["Statement"]
+
+@pytest.mark.parametrize("queue", ["RequestQueue", "RequestDeadLetterQueue"])
+def test_both_queues_deny_every_action_over_plain_http_to_everyone(transformed, queue):
+    # Given the queue's policy
+    statement = queue_policy(transformed, queue)["DenyPlainHttp"]
+
+    # Then it has AWS's recommended statement: any principal, any SQS action, no TLS
     assert statement["Effect"] == "Deny"
     assert statement["Principal"] == "*"
     assert statement["Action"] == "sqs:*"
-    assert statement["Resource"] == [{"Fn::GetAtt": [q["Ref"], "Arn"]} for q in queues]
+    assert statement["Resource"] == {"Fn::GetAtt": [queue, "Arn"]}
     assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 

@@ -6,6 +6,7 @@ import ast
 import copy
 import io
 import json
+import re
 import zipfile
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -20,9 +21,20 @@ from tests.support import MANAGER_ARN, OTHER_MANAGER_ARN
 
 BUCKET, KEY = "payment-session-worker-artifacts", "worker.zip"
 THIRD_MANAGER_ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:payment-manager/third-manager-q1w2e3r4t5"
-# What moto's CloudFormation cannot create today (docs/SANDBOX.md says so): neither is needed to run the worker.
+# What moto's CloudFormation cannot create today (docs/SANDBOX.md says so): none is needed to run the worker
+# (the event source mapping of the dropped live alias names the function instead).
 MOTO_GAPS = frozenset(
-    {"AWS::EventSchemas::Registry", "AWS::EventSchemas::Schema", "AWS::CloudWatch::Alarm", "AWS::SQS::QueuePolicy"}
+    {
+        "AWS::EventSchemas::Registry",
+        "AWS::EventSchemas::Schema",
+        "AWS::CloudWatch::Alarm",
+        "AWS::SQS::QueuePolicy",
+        "AWS::SNS::Subscription",
+        "AWS::Events::EventBusPolicy",
+        "AWS::Lambda::Alias",
+        "AWS::CodeDeploy::Application",
+        "AWS::CodeDeploy::DeploymentGroup",
+    }
 )
 
 
@@ -108,7 +120,7 @@ def deploy(transformed: dict[str, Any]) -> Iterator[Callable[..., Stack]]:
         yield create
 
 
-def test_for_moto_only_the_schema_registry_the_alarms_and_the_queue_policy_are_left_out(transformed):
+def test_for_moto_only_what_it_cannot_create_is_left_out(transformed):
     # Given the transformed template less what moto's own registry says it cannot create
     kept = for_moto(transformed)
 
@@ -192,7 +204,7 @@ def test_with_fifo_both_queues_are_fifo_named_so_and_deduplicated_by_the_produce
     # Then both queues are FIFO, their names end in .fifo, content-based deduplication is off
     for output, name in (("RequestQueueUrl", "requests.fifo"), ("DeadLetterQueueUrl", "dead-letters.fifo")):
         attributes = stack.queue(output)
-        assert attributes["QueueArn"].endswith(f"-{name}")
+        assert re.search(rf"-{name.removesuffix('.fifo')}-[0-9a-f]{{8}}\.fifo$", attributes["QueueArn"])
         assert attributes["FifoQueue"] == "true"
         assert attributes["ContentBasedDeduplication"] == "false"
     # And the request queue still redrives to the (FIFO) DLQ, three receives after the worker's last
@@ -274,3 +286,28 @@ def test_the_dead_letter_permission_names_the_stacks_dlq(deploy):
     stack = deploy()
     statement = stack.policy_statements()["DeadLetterToTheDeadLetterQueue"]
     assert statement["Resource"] == stack.outputs["DeadLetterQueueArn"]
+
+
+@pytest.mark.parametrize(("enabled", "state"), [("true", "Enabled"), ("false", "Disabled")])
+def test_processing_enabled_switches_the_event_source(deploy, enabled, state):
+    # Given the stack deployed with ProcessingEnabled
+    stack = deploy(ProcessingEnabled=enabled)
+
+    # Then the event source mapping is on or off accordingly
+    (mapping,) = stack.awslambda.list_event_source_mappings(FunctionName=stack.outputs["FunctionName"])[
+        "EventSourceMappings"
+    ]
+    assert mapping["State"] == state
+
+
+def test_the_worker_gets_the_retry_delay_and_the_stack_an_alarm_topic_and_an_archive(deploy):
+    # Given the stack deployed with defaults
+    stack = deploy()
+
+    # Then the worker's retry delay is the template's, and the stack made the alarm topic and the event archive
+    environment = stack.environment()
+    assert (environment["RETRY_DELAY_SECONDS"], environment["RETRY_DELAY_MAX_SECONDS"]) == ("300", "3600")
+    assert stack.outputs["AlarmTopicArn"].startswith("arn:aws:sns:us-east-1:123456789012:")
+    events = boto3.client("events", region_name="us-east-1")
+    (archive,) = events.list_archives(EventSourceArn=stack.outputs["EventBusArn"])["Archives"]
+    assert archive["RetentionDays"] == 30

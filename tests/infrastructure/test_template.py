@@ -13,8 +13,7 @@ import pytest
 
 from domain.constraints import PAYMENT_MANAGER_ARN_PATTERN
 from handlers.dependencies import PAYMENTS_CLIENT
-from handlers.observability import NAMESPACE, SERVICE
-from handlers.settings import COUNT_MAX, COUNT_MIN, DEFAULT_EVENT_SOURCE, VARIABLES
+from handlers.settings import COUNT_MAX, COUNT_MIN, DEFAULT_EVENT_SOURCE, EXTENSION_VARIABLES, VARIABLES
 from sandbox.template_values import NO_VALUE, Evaluator, parameter_values
 from service.budget import Budget
 from tests.support import ROOT
@@ -74,6 +73,16 @@ def test_the_parameters_issue_4_lists_exist_and_only_the_payment_manager_is_requ
         "MaximumBatchingWindowInSeconds",
         "LogLevel",
         "AlarmTopicArn",
+        # issue 26: the stack for the person on call
+        "AlarmEmail",
+        "ProcessingEnabled",
+        "ProducerPrincipalArns",
+        "ProducerSourceArns",
+        "OperatorPrincipalArn",
+        "KeyAdminPrincipalArn",
+        "EventArchiveRetentionDays",
+        "RetryDelaySeconds",
+        "RetryDelayMaxSeconds",
     }
     assert [name for name, p in parameters.items() if "Default" not in p] == ["PaymentManagerArn"]
     assert parameters["MaxReceiveCount"]["Default"] == 5
@@ -252,7 +261,9 @@ def test_one_parameter_makes_both_queues_fifo_or_standard(template, resources, f
     if fifo == "true":
         # Then with FIFO the queue is FIFO, named <stack><suffix>, without content-based deduplication
         assert (is_fifo, dedup) == (True, False)
-        assert name == f"local{suffix}"  # AWS::StackName as sam local has it
+        # AWS::StackName and the start of AWS::StackId as sam local has them: unique per stack, so the kept
+        # queues of a deleted stack never block a new one of the same name
+        assert name == f"local{suffix.removesuffix('.fifo')}-51af3dc0.fifo"
     else:
         # Then without it the queue is standard and keeps CloudFormation's generated name
         assert name is is_fifo is dedup is NO_VALUE
@@ -340,12 +351,13 @@ def test_the_function_logs_to_its_own_log_group_with_retention_encrypted_with_th
 def test_the_key_lets_cloudwatch_logs_use_it_for_that_log_group_only(resources):
     # Given the key policy statement for CloudWatch Logs
     statements = resources["Key"]["Properties"]["KeyPolicy"]["Statement"]
-    (logs,) = [s for s in statements if s["Sid"] == "LogsEncryptTheLogGroup"]
-    log_group_name = resources["WorkerLogGroup"]["Properties"]["LogGroupName"]["Fn::Sub"]
+    (logs,) = [s for s in statements if s.get("Sid") == "LogsEncryptTheLogGroup"]
 
-    # Then it is bound by encryption context to the worker's log group
-    context = logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"]["Fn::Sub"]
-    assert context.endswith(f":log-group:{log_group_name}")
+    # Then it is bound by encryption context to the worker's log group, whose name CloudFormation generates
+    # (<stack>-<LogicalId>-<suffix>), so that a retained group never blocks a redeploy
+    assert "LogGroupName" not in resources["WorkerLogGroup"]["Properties"]
+    context = logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]["Fn::Sub"]
+    assert context.endswith(":log-group:${AWS::StackName}-WorkerLogGroup-*")
 
 
 def test_the_environment_is_the_contracts_plus_powertools(environment):
@@ -353,10 +365,12 @@ def test_the_environment_is_the_contracts_plus_powertools(environment):
     contract = contract_variables()
     assert set(VARIABLES) <= contract
 
-    # Then every variable of CONTRACT section 6 is set, plus Powertools' own, plus the endpoint variables
-    # (empty: the SDK's defaults) that `sam local invoke --env-vars` may override, and nothing else
+    # Then every variable of CONTRACT section 6 is set, plus the documented extensions (the retry delay), plus
+    # Powertools' own, plus the endpoint variables (empty: the SDK's defaults) that `sam local invoke --env-vars`
+    # may override, and nothing else
     endpoints = {"AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_EVENTBRIDGE", "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE"}
-    assert set(environment) == contract | endpoints | {
+    assert not set(EXTENSION_VARIABLES) & contract
+    assert set(environment) == contract | set(EXTENSION_VARIABLES) | endpoints | {
         "POWERTOOLS_SERVICE_NAME",
         "POWERTOOLS_METRICS_NAMESPACE",
         "POWERTOOLS_LOG_LEVEL",
@@ -388,6 +402,7 @@ def test_the_sqs_event_source_reports_partial_batch_failures_and_takes_its_sizin
     sqs_event_source,
 ):
     assert sqs_event_source["Queue"] == {"Fn::GetAtt": ["RequestQueue", "Arn"]}
+    assert sqs_event_source["Enabled"] == {"Fn::If": ["ProcessingOn", True, False]}
     assert sqs_event_source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert sqs_event_source["BatchSize"] == ref("BatchSize")
     assert sqs_event_source["MaximumBatchingWindowInSeconds"] == {
@@ -407,71 +422,6 @@ def test_sam_turns_the_event_source_into_a_mapping_with_the_same_settings(transf
     assert properties["MaximumBatchingWindowInSeconds"] == {
         "Fn::If": ["Fifo", ref("AWS::NoValue"), ref("MaximumBatchingWindowInSeconds")]
     }
-
-
-# Alarms
-
-ALARMS = {
-    "DeadLetterQueueNotEmptyAlarm": ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "RequestDeadLetterQueue"),
-    "RequestQueueBacklogAlarm": ("AWS/SQS", "ApproximateAgeOfOldestMessage", "RequestQueue"),
-    "FunctionErrorsAlarm": ("AWS/Lambda", "Errors", "WorkerFunction"),
-    "FunctionThrottlesAlarm": ("AWS/Lambda", "Throttles", "WorkerFunction"),
-    # The worker's own EMF metrics (CONTRACT section 7), by Powertools' service dimension.
-    "DeadLetterSendFailuresAlarm": (NAMESPACE, "DeadLetterSendFailures", SERVICE),
-    "EventPublishFailuresAlarm": (NAMESPACE, "EventPublishFailures", SERVICE),
-}
-
-
-def test_there_is_one_alarm_per_failure_signal(resources):
-    assert set(of_type(resources, "AWS::CloudWatch::Alarm")) == set(ALARMS)
-
-
-@pytest.mark.parametrize("alarm", sorted(ALARMS))
-def test_each_alarm_watches_its_metric_on_the_stacks_own_resource(resources, alarm):
-    # Given an alarm of the stack
-    namespace, metric, target = ALARMS[alarm]
-    properties = resources[alarm]["Properties"]
-
-    # Then it watches the metric of this stack's resource, and missing data (no traffic) is fine
-    assert (properties["Namespace"], properties["MetricName"]) == (namespace, metric)
-    (dimension,) = properties["Dimensions"]
-    if namespace == "AWS/SQS":
-        assert dimension == {"Name": "QueueName", "Value": {"Fn::GetAtt": [target, "QueueName"]}}
-    elif namespace == NAMESPACE:
-        # the worker's EMF metrics carry Powertools' service dimension, in the namespace the function sets
-        variables = resources["WorkerFunction"]["Properties"]["Environment"]["Variables"]
-        assert dimension == {"Name": "service", "Value": target}
-        assert (variables["POWERTOOLS_METRICS_NAMESPACE"], variables["POWERTOOLS_SERVICE_NAME"]) == (namespace, target)
-    else:
-        assert dimension == {"Name": "FunctionName", "Value": ref(target)}
-    assert properties["ComparisonOperator"] == "GreaterThanThreshold"
-    assert properties["TreatMissingData"] == "notBreaching"
-
-
-@pytest.mark.parametrize("alarm", sorted(set(ALARMS) - {"RequestQueueBacklogAlarm"}))
-def test_a_single_dead_letter_error_throttle_or_failed_send_raises_its_alarm(resources, alarm):
-    assert resources[alarm]["Properties"]["Threshold"] == 0
-
-
-def test_the_backlog_alarm_fires_only_for_a_queue_that_stopped_draining(resources):
-    # Given the request queue's age alarm and its visibility timeout (the wait of one retry)
-    properties = resources["RequestQueueBacklogAlarm"]["Properties"]
-    visibility = resources["RequestQueue"]["Properties"]["VisibilityTimeout"]
-
-    # Then a request merely being retried a couple of times does not fire it
-    assert properties["Threshold"] > 2 * visibility
-
-
-@pytest.mark.parametrize("alarm", sorted(ALARMS))
-def test_every_alarm_notifies_the_optional_topic(template, resources, alarm):
-    # Given the optional AlarmTopicArn
-    assert template["Parameters"]["AlarmTopicArn"]["Default"] == ""
-    assert template["Conditions"]["HasAlarmTopic"] == {"Fn::Not": [{"Fn::Equals": [ref("AlarmTopicArn"), ""]}]}
-
-    # Then alarm and recovery go to the topic when one is given, nowhere otherwise
-    expected = {"Fn::If": ["HasAlarmTopic", [ref("AlarmTopicArn")], ref("AWS::NoValue")]}
-    assert resources[alarm]["Properties"]["AlarmActions"] == expected
-    assert resources[alarm]["Properties"]["OKActions"] == expected
 
 
 # Outputs
