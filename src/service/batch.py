@@ -157,10 +157,7 @@ class BatchService:
         """Process one batch; ``deadline`` is the ``clock()`` value at which the invocation must be done."""
         now = int(self._wall_clock() * 1000)
         states = [admit(record, self._config.rules, now) for record in records]
-        if any(record.is_fifo for record in records):
-            states = self._by_group(states, deadline)
-        else:
-            states = self._stages(states, self._concurrent, deadline)
+        states = self._by_queue_kind(states, deadline)
         delays = self._hide_retried(states, deadline)
         return BatchReport(
             tuple(replace(s.result(), retry_delay_seconds=delays.get(s.record.message_id)) for s in states)
@@ -178,10 +175,29 @@ class BatchService:
         return {change.message_id: change.seconds for change, why in zip(changes, failures, strict=True) if why is None}
 
     # -- FIFO: groups concurrently, each group's records one at a time --------------------------------------------
-    def _by_group(self, states: list[RecordState], deadline: float) -> list[RecordState]:
-        groups: dict[str, list[int]] = {}
-        for index, state in enumerate(states):
-            groups.setdefault(state.record.group_id or "", []).append(index)
+    def _by_queue_kind(self, states: list[RecordState], deadline: float) -> list[RecordState]:
+        """Standard records through the stages together; a FIFO queue's records by message group (CONTRACT 9).
+
+        An event carries one queue's records; should it mix a FIFO queue's with a standard queue's, each record
+        still gets its own queue's rules: the standard ones are never made serial by the FIFO ones.
+        """
+        fifo = [index for index, state in enumerate(states) if state.record.is_fifo]
+        standard = [index for index, state in enumerate(states) if not state.record.is_fifo]
+        out = list(states)
+        if standard:
+            done = self._stages([states[i] for i in standard], self._concurrent, deadline)
+            for index, state in zip(standard, done, strict=True):
+                out[index] = state
+        if fifo:
+            out = self._by_group(out, fifo, deadline)
+        return out
+
+    def _by_group(self, states: list[RecordState], fifo: list[int], deadline: float) -> list[RecordState]:
+        """The records at ``fifo``: groups (a queue's ``MessageGroupId``) concurrently, each group's in order."""
+        groups: dict[tuple[str, str | None], list[int]] = {}
+        for index in fifo:
+            record = states[index].record
+            groups.setdefault((record.source_queue_arn, record.group_id), []).append(index)
         members = list(groups.values())
         ran = self._concurrent.map(
             lambda indexes: self._group([states[i] for i in indexes], deadline), members, deadline=deadline
