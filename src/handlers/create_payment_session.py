@@ -14,7 +14,7 @@ with collector_paused():  # the imports below are most of the cold start (handle
     from domain.records import InboundRecord, parse_millis
     from domain.report import BatchReport
     from handlers.dependencies import get_dependencies
-    from handlers.observability import logger, metrics, observe, tracer
+    from handlers.observability import logger, metrics, observe
 
 # Kept back from the invocation's remaining time to log, flush metrics and return.
 RETURN_RESERVE_SECONDS: Final = 0.3
@@ -53,7 +53,6 @@ def process_event(event: Mapping[str, Any], context: LambdaContext) -> BatchRepo
 
 
 @logger.inject_lambda_context(log_event=False)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, list[dict[str, str]]]:
     """Handler named by ``template.yaml``; raises only when the deployment itself is misconfigured."""

@@ -25,6 +25,7 @@ from domain.records import InboundRecord
 from domain.report import BatchReport
 from service.budget import Budget
 from service.calls import NOT_STARTED, ConcurrentRunner, InlineRunner, Ran, Runner
+from service.record_scope import for_record
 
 MAX_ENTRIES_PER_CALL: Final = 10  # PutEvents and SendMessageBatch both take at most 10
 
@@ -159,7 +160,8 @@ class BatchService:
             request = state.request
             if request is None:  # admitted without a request means poison, which never reaches here
                 raise TypeError("a record without a request reached the API stage")
-            return self._api.create_payment_session(request.api_params(state.token), deadline=api_deadline)
+            with for_record(state.record):  # the call's record, for the tracing around the port
+                return self._api.create_payment_session(request.api_params(state.token), deadline=api_deadline)
 
         ran = runner.map(
             call, [states[i] for i in due], deadline=api_deadline, wait_until=budget.api_wait(api_deadline, deadline)
