@@ -63,6 +63,17 @@ def test_the_vendored_botocore_knows_create_payment_session_and_its_errors():
     assert (PACKAGE / "boto3" / "__init__.py").is_file()
 
 
+def test_the_package_traces_with_opentelemetry_and_holds_no_xray_sdk():
+    # Given the package's files
+    files = package_files()
+
+    # Then the OpenTelemetry SDK, the X-Ray propagator and the OTLP encoding are in it, the X-Ray SDK is not
+    assert "opentelemetry/sdk/trace/__init__.py" in files
+    assert "opentelemetry/propagators/aws/aws_xray_propagator.py" in files
+    assert "opentelemetry/exporter/otlp/proto/common/trace_encoder.py" in files
+    assert not any(name.startswith("aws_xray_sdk/") for name in files)
+
+
 def test_every_native_extension_is_built_for_cpython_3_13_on_aarch64():
     # Given the compiled modules in the package
     extensions = [name for name in package_files() if name.endswith(".so")]
