@@ -1,17 +1,18 @@
-"""1. Cold start as deployed: from process spawn to the first 1-record batch answered, at a full core and at the
-template's CPU share.
+"""1. Cold start as deployed: from process spawn to the first 1-record batch answered, at a full core (the
+target) and at the template's CPU share.
 
 Each sample is a fresh interpreter (``python -S -m bench.cold_start child worker|bare``) started by the parent
-in the read-only package copy (:mod:`bench.deployed`), in a cgroup of its own at the CPU share of the
-template's MemorySize (:mod:`bench.cpu_share`). The parent hands it the monotonic clock reading taken just
-before the spawn (``CLOCK_MONOTONIC`` is system-wide on Linux); the child reports when the batch was answered,
-so its exit is not counted. Both children first build the Lambda context (the runtime's part). The worker
-child then imports the handler module (Lambda's init phase: imports, Powertools objects) and invokes it once
-(settings, clients, one ``CreatePaymentSession``, one ``PutEvents``); the bare child imports boto3, makes
-the two clients from one session and the same two calls. Three kinds: the worker from the copy with its
-bytecode (the figure), the worker from the copy without bytecode (what shipping bytecode saves), and bare
-boto3 from the copy with bytecode (the runtime's boto3 is precompiled). Samples rotate through the kinds,
-after one discarded warm-up of each (page cache), and the medians are compared.
+in the read-only package copy (:mod:`bench.deployed`), in a cgroup of its own at a CPU share
+(:mod:`bench.cpu_share`). The parent hands it the monotonic clock reading taken just before the spawn
+(``CLOCK_MONOTONIC`` is system-wide on Linux); the child reports when the batch was answered, so its exit is
+not counted. Both children first build the Lambda context (the runtime's part). The worker child then starts
+its tracing path (:mod:`bench.tracing_paths`: nothing when tracing is off), imports the handler module
+(Lambda's init phase) and invokes it once (settings, clients, one ``CreatePaymentSession``, one
+``PutEvents``); the bare child imports boto3, makes the two clients from one session and the same two calls.
+At a full core: the worker with tracing off against bare boto3 (the figure and its target), and the worker
+on each tracing path. At the template's share: the worker, the worker without bytecode (what shipping
+bytecode saves) and bare boto3. Samples rotate through the kinds after one discarded warm-up of each (page
+cache); every sample is kept, the medians are compared, and the i-th samples of two kinds make a pair.
 
 This module's top level imports only what both children need, so neither pays for the parent's code.
 """
