@@ -21,10 +21,10 @@ from domain.record_state import AdmissionRules
 from handlers.cold_start import collector_paused
 from handlers.settings import Settings, get_settings
 from handlers.tracing import from_environment
+from service.batch import BatchService, WorkerConfig
 
 if TYPE_CHECKING:
     from handlers.port_spans import PortSpans
-from service.batch import BatchService, WorkerConfig
 
 # The payments API is the slow dependency: a longer read timeout, three attempts in all.
 PAYMENTS_CLIENT: Final = ClientSettings(connect_timeout=2.0, read_timeout=10.0, total_max_attempts=3)

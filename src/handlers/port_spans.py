@@ -28,9 +28,8 @@ from domain.dead_letter import DeadLetter, LetterAttribute
 from domain.errors import ApiError, TransientError
 from domain.events import EventEntry
 from domain.ports import DeadLetterSender, EventPublisher, PaymentsApi
+from handlers.observability import SERVICE
 from service.record_scope import current_record
-
-SERVICE: Final = "payment-session-worker"
 
 # The attributes every span may carry, and nothing else of a record.
 MESSAGE_ID: Final = "messaging.message.id"
