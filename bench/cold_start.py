@@ -25,6 +25,7 @@ import time
 from typing import Any
 
 TARGET = 1.15  # the worker against bare boto3, at a full core, tracing off
+TEMPLATE_TARGET = 1.35  # the same at the template's share: reported beside it, held to issue 13's bound
 FULL_CORE_MB = 1769  # one vCPU (bench.cpu_share.MB_PER_VCPU)
 
 
@@ -138,7 +139,7 @@ def run(stack: Any, repeats: int) -> list[Any]:
         worker=column(template, "worker"),
         baseline=column(template, "bare"),
         unit="ms",
-        target=TARGET,
+        target=TEMPLATE_TARGET,
     )
     bare_cpu = Info.median_of("  CPU time (user + sys), bare", column(full, "bare", "cpu_ms"), "ms")
     worker_cpu = Info.median_of(

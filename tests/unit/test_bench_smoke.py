@@ -27,6 +27,7 @@ def test_every_benchmark_module_imports_without_the_worker_or_the_sdk_and_has_a_
 
 def test_the_targets_are_the_issues():
     assert cold_start.TARGET == 1.15
+    assert cold_start.TEMPLATE_TARGET == 1.35
     assert cold_start.FULL_CORE_MB == 1769
     assert batch_latency.TARGETS == {10: 1.05, 100: 1.10}
     assert batch_latency.CONCURRENCY == {10: 10, 100: 50}
