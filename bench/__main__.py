@@ -29,11 +29,12 @@ BENCHMARKS = ("cold_start", "batch_latency", "cpu_per_record", "peak_rss", "memo
 def _row(item: Result | Info) -> list[str]:
     if isinstance(item, Info):
         ratio = f"{item.figure / item.relative_to:.2f}x" if item.relative_to else ""
-        return [item.name, fmt(item.figure, item.unit), "", ratio, "", ""]
+        return [item.name, fmt(item.figure, item.unit), item.spread_text(), "", ratio, "", ""]
     result_ratio = item.ratio
     return [
         item.name,
         fmt(item.figure, item.unit),
+        item.spread_text(),
         f"{fmt(item.baseline, item.unit)} ({item.baseline_name})",
         f"{result_ratio:.2f}x" if result_ratio is not None else "-",
         item.target_text(),
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = [item for item in items if not isinstance(item, Section)]
     if rows:
-        header = ["benchmark", "figure", "baseline", "ratio", "target", ""]
+        header = ["benchmark", "median", "min-max", "baseline (median)", "ratio", "target", ""]
         print(text_table(header, [_row(item) for item in rows]))
     results = [item for item in rows if isinstance(item, Result)]
     for note in (note for result in results for note in result.notes):

@@ -2,17 +2,17 @@
 
 Figures: the wall time of a warm invocation of the real handler (``lambda_handler``: parse, concurrent
 ``CreatePaymentSession`` calls, ``PutEvents`` in tens, logs and metrics) for 10 records at the template's
-``MAX_CONCURRENCY`` (10), and for 100 records at ``MAX_CONCURRENCY=50``. Baseline: the bare boto3 thread
-pool of the CPU benchmark doing the same calls for the same batch in the same run (what the SDK alone costs
-at that size and CPU share), at most 1.10x. For context: one warm ``create_payment_session`` call of a bare
-boto3 client (what the API's latency alone costs), and the peer, Powertools' ``BatchProcessor`` with
-``process_partial_response``, whose record handler makes the same create and publish per record, one record
-after the other.
+``MAX_CONCURRENCY`` (10), and for 100 records at ``MAX_CONCURRENCY=50``, tracing off. Baseline: the bare
+boto3 thread pool of the CPU benchmark doing the same calls for the same batch in the same run (what the SDK
+alone costs at that size and CPU share), at most 1.05x for 10 records and 1.10x for 100. For context: one
+warm ``create_payment_session`` call of a bare boto3 client (what the API's latency alone costs), and the
+peer, Powertools' ``BatchProcessor`` with ``process_partial_response``, whose record handler makes the same
+create and publish per record, one record after the other.
 
-Each kind runs in its own child process (so the worker's X-Ray patching of botocore never touches the
-baseline), from the read-only package copy, in a cgroup of its own at the CPU share of the template's
-MemorySize, with a cold invocation and a warm-up first; the children run side by side in lockstep, one
-sample each in turn (:class:`bench.common.Lockstep`), and the figures are medians.
+Each kind runs in its own child process (so nothing the worker loads touches the baseline), from the
+read-only package copy, in a cgroup of its own at the CPU share of the template's MemorySize, with a cold
+invocation and a warm-up first; the children run side by side in lockstep, one sample each in turn
+(:class:`bench.common.Lockstep`), and the figures are medians.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 LATENCY_MS = 100
-TARGET = 1.10  # against the bare boto3 thread pool, at both sizes
+TARGETS = {10: 1.05, 100: 1.10}  # against the bare boto3 thread pool, per batch size
 CONCURRENCY = {10: 10, 100: 50}
 PEER_100_SAMPLES = 2
 
@@ -103,7 +103,7 @@ def run(stack: Any, repeats: int) -> list[Any]:
             worker=samples[f"worker {size}"],
             baseline=samples[f"bare {size}"],
             unit="ms",
-            target=TARGET,
+            target=TARGETS[size],
             baseline_name="bare boto3 thread pool",
             notes=[f"batch latency: CPU share {where}"] if size == 10 else [],
         )

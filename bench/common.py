@@ -60,16 +60,17 @@ def lambda_environment(
     latency_ms: int,
     package: Package | None = None,
     memory_mb: int | None = None,
-    tracing: bool = True,
+    tracing: str = "none",
     **worker: str,
 ) -> dict[str, str]:
     """The environment of a child: what Lambda sets for the function, the template's variables, the services.
 
     The child imports from ``package`` (by default the copy with bytecode), as Lambda's runtime imports from
     ``/var/task``; the bench's own child code comes after it on the path. Lambda's own variables are simulated
-    (``LAMBDA_TASK_ROOT``, the memory size, ``_X_AMZN_TRACE_ID`` of a sampled trace), so Powertools' Tracer and
-    the X-Ray SDK behave as deployed with ``Tracing: Active``: tracer on, botocore patched, subsegments sent
-    over UDP to the default daemon address, where nothing listens.
+    (``LAMBDA_TASK_ROOT``, the memory size, ``_X_AMZN_TRACE_ID`` of a sampled trace). ``tracing`` names the
+    worker's ``OTEL_TRACES_EXPORTER``: ``none`` (the figures against bare boto3, which traces nothing) or
+    ``xray`` (as the template deploys it: a span per call, sent over UDP to the default daemon address, where
+    nothing listens).
     """
     deployment = stack.deployment
     task_root = (package or deployment.with_bytecode).path
@@ -106,8 +107,7 @@ def lambda_environment(
         }
     )
     env.update(deployment.environment())
-    if not tracing:
-        env["POWERTOOLS_TRACE_DISABLED"] = "true"
+    env["OTEL_TRACES_EXPORTER"] = tracing
     env.update({name.upper(): value for name, value in worker.items()})
     return env
 
@@ -171,6 +171,8 @@ class Result:
     absolute: bool = False
     baseline_name: str = "bare boto3"
     notes: list[str] = field(default_factory=list)
+    samples: list[float] = field(default_factory=list)
+    baseline_samples: list[float] = field(default_factory=list)
 
     @classmethod
     def from_samples(
@@ -178,9 +180,34 @@ class Result:
     ) -> Result:
         """A figure from paired samples: the median of the worker's against the median of its baseline's.
 
-        ``rest`` holds the other fields (``absolute``, ``baseline_name``, ``notes``).
+        Every sample is kept (``samples``, ``baseline_samples``: the JSON report has them, the table their
+        spread). ``rest`` holds the other fields (``absolute``, ``baseline_name``, ``notes``).
         """
-        return cls(name=name, figure=median(worker), baseline=median(baseline), unit=unit, target=target, **rest)
+        return cls(
+            name=name,
+            figure=median(worker),
+            baseline=median(baseline),
+            unit=unit,
+            target=target,
+            samples=list(worker),
+            baseline_samples=list(baseline),
+            **rest,
+        )
+
+    @property
+    def paired_ratios(self) -> list[float]:
+        """Each worker sample over the baseline sample taken beside it (same index): the ratio's spread."""
+        return [w / b for w, b in zip(self.samples, self.baseline_samples, strict=False) if b]
+
+    def spread_text(self) -> str:
+        """``min-max`` of the samples and of the paired ratios, or empty without samples."""
+        if not self.samples:
+            return ""
+        text = f"{fmt(min(self.samples), self.unit)}-{fmt(max(self.samples), self.unit)}"
+        ratios = self.paired_ratios
+        if ratios:
+            text += f"; paired ratios {min(ratios):.2f}x-{max(ratios):.2f}x"
+        return text
 
     @property
     def ratio(self) -> float | None:
@@ -207,6 +234,9 @@ class Result:
             "target": self.target_text(),
             "passed": self.passed,
             "notes": self.notes,
+            "samples": self.samples,
+            "baseline_samples": self.baseline_samples,
+            "paired_ratios": self.paired_ratios,
         }
 
 
@@ -218,9 +248,24 @@ class Info:
     figure: float
     unit: str
     relative_to: float | None = None
+    samples: list[float] = field(default_factory=list)
+
+    @classmethod
+    def median_of(cls, name: str, samples: Sequence[float], unit: str, relative_to: float | None = None) -> Info:
+        """The median of ``samples``, which are kept beside it."""
+        return cls(name, median(samples), unit, relative_to, list(samples))
+
+    def spread_text(self) -> str:
+        return f"{fmt(min(self.samples), self.unit)}-{fmt(max(self.samples), self.unit)}" if self.samples else ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "figure": self.figure, "unit": self.unit, "relative_to": self.relative_to}
+        return {
+            "name": self.name,
+            "figure": self.figure,
+            "unit": self.unit,
+            "relative_to": self.relative_to,
+            "samples": self.samples,
+        }
 
 
 @dataclass

@@ -146,12 +146,17 @@ class BareWorker:
 
 
 def worker_invoke() -> Callable[[dict[str, Any]], None]:
-    """The real handler, imported as Lambda does at init; each call is one invocation with a fresh context."""
+    """The real handler, imported as Lambda does at init (after the tracing layer's start, when one is measured:
+    ``bench.tracing_paths``); each call is one invocation with a fresh context."""
+    from bench.tracing_paths import after_invocation, start_in_child
+
+    start_in_child()
     from handlers.create_payment_session import lambda_handler
 
     def invoke(event: dict[str, Any]) -> None:
         os.environ["_X_AMZN_TRACE_ID"] = trace_header()  # a new trace per invocation, as the runtime sets it
         check_answer(lambda_handler(event, context()))
+        after_invocation()
 
     return invoke
 

@@ -51,8 +51,8 @@ def function_environment(
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function.name}",
             "AWS_LAMBDA_LOG_STREAM_NAME": "sandbox",
-            # No X-Ray daemon in the sandbox (Powertools also disables tracing outside Lambda).
-            "POWERTOOLS_TRACE_DISABLED": "true",
+            # No X-Ray daemon in the sandbox: tracing off whatever the template asks (handlers.tracing).
+            "OTEL_TRACES_EXPORTER": "none",
         }
     )
     environment.update(endpoint_environment(aws_endpoint or stack.endpoint_url, payments_endpoint))

@@ -45,7 +45,7 @@ def _aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_REGION", "us-east-1")
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "payment-session-worker")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "PaymentSessionWorker")
 

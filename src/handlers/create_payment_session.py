@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from handlers.cold_start import collector_paused
 
-with collector_paused():  # the imports below are most of the cold start (handlers.cold_start)
+with collector_paused(freeze=True):  # the imports below are most of the cold start (handlers.cold_start)
     import time
     from collections.abc import Mapping
-    from typing import Any, Final
-
-    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from typing import TYPE_CHECKING, Any, Final
 
     from domain.records import InboundRecord, parse_millis
     from domain.report import BatchReport
     from handlers.dependencies import get_dependencies
-    from handlers.observability import logger, metrics, observe, tracer
+    from handlers.observability import logger, metrics, observe
+
+if TYPE_CHECKING:  # an annotation only: the runtime hands the handler its own context object
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 # Kept back from the invocation's remaining time to log, flush metrics and return.
 RETURN_RESERVE_SECONDS: Final = 0.3
@@ -55,7 +56,6 @@ def process_event(event: Mapping[str, Any], context: LambdaContext) -> BatchRepo
 
 
 @logger.inject_lambda_context(log_event=False)
-@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, list[dict[str, str]]]:
     """Handler named by ``template.yaml``; raises only when the deployment itself is misconfigured."""

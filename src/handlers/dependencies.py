@@ -5,22 +5,27 @@ Nothing here runs at import time; tests call ``reset()`` or ``override()`` to re
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from adapters.clients import ClientSettings
 from adapters.dead_letter import SqsDeadLetterSender
 from adapters.event_publisher import EventBridgePublisher
 from adapters.payments_api import PaymentsApiClient
 from adapters.visibility import SqsVisibility
-from domain.ports import DeadLetterSender, EventPublisher
+from domain.ports import DeadLetterSender, EventPublisher, PaymentsApi
 from domain.record_state import AdmissionRules
 from handlers.cold_start import collector_paused
 from handlers.settings import Settings, get_settings
+from handlers.tracing import from_environment
 from service.batch import BatchService, WorkerConfig
+
+if TYPE_CHECKING:
+    from handlers.port_spans import PortSpans
 
 # The payments API is the slow dependency: a longer read timeout, three attempts in all.
 PAYMENTS_CLIENT: Final = ClientSettings(connect_timeout=2.0, read_timeout=10.0, total_max_attempts=3)
@@ -41,11 +46,13 @@ def build(
     payments_client: ClientSettings = PAYMENTS_CLIENT,
     wrap_publisher: Callable[[EventPublisher], EventPublisher] | None = None,
     wrap_dead_letters: Callable[[DeadLetterSender], DeadLetterSender] | None = None,
+    spans: PortSpans | None = None,
 ) -> Dependencies:
     """Wire the worker for ``settings``: one pool of threads and connections as large as the concurrency.
 
     The keyword arguments serve the sandbox's soak: another payments client (shorter timeouts) and
-    wrappers around the publisher and the dead-letter sender (injected faults). Lambda uses the defaults.
+    wrappers around the publisher and the dead-letter sender (injected faults). Lambda uses the defaults, and
+    ``spans`` when tracing is on (``handlers.tracing``): a span around each port's call.
     """
     pool = settings.max_concurrency
     executor = ThreadPoolExecutor(max_workers=pool, thread_name_prefix="record")
@@ -57,6 +64,13 @@ def build(
     dead_letters: DeadLetterSender = SqsDeadLetterSender.create(
         replace(AWS_CLIENT, max_pool_connections=pool), queue_url=settings.dead_letter_queue_url
     )
+    api: PaymentsApi = PaymentsApiClient.create(replace(payments_client, max_pool_connections=pool))
+    if spans is not None:
+        api, publisher, dead_letters = (
+            spans.wrap_api(api),
+            spans.wrap_publisher(publisher),
+            spans.wrap_dead_letters(dead_letters),
+        )
     worker = BatchService(
         WorkerConfig(
             AdmissionRules(
@@ -67,7 +81,7 @@ def build(
             ),
             retry_delay=settings.retry_delay,
         ),
-        api=PaymentsApiClient.create(replace(payments_client, max_pool_connections=pool)),
+        api=api,
         publisher=wrap_publisher(publisher) if wrap_publisher else publisher,
         dead_letters=wrap_dead_letters(dead_letters) if wrap_dead_letters else dead_letters,
         executor=executor,
@@ -87,7 +101,7 @@ def get_dependencies() -> Dependencies:
         with _lock:
             if _current is None:
                 with collector_paused(freeze=True):
-                    _current = build(get_settings())
+                    _current = build(get_settings(), spans=from_environment(os.environ))
     return _current
 
 

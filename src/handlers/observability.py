@@ -8,7 +8,7 @@ import warnings
 from collections import Counter
 from typing import Any, Final
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from domain.outcomes import Outcome
@@ -18,9 +18,6 @@ SERVICE: Final = "payment-session-worker"
 NAMESPACE: Final = "PaymentSessionWorker"
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE))
-# Only botocore is patched: the worker makes no other traced calls, and patch_all() imports every library
-# it supports that is installed (requests, sqlite3, httpx...) at the cold start, to patch it.
-tracer = Tracer(service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE), patch_modules=("botocore",))
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE))
 
 # Dimensioned metrics go out through single_metric, so a batch may leave the shared set empty: not news.

@@ -36,6 +36,7 @@ from domain.report import BatchReport
 from domain.retry_delay import RetryDelay, retry_delays
 from service.budget import Budget
 from service.calls import NOT_STARTED, ConcurrentRunner, InlineRunner, Ran, Runner
+from service.record_scope import for_record
 
 MAX_ENTRIES_PER_CALL: Final = 10  # PutEvents and SendMessageBatch both take at most 10
 
@@ -244,8 +245,13 @@ class BatchService:
             return states
         budget = self._config.budget
         api_deadline = budget.api_deadline(self._clock(), deadline)
+
+        def call(state: RecordState) -> Mapping[str, Any]:
+            with for_record(state.record):  # the call's record, for the tracing around the port
+                return step.call(self._api, state, api_deadline)
+
         ran = runner.map(
-            lambda state: step.call(self._api, state, api_deadline),
+            call,
             [states[i] for i in indexes],
             deadline=api_deadline,
             wait_until=budget.api_wait(api_deadline, deadline),

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from handlers.tracing import EXPORTER_VARIABLE, OFF
 from sandbox.aws import MotoServer, client
 from sandbox.event_source import Invocation, SqsEventSource, settle_response
 from sandbox.sqs import OutgoingMessage, QueueReader, send_messages
@@ -180,8 +181,10 @@ def test_the_handler_sees_the_deployed_environment_and_a_deadline_from_the_funct
     # Then it ran with the template's variables, the sandbox's endpoints and the function's timeout ...
     environment = seen["environment"]
     for name, value in stack.function.environment.items():
-        if not name.startswith("AWS_ENDPOINT_URL_"):  # declared empty in the template, set by the sandbox
+        # the endpoints are declared empty in the template and set by the sandbox, which also turns tracing off
+        if not name.startswith("AWS_ENDPOINT_URL_") and name != EXPORTER_VARIABLE:
             assert environment[name] == value
+    assert environment[EXPORTER_VARIABLE] == OFF
     assert environment["DEAD_LETTER_QUEUE_URL"] == stack.dead_letter_queue.url
     assert environment["AWS_ENDPOINT_URL_SQS"] == moto_server.endpoint_url
     assert environment["AWS_ENDPOINT_URL_EVENTBRIDGE"] == moto_server.endpoint_url

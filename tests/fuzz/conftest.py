@@ -87,7 +87,7 @@ def fuzz_environment(payments_server: PaymentsApiServer) -> Iterator[FuzzEnviron
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_REGION": "us-east-1",
             "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE": payments_server.endpoint_url,
-            "POWERTOOLS_TRACE_DISABLED": "true",
+            "OTEL_TRACES_EXPORTER": "none",
         }.items():
             patch.setenv(name, value)
         made = worker_resources("fuzz-requests")

@@ -71,6 +71,17 @@ def test_the_vendored_botocore_knows_create_payment_session_and_its_errors():
     assert "SubscriptionRequiredException" in model["shapes"]
 
 
+def test_the_package_traces_with_opentelemetry_and_holds_no_xray_sdk():
+    # Given the package's files
+    files = package_files()
+
+    # Then the OpenTelemetry SDK, the X-Ray propagator and the OTLP encoding are in it, the X-Ray SDK is not
+    assert "opentelemetry/sdk/trace/__init__.py" in files
+    assert "opentelemetry/propagators/aws/aws_xray_propagator.py" in files
+    assert "opentelemetry/exporter/otlp/proto/common/trace_encoder.py" in files
+    assert not any(name.startswith("aws_xray_sdk/") for name in files)
+
+
 def test_every_native_extension_is_built_for_cpython_3_13_on_aarch64():
     # Given the compiled modules in the package
     extensions = [name for name in package_files() if name.endswith(".so")]
@@ -78,7 +89,10 @@ def test_every_native_extension_is_built_for_cpython_3_13_on_aarch64():
     # Then pydantic-core is among them, and each one is for Lambda's arm64 python3.13
     assert any(name.startswith("pydantic_core/") for name in extensions)
     for name in extensions:
-        assert name.endswith("aarch64-linux-gnu.so"), name
+        # an ELF for AArch64 (e_machine 183), whatever its name says (protobuf's is plain `_message.abi3.so`)
+        header = (PACKAGE / name).read_bytes()[:20]
+        assert header[:4] == b"\x7fELF" and int.from_bytes(header[18:20], "little") == 183, name
+        assert name.endswith(("aarch64-linux-gnu.so", ".abi3.so")), name
         assert ".cpython-313-" in name or ".abi3." in name, name
 
 

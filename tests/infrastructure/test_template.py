@@ -14,6 +14,7 @@ import pytest
 from domain.constraints import PAYMENT_MANAGER_ARN_PATTERN
 from handlers.dependencies import PAYMENTS_CLIENT
 from handlers.settings import COUNT_MAX, COUNT_MIN, DEFAULT_EVENT_SOURCE, EXTENSION_VARIABLES, VARIABLES
+from handlers.tracing import EXPORTER_VARIABLE, XRAY
 from sandbox.template_values import NO_VALUE, Evaluator, parameter_values
 from service.budget import Budget
 from tests.support import ROOT
@@ -367,14 +368,16 @@ def test_the_environment_is_the_contracts_plus_powertools(environment):
 
     # Then every variable of CONTRACT section 6 is set, plus the documented extensions (the retry delay), plus
     # Powertools' own, plus the endpoint variables (empty: the SDK's defaults) that `sam local invoke --env-vars`
-    # may override, and nothing else
+    # may override, plus OpenTelemetry's exporter (the X-Ray daemon), and nothing else
     endpoints = {"AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_EVENTBRIDGE", "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE"}
     assert not set(EXTENSION_VARIABLES) & contract
     assert set(environment) == contract | set(EXTENSION_VARIABLES) | endpoints | {
         "POWERTOOLS_SERVICE_NAME",
         "POWERTOOLS_METRICS_NAMESPACE",
         "POWERTOOLS_LOG_LEVEL",
+        EXPORTER_VARIABLE,
     }
+    assert environment[EXPORTER_VARIABLE] == XRAY
     assert all(environment[name] == "" for name in endpoints)
     assert environment["PAYMENT_MANAGER_ARN"] == ref("PaymentManagerArn")
     assert environment["ALLOWED_PAYMENT_MANAGER_ARNS"] == ref("AllowedPaymentManagerArns")

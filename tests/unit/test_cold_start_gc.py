@@ -35,7 +35,7 @@ def test_importing_the_handler_and_building_the_wiring_leave_the_collector_as_th
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
-        "POWERTOOLS_TRACE_DISABLED": "true",
+        "OTEL_TRACES_EXPORTER": "none",
         "PAYMENT_MANAGER_ARN": MANAGER_ARN,
         "DEAD_LETTER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/dlq",
     }
