@@ -89,4 +89,7 @@ def copy_of(letter: Letter, *, queue_url: str, fifo: bool) -> Copy:
             raise CannotCopy("a FIFO dead letter without MessageGroupId")
         request["MessageGroupId"] = letter.group_id
         request["MessageDeduplicationId"] = DEDUPLICATION_PREFIX + letter.message_id
+    elif letter.group_id is not None:
+        # A fair queue's letter (CONTRACT section 9): the tenant kept, never a deduplication ID.
+        request["MessageGroupId"] = letter.group_id
     return Copy(request=request, client_token=token, token_source=token_source, timestamp_source=timestamp_source)

@@ -87,6 +87,15 @@ def test_a_copy_of_a_letter_without_sent_timestamp_says_the_first_enqueue_is_mis
     assert copy.client_token == derive_token("m-1")
 
 
+def test_a_fair_queues_letter_keeps_its_group_and_never_gets_a_deduplication_id():
+    # Given a letter of a fair queue (a standard queue whose producer set a tenant's MessageGroupId)
+    copy = copy_of(letter(group_id="tenant-a"), queue_url="q", fifo=False)
+
+    # Then the copy keeps the tenant, and carries no MessageDeduplicationId (SQS refuses one on a standard queue)
+    assert copy.request["MessageGroupId"] == "tenant-a"
+    assert "MessageDeduplicationId" not in copy.request
+
+
 def test_a_fifo_letter_without_group_cannot_be_copied_to_a_fifo_queue():
     with pytest.raises(CannotCopy, match="without MessageGroupId"):
         copy_of(letter(), queue_url="q.fifo", fifo=True)
