@@ -21,6 +21,7 @@ class RecordResult:
     error_message: str | None = None
     payment_session_id: str | None = None
     api_called: bool = False
+    record_failure: str | None = None  # the idempotency record's request was refused (DynamoDB's error code)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,12 +14,14 @@ from typing import Final
 from adapters.clients import ClientSettings
 from adapters.dead_letter import SqsDeadLetterSender
 from adapters.event_publisher import EventBridgePublisher
+from adapters.idempotency_table import DynamoDbTokenTable
 from adapters.payments_api import PaymentsApiClient
 from domain.ports import DeadLetterSender, EventPublisher
 from domain.record_state import AdmissionRules
 from handlers.cold_start import collector_paused
 from handlers.settings import Settings, get_settings
 from service.batch import BatchService, WorkerConfig
+from service.idempotency import TokenRecords
 
 # The payments API is the slow dependency: a longer read timeout, three attempts in all.
 PAYMENTS_CLIENT: Final = ClientSettings(connect_timeout=2.0, read_timeout=10.0, total_max_attempts=3)
@@ -56,6 +58,14 @@ def build(
     dead_letters: DeadLetterSender = SqsDeadLetterSender.create(
         replace(AWS_CLIENT, max_pool_connections=pool), queue_url=settings.dead_letter_queue_url
     )
+    records = (
+        TokenRecords(
+            DynamoDbTokenTable.create(replace(AWS_CLIENT, max_pool_connections=pool), settings.idempotency_table_name),
+            settings.record_policy,
+        )
+        if settings.idempotency_table_name
+        else None
+    )
     worker = BatchService(
         WorkerConfig(
             AdmissionRules(
@@ -69,6 +79,7 @@ def build(
         publisher=wrap_publisher(publisher) if wrap_publisher else publisher,
         dead_letters=wrap_dead_letters(dead_letters) if wrap_dead_letters else dead_letters,
         executor=executor,
+        records=records,
     )
     return Dependencies(settings=settings, worker=worker, executor=executor)
 

@@ -11,6 +11,7 @@ from typing import Any, Final
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from domain.errors import WorkerErrorCode
 from domain.outcomes import Outcome
 from domain.report import BatchReport, RecordResult
 
@@ -56,6 +57,10 @@ def log_record(result: RecordResult) -> None:
         fields["paymentSessionId"] = result.payment_session_id
     if result.error_code is not None:
         fields["errorCode"] = result.error_code
+    if result.error_message is not None:
+        fields["errorMessage"] = result.error_message
+    if result.record_failure is not None:
+        fields["idempotencyRecordError"] = result.record_failure
     _LOG[result.outcome]("record %s", result.outcome.value, extra=fields)
 
 
@@ -66,6 +71,13 @@ def record_metrics(report: BatchReport) -> None:
         metrics.add_metric(name="SessionsCreated", unit=MetricUnit.Count, value=outcomes[Outcome.CREATED])
     if outcomes[Outcome.RETRIED]:
         metrics.add_metric(name="RecordsRetried", unit=MetricUnit.Count, value=outcomes[Outcome.RETRIED])
+    # The idempotency record (issue 25): requests not sent because their outcome is unknown, and its refusals.
+    unknown = sum(result.error_code == WorkerErrorCode.OUTCOME_UNKNOWN for result in report.results)
+    if unknown:
+        metrics.add_metric(name="OutcomesUnknown", unit=MetricUnit.Count, value=unknown)
+    record_failures = sum(result.record_failure is not None for result in report.results)
+    if record_failures:
+        metrics.add_metric(name="IdempotencyRecordFailures", unit=MetricUnit.Count, value=record_failures)
     by_code = Counter(
         (result.outcome, result.error_code or "Unknown")
         for result in report.results

@@ -1,7 +1,7 @@
 """Configuration (CONTRACT section 6): read once, validated, frozen; a bad variable names itself.
 
 One pydantic model: each variable's rule sits on its field. Variable names are matched without regard to
-case. pydantic-settings is not used: pydantic alone serves seven variables, without the dotenv, argparse and
+case. pydantic-settings is not used: pydantic alone serves nine variables, without the dotenv, argparse and
 asyncio imports it would add to every cold start.
 """
 
@@ -18,11 +18,12 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from domain.parsing import ManagerPolicy
 from domain.records import AgeLimit
 from domain.request import is_valid_payment_manager_arn
+from domain.token_record import SQS_RETENTION_MAX_MINUTES, RecordPolicy
 
 COUNT_MIN: Final = 1  # bounds of MAX_RECEIVE_COUNT and MAX_CONCURRENCY
 COUNT_MAX: Final = 1000
 # SQS keeps a message 14 days at the most: an age limit beyond that could never be reached.
-AGE_MAX_MINUTES: Final = 14 * 24 * 60
+AGE_MAX_MINUTES: Final = SQS_RETENTION_MAX_MINUTES
 EVENT_SOURCE_MAX: Final = 256
 DEFAULT_EVENT_SOURCE: Final = "payment-session-worker"
 
@@ -75,6 +76,17 @@ def _integer_text(value: object) -> object:
     return value
 
 
+def _table_name(value: str | None) -> str | None:
+    if value is not None and re.fullmatch(r"[A-Za-z0-9_.-]{3,255}", value) is None:
+        raise ValueError("not a DynamoDB table name")
+    return value
+
+
+def _unset_when_empty(value: object) -> object:
+    """The template passes an empty value for a setting it leaves unset."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 Count = Annotated[int, BeforeValidator(_integer_text), Field(ge=COUNT_MIN, le=COUNT_MAX)]
 
 
@@ -101,6 +113,12 @@ class Settings(BaseModel):
     max_receive_count: Count = 5
     max_request_age_minutes: Annotated[int, BeforeValidator(_integer_text), Field(ge=0, le=AGE_MAX_MINUTES)] = 1440
     max_concurrency: Count = 10
+    # The idempotency record (issue 25): the DynamoDB table's name (unset: off), and how long after a token's
+    # first attempt the worker relies on the payments API to deduplicate it (minutes, fractions allowed).
+    idempotency_table_name: Annotated[str | None, BeforeValidator(_unset_when_empty), AfterValidator(_table_name)] = (
+        None
+    )
+    client_token_window_minutes: Annotated[float, Field(gt=0, le=AGE_MAX_MINUTES, allow_inf_nan=False)] = 60.0
 
     @property
     def managers(self) -> ManagerPolicy:
@@ -110,9 +128,14 @@ class Settings(BaseModel):
     def age_limit(self) -> AgeLimit:
         return AgeLimit(self.max_request_age_minutes)
 
+    @property
+    def record_policy(self) -> RecordPolicy:
+        return RecordPolicy(self.client_token_window_minutes, self.age_limit)
 
-# The variables of CONTRACT section 6, as the environment names them.
+
+# The variables of CONTRACT section 6, as the environment names them, and those issue 25 adds beyond it.
 VARIABLES: Final = tuple(name.upper() for name in Settings.model_fields)
+BEYOND_CONTRACT: Final = ("IDEMPOTENCY_TABLE_NAME", "CLIENT_TOKEN_WINDOW_MINUTES")
 
 
 def parse_settings(environ: Mapping[str, str]) -> Settings:

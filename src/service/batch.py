@@ -34,6 +34,7 @@ from domain.records import InboundRecord
 from domain.report import BatchReport
 from service.budget import Budget
 from service.calls import NOT_STARTED, ConcurrentRunner, InlineRunner, Ran, Runner
+from service.idempotency import TokenRecords
 
 MAX_ENTRIES_PER_CALL: Final = 10  # PutEvents and SendMessageBatch both take at most 10
 
@@ -111,8 +112,10 @@ class BatchService:
         executor: Executor,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        records: TokenRecords | None = None,
     ) -> None:
         self._config = config
+        self._records = records  # the idempotency record (IDEMPOTENCY_TABLE_NAME); None: off
         self._api = api
         self._publisher = publisher
         self._dead_letters = dead_letters
@@ -164,7 +167,11 @@ class BatchService:
     # -- the stages -----------------------------------------------------------------------------------------------
     def _stages(self, states: list[RecordState], runner: Runner, deadline: float) -> list[RecordState]:
         states = self._look_up(states, runner, deadline)
+        if self._records is not None:
+            states = self._records.claim(states, runner, deadline)
         states = self._call_api(states, runner, deadline)
+        if self._records is not None:
+            states = self._records.settle(states, runner, deadline)
         states = self._publish(states, runner, deadline)
         states = self._dead_letter(states, runner, deadline)
         self._announce(states, runner, deadline)

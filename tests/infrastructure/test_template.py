@@ -13,7 +13,7 @@ import pytest
 
 from domain.constraints import PAYMENT_MANAGER_ARN_PATTERN
 from handlers.dependencies import PAYMENTS_CLIENT
-from handlers.settings import COUNT_MAX, COUNT_MIN, DEFAULT_EVENT_SOURCE, VARIABLES
+from handlers.settings import BEYOND_CONTRACT, COUNT_MAX, COUNT_MIN, DEFAULT_EVENT_SOURCE, VARIABLES
 from sandbox.template_values import NO_VALUE, Evaluator, parameter_values
 from service.budget import Budget
 from tests.support import ROOT
@@ -350,12 +350,12 @@ def test_the_key_lets_cloudwatch_logs_use_it_for_that_log_group_only(resources):
 def test_the_environment_is_the_contracts_plus_powertools(environment):
     # Given the variables the template sets, and those of CONTRACT section 6 (the worker's settings among them)
     contract = contract_variables()
-    assert set(VARIABLES) <= contract
+    assert set(VARIABLES) - set(BEYOND_CONTRACT) <= contract
 
     # Then every variable of CONTRACT section 6 is set, plus Powertools' own, plus the endpoint variables
     # (empty: the SDK's defaults) that `sam local invoke --env-vars` may override, and nothing else
     endpoints = {"AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_EVENTBRIDGE", "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE"}
-    assert set(environment) == contract | endpoints | {
+    assert set(environment) == contract | set(BEYOND_CONTRACT) | endpoints | {
         "POWERTOOLS_SERVICE_NAME",
         "POWERTOOLS_METRICS_NAMESPACE",
         "POWERTOOLS_LOG_LEVEL",

@@ -1,0 +1,24 @@
+"""The idempotency record's table in moto (inside ``mock_aws``), keyed and expiring as the worker expects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adapters.idempotency_table import KEY, TTL_ATTRIBUTE
+
+
+def create_token_table(name: str = "payment-session-tokens") -> Any:
+    """Create the table (on-demand, key ``clientToken``, TTL on ``expiresAt``); return a DynamoDB client."""
+    import boto3
+
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": KEY, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": KEY, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
+    )
+    return dynamodb
