@@ -13,7 +13,15 @@ from moto import mock_aws
 from sandbox.agentcore import PaymentsApiServer
 from sandbox.lambda_context import LambdaContext
 from sandbox.sqs import drain
-from tests.support import EVENT_SOURCE, MANAGER_ARN, OTHER_MANAGER_ARN, WorkerResources, poll, worker_resources
+from tests.support import (
+    EVENT_SOURCE,
+    MANAGER_ARN,
+    OTHER_MANAGER_ARN,
+    RECORD_TABLE,
+    WorkerResources,
+    poll,
+    worker_resources,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -29,6 +37,31 @@ def _aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "payment-session-worker")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "PaymentSessionWorker")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--idempotency-record",
+        action="store_true",
+        help="run with the worker's idempotency record on (IDEMPOTENCY_TABLE_NAME naming a table in moto)",
+    )
+
+
+@pytest.fixture(autouse=True)
+def _idempotency_record(
+    request: pytest.FixtureRequest, _aws_environment: None, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """With ``--idempotency-record``, every test runs with the record on: a table in moto for the whole test
+    (moto's later ``mock_aws`` contexts nest inside this one and keep it), named by IDEMPOTENCY_TABLE_NAME."""
+    if not request.config.getoption("--idempotency-record"):
+        yield
+        return
+    from tests.token_tables import create_token_table
+
+    with mock_aws():
+        create_token_table(RECORD_TABLE)
+        monkeypatch.setenv("IDEMPOTENCY_TABLE_NAME", RECORD_TABLE)
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.idempotency_table import KEY, TTL_ATTRIBUTE
+from tests.support import RECORD_TABLE
 
 
-def create_token_table(name: str = "payment-session-tokens") -> Any:
+def create_token_table(name: str = RECORD_TABLE) -> Any:
     """Create the table (on-demand, key ``clientToken``, TTL on ``expiresAt``); return a DynamoDB client."""
     import boto3
 

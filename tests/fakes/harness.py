@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters.clients import ClientSettings
+from adapters.idempotency_table import DynamoDbTokenTable
 from domain.events import DetailType, EventEntry
 from domain.parsing import ManagerPolicy
 from domain.record_state import AdmissionRules
 from domain.records import AgeLimit, InboundRecord
 from domain.report import BatchReport
+from domain.token_record import RecordPolicy
 from service.batch import BatchService, WorkerConfig
 from service.budget import Budget
+from service.idempotency import TokenRecords
 from tests.fakes.ports import FakeClock, FakeDeadLetterSender, FakeEventPublisher, FakePaymentsApi
 from tests.support import EVENT_SOURCE, MANAGER_ARN, OTHER_MANAGER_ARN, REQUEST_QUEUE_ARN, valid_request
 
@@ -75,6 +80,17 @@ class Harness:
 
     def service(self) -> BatchService:
         rules = AdmissionRules(EVENT_SOURCE, MANAGERS, MAX_RECEIVE, AgeLimit(self.max_age_minutes))
+        table_name = os.environ.get("IDEMPOTENCY_TABLE_NAME")  # pytest --idempotency-record
+        records = (
+            TokenRecords(
+                DynamoDbTokenTable.create(ClientSettings(), table_name),
+                RecordPolicy(age_limit=AgeLimit(self.max_age_minutes)),
+                clock=self.clock,
+                wall_clock=lambda: NOW_MS / 1000,
+            )
+            if table_name
+            else None
+        )
         return BatchService(
             WorkerConfig(rules, self.budget),
             api=self.api,
@@ -83,6 +99,7 @@ class Harness:
             executor=self.executor,
             clock=self.clock,
             wall_clock=lambda: NOW_MS / 1000,
+            records=records,
         )
 
     def run(self, *records: InboundRecord, seconds_left: float = 30.0) -> BatchReport:

@@ -73,6 +73,7 @@ def test_the_parameters_issue_4_lists_exist_and_only_the_payment_manager_is_requ
         "MaximumBatchingWindowInSeconds",
         "LogLevel",
         "AlarmTopicArn",
+        "ClientTokenWindowMinutes",
     }
     assert [name for name, p in parameters.items() if "Default" not in p] == ["PaymentManagerArn"]
     assert parameters["MaxReceiveCount"]["Default"] == 5
@@ -418,8 +419,15 @@ ALARMS = {
 }
 
 
+# The worker's own metrics that raise an alarm (tests/infrastructure/test_idempotency_table.py checks them).
+METRIC_ALARMS = {
+    "OutcomesUnknownAlarm": "OutcomesUnknown",
+    "IdempotencyRecordFailuresAlarm": "IdempotencyRecordFailures",
+}
+
+
 def test_there_is_one_alarm_per_failure_signal(resources):
-    assert set(of_type(resources, "AWS::CloudWatch::Alarm")) == set(ALARMS)
+    assert set(of_type(resources, "AWS::CloudWatch::Alarm")) == set(ALARMS) | set(METRIC_ALARMS)
 
 
 @pytest.mark.parametrize("alarm", sorted(ALARMS))
@@ -453,7 +461,7 @@ def test_the_backlog_alarm_fires_only_for_a_queue_that_stopped_draining(resource
     assert properties["Threshold"] > 2 * visibility
 
 
-@pytest.mark.parametrize("alarm", sorted(ALARMS))
+@pytest.mark.parametrize("alarm", sorted(set(ALARMS) | set(METRIC_ALARMS)))
 def test_every_alarm_notifies_the_optional_topic(template, resources, alarm):
     # Given the optional AlarmTopicArn
     assert template["Parameters"]["AlarmTopicArn"]["Default"] == ""

@@ -31,7 +31,7 @@ from tests.fakes.ports import FakeClock, FakeDeadLetterSender, FakeEventPublishe
 from tests.support import EVENT_SOURCE, valid_request
 from tests.token_tables import create_token_table
 
-TABLE = "payment-session-tokens"
+TABLE = "tokens-under-test"
 INVOCATION_SECONDS = 30.0
 
 

@@ -15,7 +15,7 @@ from domain.token_record import ItemState, TokenItem, TokenTableError
 from tests.token_tables import create_token_table
 
 NOW = 1_795_000_000_000
-TABLE = "payment-session-tokens"
+TABLE = "tokens-under-test"
 ATTEMPT = TokenItem("t" * 40, ItemState.ATTEMPTED, "a" * 64, NOW, NOW + 30_000, NOW // 1000 + 86_400)
 SESSION = {"paymentSessionId": "payment-session-1", "createdAt": "2026-11-26T12:00:00+00:00", "limits": {"x": 1}}
 
