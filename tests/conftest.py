@@ -47,6 +47,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "without_record(why): the test proves what the payments API itself does with a repeated token, which the "
+        "idempotency record replaces; skipped with --idempotency-record (why names the record's own test)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--idempotency-record"):
+        return
+    for item in items:
+        marker = item.get_closest_marker("without_record")
+        if marker is not None:
+            item.add_marker(pytest.mark.skip(reason=f"with the idempotency record: {marker.args[0]}"))
+
+
 @pytest.fixture(autouse=True)
 def _idempotency_record(
     request: pytest.FixtureRequest, _aws_environment: None, monkeypatch: pytest.MonkeyPatch

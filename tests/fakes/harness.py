@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from service.budget import Budget
 from service.idempotency import TokenRecords
 from tests.fakes.ports import FakeClock, FakeDeadLetterSender, FakeEventPublisher, FakePaymentsApi
 from tests.support import EVENT_SOURCE, MANAGER_ARN, OTHER_MANAGER_ARN, REQUEST_QUEUE_ARN, valid_request
+from tests.token_tables import create_token_table
 
 MAX_RECEIVE = 5
 MAX_AGE_MINUTES = 1440
@@ -78,9 +80,17 @@ class Harness:
     budget: Budget = BUDGET
     max_age_minutes: int = MAX_AGE_MINUTES
 
+    record_table: str | None = None  # the idempotency record's table in moto (pytest --idempotency-record)
+
+    def __post_init__(self) -> None:
+        if os.environ.get("IDEMPOTENCY_TABLE_NAME"):
+            # A table of its own: a harness is one test (or one example of a property), its tokens its own.
+            self.record_table = f"harness-{uuid.uuid4().hex}"
+            create_token_table(self.record_table)
+
     def service(self) -> BatchService:
         rules = AdmissionRules(EVENT_SOURCE, MANAGERS, MAX_RECEIVE, AgeLimit(self.max_age_minutes))
-        table_name = os.environ.get("IDEMPOTENCY_TABLE_NAME")  # pytest --idempotency-record
+        table_name = self.record_table
         records = (
             TokenRecords(
                 DynamoDbTokenTable.create(ClientSettings(), table_name),
