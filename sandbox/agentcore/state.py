@@ -7,6 +7,7 @@ import json
 import secrets
 import string
 import threading
+import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ class CallPlan:
     error: ErrorAnswer | None
     generation: int
     abandoned: threading.Event  # set when a reset or a stop abandons the calls in flight
+    commit_first: bool = False  # create the session before the delay (the late-commit fault)
 
 
 class Abandoned(Exception):
@@ -45,6 +47,7 @@ class _Session:
     fingerprint: str
     response: dict[str, Any]
     created_at: str
+    created_monotonic: float = 0.0  # for the token window
 
 
 class SandboxState:
@@ -121,9 +124,14 @@ class SandboxState:
         with self._lock:
             self._schedule.add(entry, client_token)
 
-    def delay_next(self, delay_ms: float, *, times: int = 1, client_token: str | None = None) -> None:
-        """Delay the next ``times`` calls (only those with ``client_token``, when given), then answer them."""
-        entry = script_entry(None, times, delay_ms)
+    def delay_next(
+        self, delay_ms: float, *, times: int = 1, client_token: str | None = None, commit_first: bool = False
+    ) -> None:
+        """Delay the next ``times`` calls (only those with ``client_token``, when given), then answer them.
+
+        ``commit_first``: the session is created before the delay (a caller that gave up has a session).
+        """
+        entry = script_entry(None, times, delay_ms, commit_first)
         with self._lock:
             self._schedule.add(entry, client_token)
 
@@ -142,7 +150,8 @@ class SandboxState:
         """A JSON-ready copy of the counters and records.
 
         Keys: ``calls`` (``CreatePaymentSession`` requests that passed authentication),
-        ``calls_by_client_token``, ``sessions_created``, ``idempotent_replays``, ``sessions`` (each with
+        ``calls_by_client_token``, ``sessions_created``, ``idempotent_replays``, ``second_sessions`` (sessions of
+        a token beyond its first: its token window had passed), ``sessions`` (each with
         ``payment_session_id``, ``client_token``, ``request`` and ``created_at``; an empty list unless
         ``include_sessions``), ``faults`` (injected errors, random or scripted, by code), ``scripted_delays``,
         ``scripted_pending`` (scripted uses left), ``responses_by_status`` (every answer on the API's routes,
@@ -155,6 +164,9 @@ class SandboxState:
                 "calls_by_client_token": dict(self._calls_by_token),
                 "sessions_created": len(self._sessions),
                 "idempotent_replays": self._replays,
+                "second_sessions": sum(
+                    n - 1 for n in Counter(s.client_token for s in self._sessions if s.client_token).values()
+                ),
                 "sessions": [
                     {
                         "payment_session_id": s.session_id,
@@ -191,7 +203,7 @@ class SandboxState:
             self._scripted_delays += fate.scripted_delay
             if fate.error is not None:
                 self._faults_by_code[fate.error.code] += 1
-            return CallPlan(fate.delay_ms / 1000.0, fate.error, self._generation, self._abandon)
+            return CallPlan(fate.delay_ms / 1000.0, fate.error, self._generation, self._abandon, fate.commit_first)
 
     def create_session(self, params: dict[str, Any], generation: int) -> dict[str, Any]:
         spec = self._spec
@@ -203,6 +215,8 @@ class SandboxState:
         with self._lock:
             if generation != self._generation:
                 raise Abandoned
+            if token is not None and token in self._by_token and self._forgotten(self._by_token[token]):
+                del self._by_token[token]  # past the token window: forgotten, as the service would
             if token is not None and token in self._by_token:
                 earlier = self._by_token[token]
                 if earlier.fingerprint != fingerprint:
@@ -218,12 +232,19 @@ class SandboxState:
             session_id = self._new_session_id()
             created_at = timestamp(datetime.now(UTC))
             response = self._session_response(session_id, params, created_at)
-            session = _Session(session_id, token, copy.deepcopy(params), fingerprint, response, created_at)
+            session = _Session(
+                session_id, token, copy.deepcopy(params), fingerprint, response, created_at, time.monotonic()
+            )
             self._sessions.append(session)
             self._session_ids.add(session_id)
             if token is not None:
                 self._by_token[token] = session
             return response
+
+    def _forgotten(self, session: _Session) -> bool:
+        """Whether ``session``'s token is past the token window (``token_window_ms``); never without one."""
+        window = self._schedule.settings.token_window_ms
+        return window is not None and (time.monotonic() - session.created_monotonic) * 1000 > window
 
     def _new_session_id(self) -> str:
         while True:

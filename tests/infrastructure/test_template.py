@@ -355,7 +355,12 @@ def test_the_environment_is_the_contracts_plus_powertools(environment):
 
     # Then every variable of CONTRACT section 6 is set, plus Powertools' own, plus the endpoint variables
     # (empty: the SDK's defaults) that `sam local invoke --env-vars` may override, and nothing else
-    endpoints = {"AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_EVENTBRIDGE", "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE"}
+    endpoints = {
+        "AWS_ENDPOINT_URL_SQS",
+        "AWS_ENDPOINT_URL_EVENTBRIDGE",
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE",
+    }
     assert set(environment) == contract | set(BEYOND_CONTRACT) | endpoints | {
         "POWERTOOLS_SERVICE_NAME",
         "POWERTOOLS_METRICS_NAMESPACE",
