@@ -20,11 +20,10 @@ from typing import Any, Final
 from botocore.exceptions import BotoCoreError, ClientError
 
 from adapters.clients import ClientSettings, make_client
-from domain.token_record import ItemState, TokenItem, TokenTableError
+from domain.token_record import ITEM_KEY, TTL_ATTRIBUTE, ItemState, TokenItem, TokenTableError
 
 CONDITION_FAILED: Final = "ConditionalCheckFailedException"
-KEY: Final = "clientToken"
-TTL_ATTRIBUTE: Final = "expiresAt"
+KEY: Final = ITEM_KEY
 
 
 def to_item(item: TokenItem) -> dict[str, dict[str, str]]:

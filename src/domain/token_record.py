@@ -27,6 +27,8 @@ from domain.errors import ErrorReport, WorkerErrorCode, truncate
 from domain.records import MILLIS_PER_MINUTE, AgeLimit
 from domain.request import EffectiveRequest
 
+ITEM_KEY: Final = "clientToken"  # the table's partition key
+TTL_ATTRIBUTE: Final = "expiresAt"  # the table's TTL attribute (epoch seconds)
 # SQS keeps a message 14 days at the most: no replay of a token arrives later than that.
 SQS_RETENTION_MAX_MINUTES: Final = 14 * 24 * 60
 

@@ -18,8 +18,9 @@ from operations import render
 from operations.aws import cloudformation_client, error_code, sqs_client
 from operations.letters import DEFAULT_VISIBILITY_SECONDS, StillHidden
 from operations.queues import QueueProblem, check_pair, stack_queue_urls
-from operations.redrive import Pacer, Redriver
+from operations.redrive import OUTCOME_UNKNOWN, Pacer, Redriver
 from operations.report import report
+from operations.token_items import AttemptedItems, dynamodb_client, stack_table_name
 
 PROG: Final = "payment-session-worker"
 DEFAULT_MAX_PER_SECOND: Final = 50.0
@@ -84,6 +85,14 @@ def parser() -> argparse.ArgumentParser:
     redrive.add_argument("--limit", type=_positive_int, metavar="N", help="move at most N letters")
     redrive.add_argument("--dry-run", action="store_true", help="change nothing; say what would move")
     redrive.add_argument(
+        "--allow-outcome-unknown",
+        action="store_true",
+        help="also move OutcomeUnknown letters, clearing their attempted items first: A SECOND SESSION MAY FOLLOW",
+    )
+    redrive.add_argument(
+        "--idempotency-table", metavar="NAME", help="the worker's idempotency table (default: the stack's output)"
+    )
+    redrive.add_argument(
         "--max-per-second",
         type=_positive_float,
         default=DEFAULT_MAX_PER_SECOND,
@@ -123,6 +132,7 @@ def _redrive(arguments: argparse.Namespace, dlq_url: str, queue_url: str) -> int
     total = pair.dead_letters.visible if not arguments.error_code else None
     if total is not None and arguments.limit is not None:
         total = min(total, arguments.limit)
+    outcome_unknown = _outcome_unknown(arguments)
     with render.progress_bar(render.console(sys.stderr), total, dry_run=arguments.dry_run) as advance:
         result = Redriver(
             sqs,
@@ -133,6 +143,7 @@ def _redrive(arguments: argparse.Namespace, dlq_url: str, queue_url: str) -> int
             pacer=Pacer(arguments.max_per_second),
             visibility_timeout=arguments.visibility_timeout,
             on_move=advance,
+            outcome_unknown=outcome_unknown,
         ).run()
     if arguments.json:
         render.print_json(sys.stdout, render.redrive_json(result))
@@ -149,6 +160,25 @@ def _redrive(arguments: argparse.Namespace, dlq_url: str, queue_url: str) -> int
         print(f"{PROG}: {len(result.failed)} selected message(s) not moved: {names}", file=sys.stderr)
         return EXIT_NOT_MOVED
     return 0
+
+
+def _outcome_unknown(arguments: argparse.Namespace) -> AttemptedItems | None:
+    """The attempted items to clear when OutcomeUnknown letters are to move (``--allow-outcome-unknown``)."""
+    if not arguments.allow_outcome_unknown:
+        if OUTCOME_UNKNOWN in arguments.error_code:
+            raise QueueProblem("OutcomeUnknown letters", "NotAllowed", "they move only with --allow-outcome-unknown")
+        return None
+    table = arguments.idempotency_table or (
+        stack_table_name(cloudformation_client(), arguments.stack) if arguments.stack else None
+    )
+    if table is None:
+        raise QueueProblem("OutcomeUnknown letters", "NoTable", "give --idempotency-table NAME or --stack NAME")
+    print(
+        f"{PROG}: warning: OutcomeUnknown letters are sent again: their first call's outcome is unknown and a"
+        " second session may follow (list the candidate sessions first)",
+        file=sys.stderr,
+    )
+    return AttemptedItems(dynamodb_client(), table)
 
 
 def _warn_still_hidden(still_hidden: StillHidden | None, dlq_url: str) -> None:

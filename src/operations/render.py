@@ -42,6 +42,7 @@ def report_table(report: Report) -> Table:
             f"seen {report.seen}; before the scan SQS counted ~{report.queue.visible} visible"
             f" and ~{report.queue.in_flight} in flight. Oldest and newest: the request's first enqueue."
             " token / no token: with and without ClientToken; session: with PaymentSessionId."
+            " first attempt (OutcomeUnknown): the token's first API call; a session may exist."
         ),
     )
     table.add_column("ErrorCode", overflow="fold")
@@ -50,6 +51,7 @@ def report_table(report: Report) -> Table:
     table.add_column("newest (UTC)", overflow="fold")
     for name in ("token", "no token", "session"):
         table.add_column(name, justify="right")
+    table.add_column("first attempt (UTC)", overflow="fold")
     for count in report.counts:
         table.add_row(
             count.error_code,
@@ -59,8 +61,15 @@ def report_table(report: Report) -> Table:
             str(count.with_client_token),
             str(count.without_client_token),
             str(count.with_payment_session_id),
+            _first_attempts(count.first_attempt_oldest, count.first_attempt_newest),
         )
     return table
+
+
+def _first_attempts(oldest: int | None, newest: int | None) -> str:
+    if oldest is None:
+        return ""
+    return _moment(oldest) if oldest == newest else f"{_moment(oldest)} .. {_moment(newest)}"
 
 
 @contextmanager
