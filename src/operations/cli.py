@@ -14,8 +14,10 @@ from typing import Final
 
 from botocore.exceptions import BotoCoreError
 
+from domain.parsing import ManagerPolicy
 from operations import render
 from operations.aws import cloudformation_client, error_code, sqs_client
+from operations.candidates import agentcore_client, candidates, stack_managers
 from operations.letters import DEFAULT_VISIBILITY_SECONDS, StillHidden
 from operations.queues import QueueProblem, check_pair, stack_queue_urls
 from operations.redrive import OUTCOME_UNKNOWN, Pacer, Redriver
@@ -53,7 +55,7 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog=PROG, description="Operate the payment-session-worker's queues.")
     groups = root.add_subparsers(dest="group", required=True, metavar="{dlq}")
     dlq = groups.add_parser("dlq", help="the dead-letter queue").add_subparsers(
-        dest="command", required=True, metavar="{report,redrive}"
+        dest="command", required=True, metavar="{report,redrive,candidates}"
     )
 
     common = argparse.ArgumentParser(add_help=False)
@@ -70,6 +72,22 @@ def parser() -> argparse.ArgumentParser:
 
     dlq.add_parser(
         "report", parents=[common], help="the dead letters counted by ErrorCode; reads the DLQ, consumes nothing"
+    )
+    candidates_ = dlq.add_parser(
+        "candidates",
+        parents=[common],
+        help="the payment sessions that may answer each OutcomeUnknown letter (ListPaymentSessions)",
+    )
+    candidates_.add_argument("--payment-manager-arn", metavar="ARN", help="the default manager (or --stack)")
+    candidates_.add_argument(
+        "--allowed-payment-manager-arn", action="append", default=[], metavar="ARN", help="repeatable (or --stack)"
+    )
+    candidates_.add_argument(
+        "--after-minutes",
+        type=_positive_float,
+        default=60.0,
+        metavar="M",
+        help="sessions created up to M minutes after the first attempt (default 60)",
     )
     redrive = dlq.add_parser(
         "redrive", parents=[common], help="move dead letters back to the request queue, token and age kept"
@@ -123,6 +141,28 @@ def _report(arguments: argparse.Namespace, dlq_url: str) -> int:
     else:
         render.console().print(render.report_table(result))
     _warn_still_hidden(result.still_hidden, dlq_url)
+    return 0
+
+
+def _candidates(arguments: argparse.Namespace, dlq_url: str, usage: argparse.ArgumentParser) -> int:
+    if arguments.stack:
+        managers = stack_managers(cloudformation_client(), arguments.stack)
+    elif arguments.payment_manager_arn:
+        managers = ManagerPolicy(arguments.payment_manager_arn, frozenset(arguments.allowed_payment_manager_arn))
+    else:
+        usage.error("give --stack NAME or --payment-manager-arn ARN")
+    found = candidates(
+        sqs_client(),
+        agentcore_client(),
+        dlq_url,
+        managers,
+        after_minutes=arguments.after_minutes,
+        visibility_timeout=arguments.visibility_timeout,
+    )
+    if arguments.json:
+        render.print_json(sys.stdout, {"outcomeUnknown": [unknown.as_json() for unknown in found]})
+    else:
+        render.console().print(render.candidates_table(found))
     return 0
 
 
@@ -192,6 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = usage.parse_args(argv)
     try:
         dlq_url, queue_url = _urls(arguments, usage)
+        if arguments.command == "candidates":
+            return _candidates(arguments, dlq_url, usage)
         if queue_url is None:
             return _report(arguments, dlq_url)
         return _redrive(arguments, dlq_url, queue_url)

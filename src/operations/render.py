@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from operations.candidates import Unknown
 from operations.copies import Source
 from operations.redrive import Move, Outcome, Redrive
 from operations.report import Report, iso
@@ -62,6 +63,25 @@ def report_table(report: Report) -> Table:
             str(count.without_client_token),
             str(count.with_payment_session_id),
             _first_attempts(count.first_attempt_oldest, count.first_attempt_newest),
+        )
+    return table
+
+
+def candidates_table(found: list[Unknown]) -> Table:
+    """Each OutcomeUnknown letter with the sessions that may answer it (never a body or a userId)."""
+    table = Table(
+        title="OutcomeUnknown letters and the sessions that may answer them",
+        caption="ListPaymentSessions for the request's manager and user, from a minute before the first attempt",
+    )
+    for name in ("message", "clientToken", "first attempt (UTC)", "candidate sessions"):
+        table.add_column(name, overflow="fold")
+    for unknown in found:
+        sessions = ", ".join(f"{c.payment_session_id} ({c.created_at})" for c in unknown.candidates)
+        table.add_row(
+            unknown.message_id,
+            unknown.client_token or "-",
+            _moment(unknown.first_attempt_at),
+            unknown.problem or sessions or "none",
         )
     return table
 
