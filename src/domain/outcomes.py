@@ -12,6 +12,11 @@ A record that carries ``PaymentSessionId`` (a redriven dead letter whose session
 up with ``GetPaymentSession``: a confirmed session is announced as created whatever the request's age and is
 never created again; a session the API does not know proves nothing, and the record goes on as any other.
 
+With the worker's idempotency record on (``IDEMPOTENCY_TABLE_NAME``), a record stage between the lookup and the
+API observes the token's item (``Seen.record``, ``domain/token_record.py``): only a delivery that holds the
+item calls the API; a created item is announced again, an attempted one past the token window is
+dead-lettered ``OutcomeUnknown``, another request's is failed ``ClientTokenReused``.
+
 after which ``decide`` gives the final outcome. Nothing else in the worker chooses an outcome.
 """
 
