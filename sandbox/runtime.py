@@ -24,6 +24,7 @@ def endpoint_environment(aws_endpoint: str, payments_endpoint: str) -> dict[str,
     return {
         "AWS_ENDPOINT_URL_SQS": aws_endpoint,
         "AWS_ENDPOINT_URL_EVENTBRIDGE": aws_endpoint,
+        "AWS_ENDPOINT_URL_DYNAMODB": aws_endpoint,  # the idempotency record's table (template.yaml)
         "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE": payments_endpoint,
     }
 

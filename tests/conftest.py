@@ -14,7 +14,15 @@ from sandbox import strict_sqs
 from sandbox.agentcore import PaymentsApiServer
 from sandbox.lambda_context import LambdaContext
 from sandbox.sqs import drain
-from tests.support import EVENT_SOURCE, MANAGER_ARN, OTHER_MANAGER_ARN, WorkerResources, poll, worker_resources
+from tests.support import (
+    EVENT_SOURCE,
+    MANAGER_ARN,
+    OTHER_MANAGER_ARN,
+    RECORD_TABLE,
+    WorkerResources,
+    poll,
+    worker_resources,
+)
 
 # Every SQS send of every test is held against SQS's own rules (importing the sandbox installs them; again
 # here so that no test can run without them).
@@ -38,7 +46,13 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 @pytest.fixture(autouse=True)
 def _aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test ever reaches AWS: dummy credentials, one region, Powertools quiet and tracing off."""
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_EVENTBRIDGE"):
+    for name in (
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_SQS",
+        "AWS_ENDPOINT_URL_EVENTBRIDGE",
+        "AWS_ENDPOINT_URL_DYNAMODB",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -48,6 +62,48 @@ def _aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "payment-session-worker")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "PaymentSessionWorker")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--idempotency-record",
+        action="store_true",
+        help="run with the worker's idempotency record on (IDEMPOTENCY_TABLE_NAME naming a table in moto)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "without_record(why): the test proves what the payments API itself does with a repeated token, which the "
+        "idempotency record replaces; skipped with --idempotency-record (why names the record's own test)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--idempotency-record"):
+        return
+    for item in items:
+        marker = item.get_closest_marker("without_record")
+        if marker is not None:
+            item.add_marker(pytest.mark.skip(reason=f"with the idempotency record: {marker.args[0]}"))
+
+
+@pytest.fixture(autouse=True)
+def _idempotency_record(
+    request: pytest.FixtureRequest, _aws_environment: None, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """With ``--idempotency-record``, every test runs with the record on: a table in moto for the whole test
+    (moto's later ``mock_aws`` contexts nest inside this one and keep it), named by IDEMPOTENCY_TABLE_NAME."""
+    if not request.config.getoption("--idempotency-record"):
+        yield
+        return
+    from tests.token_tables import create_token_table
+
+    with mock_aws():
+        create_token_table(RECORD_TABLE)
+        monkeypatch.setenv("IDEMPOTENCY_TABLE_NAME", RECORD_TABLE)
+        yield
 
 
 @pytest.fixture(scope="session")

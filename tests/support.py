@@ -19,6 +19,7 @@ OTHER_MANAGER_ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:payment-ma
 FOREIGN_MANAGER_ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:payment-manager/foreign-manager-z0y9x8w7v6"
 REQUEST_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:payment-session-requests"
 EVENT_SOURCE = "payment-session-worker"
+RECORD_TABLE = "payment-session-tokens"  # the idempotency record's table in moto (tests/token_tables.py)
 
 T = TypeVar("T")
 

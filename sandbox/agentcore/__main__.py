@@ -26,10 +26,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--throttle-rate", type=float, default=0.0, help="share of calls answered 429")
     parser.add_argument("--error-rate", type=float, default=0.0, help="share of calls answered 500")
     parser.add_argument("--seed", type=int, default=None, help="seed of the random faults")
+    parser.add_argument(
+        "--token-window-ms",
+        type=float,
+        default=None,
+        help="forget a clientToken this long after its session was created (default: never)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     args = parser.parse_args(argv)
     try:
-        faults = FaultSettings(args.latency_ms, args.throttle_rate, args.error_rate, args.seed)
+        faults = FaultSettings(
+            args.latency_ms, args.throttle_rate, args.error_rate, args.seed, token_window_ms=args.token_window_ms
+        )
         api = PaymentsApiServer(args.host, args.port, faults, verbose=args.verbose)
     except ValueError as exc:
         parser.error(str(exc))

@@ -34,6 +34,9 @@ class FaultSettings:
     throttle_rate: float = 0.0
     error_rate: float = 0.0
     seed: int | None = None
+    # How long the fake remembers a clientToken after its session was created (the service's token window);
+    # null: for ever. A token sent again later creates a new session, as a service past its window would.
+    token_window_ms: float | None = None
 
     def __post_init__(self) -> None:
         latency = self.latency_ms
@@ -46,6 +49,9 @@ class FaultSettings:
             raise ValueError("throttle_rate + error_rate must not exceed 1")
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
             raise ValueError(f"seed must be an integer or null, not {self.seed!r}")
+        window = self.token_window_ms
+        if window is not None and (isinstance(window, bool) or not isinstance(window, int | float) or window < 0):
+            raise ValueError(f"token_window_ms must be a non-negative number or null, not {window!r}")
 
     def as_dict(self) -> dict[str, Any]:
         """The settings as a JSON-ready dict."""
@@ -57,6 +63,7 @@ class ScriptEntry:
     remaining: int
     delay_ms: float
     error: ErrorAnswer | None
+    commit_first: bool = False  # the late-commit fault: the session is created, then the answer is delayed
 
 
 def scripted_error(
@@ -82,13 +89,15 @@ def scripted_error(
     return ErrorAnswer(code, resolved, text, extra)
 
 
-def script_entry(error: ErrorAnswer | None, times: int, delay_ms: float) -> ScriptEntry:
+def script_entry(error: ErrorAnswer | None, times: int, delay_ms: float, commit_first: bool = False) -> ScriptEntry:
     """A scripted fault for the next ``times`` calls; ``ValueError`` for a count or a delay out of range."""
     if isinstance(times, bool) or not isinstance(times, int) or times < 1:
         raise ValueError(f"times must be a positive integer, not {times!r}")
     if isinstance(delay_ms, bool) or not isinstance(delay_ms, int | float) or not 0 <= delay_ms < math.inf:
         raise ValueError(f"delay_ms must be a non-negative number, not {delay_ms!r}")
-    return ScriptEntry(times, delay_ms, error)
+    if not isinstance(commit_first, bool) or (commit_first and error is not None):
+        raise ValueError("commit_first is a boolean, for a delay without an error")
+    return ScriptEntry(times, delay_ms, error, commit_first)
 
 
 @dataclass(frozen=True)
@@ -98,6 +107,7 @@ class Fate:
     delay_ms: float
     error: ErrorAnswer | None
     scripted_delay: bool
+    commit_first: bool = False
 
 
 class FaultSchedule:
@@ -148,7 +158,8 @@ class FaultSchedule:
             error = spec.error(THROTTLING, "Rate exceeded")
         elif error is None and draw < settings.throttle_rate + settings.error_rate:
             error = spec.error(INTERNAL_ERROR, "An internal error occurred")
-        return Fate(delay_ms, error, scripted is not None and bool(scripted.delay_ms))
+        commit_first = scripted is not None and scripted.commit_first and error is None
+        return Fate(delay_ms, error, scripted is not None and bool(scripted.delay_ms), commit_first)
 
     def _pop(self, operation: str, client_token: str | None) -> ScriptEntry | None:
         keys: list[tuple[str, str | None]] = [(operation, client_token)] if client_token is not None else []

@@ -183,7 +183,7 @@ class _Handler(BaseHTTPRequestHandler):
         except Rejected as rejected:
             parse_error = rejected.error
         plan = server.state.begin_call(spec, self._peek_token(spec, document))
-        if plan.delay_seconds > 0 and plan.abandoned.wait(plan.delay_seconds):
+        if not plan.commit_first and plan.delay_seconds > 0 and plan.abandoned.wait(plan.delay_seconds):
             self.close_connection = True
             return
         error = plan.error or parse_error
@@ -197,6 +197,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 return
             else:
+                # The late-commit fault: committed, then answered too late for a caller that gave up.
+                if plan.commit_first and plan.delay_seconds > 0 and plan.abandoned.wait(plan.delay_seconds):
+                    self.close_connection = True
+                    return
                 self._send_api(spec.success_status, response, operation=spec.name)
                 return
         assert error is not None

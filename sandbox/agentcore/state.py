@@ -16,6 +16,7 @@ import json
 import secrets
 import string
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ class CallPlan:
     error: ErrorAnswer | None
     generation: int
     abandoned: threading.Event  # set when a reset or a stop abandons the calls in flight
+    commit_first: bool = False  # create the session before the delay (the late-commit fault)
 
 
 class Abandoned(Exception):
@@ -63,6 +65,7 @@ class _Session:
     fingerprint: str
     response: dict[str, Any]
     created_at: str
+    created_monotonic: float = 0.0  # for the token window
 
 
 @dataclass
@@ -164,13 +167,15 @@ class SandboxState:
         operation: str = CREATE_PAYMENT_SESSION,
         times: int = 1,
         client_token: str | None = None,
+        commit_first: bool = False,
     ) -> int:
         """Delay the next ``times`` calls of ``operation`` (only those with ``client_token``, if given).
 
+        ``commit_first``: the session is created before the delay (a caller that gave up has a session).
         Returns the scripted uses now left for ``operation``, as :meth:`fail_next` does.
         """
         spec = self._scripted_operation(operation, client_token)
-        return self._script(spec, script_entry(None, times, delay_ms), client_token)
+        return self._script(spec, script_entry(None, times, delay_ms, commit_first), client_token)
 
     def _script(self, spec: OperationSpec, entry: ScriptEntry, client_token: str | None) -> int:
         with self._lock:
@@ -199,8 +204,9 @@ class SandboxState:
 
         Keys: ``calls`` (``CreatePaymentSession`` requests that passed authentication),
         ``calls_by_client_token``, ``sessions_created`` (sessions that exist, :meth:`add_session`'s included),
-        ``idempotent_replays``, ``sessions`` (each with ``payment_session_id``, ``client_token``, ``request``
-        and ``created_at``; an empty list unless ``include_sessions``), ``faults`` (injected errors, random or
+        ``idempotent_replays``, ``second_sessions`` (sessions of a token beyond its first: its token window had
+        passed), ``sessions`` (each with ``payment_session_id``, ``client_token``, ``request`` and
+        ``created_at``; an empty list unless ``include_sessions``), ``faults`` (injected errors, random or
         scripted, by code), ``scripted_delays``, ``scripted_pending`` (scripted uses left): all of these count
         ``CreatePaymentSession`` only. ``operations`` has, for each operation served, its ``calls``, ``faults``,
         ``scripted_delays``, ``scripted_pending`` and ``responses_by_status``. ``responses_by_status`` (every
@@ -214,6 +220,9 @@ class SandboxState:
                 "calls_by_client_token": dict(self._calls_by_token),
                 "sessions_created": len(self._sessions),
                 "idempotent_replays": self._replays,
+                "second_sessions": sum(
+                    n - 1 for n in Counter(s.client_token for s in self._sessions if s.client_token).values()
+                ),
                 "sessions": [
                     {
                         "payment_session_id": s.session_id,
@@ -284,7 +293,7 @@ class SandboxState:
             counters.scripted_delays += fate.scripted_delay
             if fate.error is not None:
                 counters.faults[fate.error.code] += 1
-            return CallPlan(fate.delay_ms / 1000.0, fate.error, self._generation, self._abandon)
+            return CallPlan(fate.delay_ms / 1000.0, fate.error, self._generation, self._abandon, fate.commit_first)
 
     def answer(self, spec: OperationSpec, params: dict[str, Any], generation: int) -> dict[str, Any]:
         """The response body of a valid call of ``spec``'s operation (or ``Rejected``, ``Abandoned``)."""
@@ -300,6 +309,8 @@ class SandboxState:
         with self._lock:
             if generation != self._generation:
                 raise Abandoned
+            if token is not None and token in self._by_token and self._forgotten(self._by_token[token]):
+                del self._by_token[token]  # past the token window: forgotten, as the service would
             if token is not None and token in self._by_token:
                 earlier = self._by_token[token]
                 if earlier.fingerprint != fingerprint:
@@ -315,7 +326,9 @@ class SandboxState:
             session_id = self._new_session_id()
             created_at = timestamp(datetime.now(UTC))
             response = _checked(spec, self._session_response(session_id, params, created_at))
-            session = _Session(session_id, token, copy.deepcopy(params), fingerprint, response, created_at)
+            session = _Session(
+                session_id, token, copy.deepcopy(params), fingerprint, response, created_at, time.monotonic()
+            )
             self._sessions.append(session)
             self._by_id[session_id] = session
             if token is not None:
@@ -342,6 +355,11 @@ class SandboxState:
                 )
             )
         return _checked(spec, {"paymentSession": copy.deepcopy(found)})
+
+    def _forgotten(self, session: _Session) -> bool:
+        """Whether ``session``'s token is past the token window (``token_window_ms``); never without one."""
+        window = self._schedule.settings.token_window_ms
+        return window is not None and (time.monotonic() - session.created_monotonic) * 1000 > window
 
     def _new_session_id(self) -> str:
         while True:

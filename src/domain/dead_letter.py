@@ -28,6 +28,7 @@ class LetterAttribute(StrEnum):
     CLIENT_TOKEN = "ClientToken"
     PAYMENT_SESSION_ID = "PaymentSessionId"
     ORIGINAL_SENT_TIMESTAMP = "OriginalSentTimestamp"  # epoch milliseconds of the first enqueue
+    FIRST_ATTEMPT_AT = "FirstAttemptAt"  # OutcomeUnknown: epoch milliseconds of the token's first API call
 
 
 # What a redrive drops (CONTRACT section 8): the diagnosis of one delivery, not part of the request.
@@ -38,6 +39,7 @@ DIAGNOSTIC_ATTRIBUTES: Final = frozenset(
         LetterAttribute.ERROR_MESSAGE,
         LetterAttribute.SOURCE_MESSAGE_ID,
         LetterAttribute.SOURCE_QUEUE_ARN,
+        LetterAttribute.FIRST_ATTEMPT_AT,
     }
 )
 
@@ -125,6 +127,7 @@ def dead_letter(
     record_attributes: Mapping[str, Mapping[str, Any]],
     payment_session_id: str | None = None,
     original_sent_timestamp: int | None = None,
+    first_attempt_at: int | None = None,
     group_id: str | None = None,
     fifo: bool = False,
 ) -> DeadLetter:
@@ -146,6 +149,8 @@ def dead_letter(
         own[LetterAttribute.PAYMENT_SESSION_ID] = _string(payment_session_id)
     if original_sent_timestamp is not None:
         own[LetterAttribute.ORIGINAL_SENT_TIMESTAMP] = _string(str(original_sent_timestamp))
+    if first_attempt_at is not None:
+        own[LetterAttribute.FIRST_ATTEMPT_AT] = _string(str(first_attempt_at))
     for name, attribute in record_attributes.items():
         if len(own) >= MAX_MESSAGE_ATTRIBUTES:
             break

@@ -26,6 +26,11 @@ class WorkerErrorCode(StrEnum):
     INTERNAL_ERROR = "InternalError"
     REQUEST_EXPIRED = "RequestExpired"  # failed: older than MAX_REQUEST_AGE_MINUTES, never sent to the API
     HELD_BACK = "HeldBack"  # FIFO: handed back untouched behind a retried record of its group, or out of time
+    # The idempotency record (IDEMPOTENCY_TABLE_NAME, issue 25):
+    OUTCOME_UNKNOWN = "OutcomeUnknown"  # dead-lettered: attempted before the token window, outcome unknown
+    CLIENT_TOKEN_REUSED = "ClientTokenReused"  # failed: the token was first used for another request
+    TOKEN_IN_PROGRESS = "TokenInProgress"  # retried: another running invocation is sending the token
+    IDEMPOTENCY_RECORD_FAILED = "IdempotencyRecordFailed"  # retried: DynamoDB refused or was unreachable
 
 
 MAX_ERROR_MESSAGE_CHARS: Final = 1024

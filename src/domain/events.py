@@ -118,9 +118,14 @@ class Subject:
         return EventEntry(detail_type, detail, (self.request.paymentManagerArn,), self.trace_header)
 
 
+def session_json(payment_session: Mapping[str, Any]) -> dict[str, Any]:
+    """A session the API returned as its event carries it: timestamps as ISO 8601 text, JSON-ready."""
+    return _iso(dict(payment_session))  # type: ignore[no-any-return]
+
+
 def created_event(subject: Subject, payment_session: Mapping[str, Any]) -> EventEntry:
     """``PaymentSessionCreated`` for a session the API returned."""
-    return subject.entry(DetailType.CREATED, "paymentSession", _iso(dict(payment_session)))
+    return subject.entry(DetailType.CREATED, "paymentSession", session_json(payment_session))
 
 
 def error_detail(error: ErrorReport, *, retryable: bool) -> dict[str, Any]:

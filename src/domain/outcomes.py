@@ -12,6 +12,11 @@ A record that carries ``PaymentSessionId`` (a redriven dead letter whose session
 up with ``GetPaymentSession``: a confirmed session is announced as created whatever the request's age and is
 never created again; a session the API does not know proves nothing, and the record goes on as any other.
 
+With the worker's idempotency record on (``IDEMPOTENCY_TABLE_NAME``), a record stage between the lookup and the
+API observes the token's item (``Seen.record``, ``domain/token_record.py``): only a delivery that holds the
+item calls the API; a created item is announced again, an attempted one past the token window is
+dead-lettered ``OutcomeUnknown``, another request's is failed ``ClientTokenReused``.
+
 after which ``decide`` gives the final outcome. Nothing else in the worker chooses an outcome.
 """
 
@@ -24,6 +29,7 @@ from typing import Any, Final
 
 from domain.errors import ApiError, ErrorReport, PoisonMessage, WorkerErrorCode, truncate
 from domain.events import DetailType
+from domain.token_record import Holding, InProgress, OutcomeUnknown, RecordObservation, Refused, Replay, Reused
 
 
 class Outcome(StrEnum):
@@ -102,6 +108,8 @@ class Seen:
     claimed: bool = False  # admit: the record carries a well-formed PaymentSessionId (CONTRACT section 3)
     held: str | None = None  # FIFO: handed back untouched (why)
     lookup: LookupObservation | None = None  # lookup stage: GetPaymentSession of the claimed session
+    record: RecordObservation | None = None  # record stage (IDEMPOTENCY_TABLE_NAME): the token's item
+    record_settle_failure: str | None = None  # record stage, after the API: why the item was not updated
     api: ApiObservation | None = None  # API stage
     publish_failure: str | None = None  # publish stage: why the outcome's event was not published
     letter_failure: str | None = None  # dead-letter stage: why the copy to the DLQ failed
@@ -118,14 +126,33 @@ class Seen:
     @property
     def needs_api(self) -> bool:
         return (
-            self.poison is None and not self.expired and self.held is None and self.api is None and not self.claim_open
+            self.poison is None
+            and not self.expired
+            and self.held is None
+            and self.api is None
+            and not self.claim_open
+            and self.record_allows_call
         )
+
+    @property
+    def record_failure(self) -> str | None:
+        """Why the idempotency record was refused, before the call or after it (metric IdempotencyRecordFailures)."""
+        if isinstance(self.record, Refused):
+            return self.record.report.message
+        return self.record_settle_failure
+
+    @property
+    def record_allows_call(self) -> bool:
+        """No idempotency record (off), or this delivery holds the token's attempted item."""
+        return self.record is None or isinstance(self.record, Holding)
 
     @property
     def created(self) -> Created | None:
         """The session this record has: the one the API created, or the claimed one the lookup confirmed."""
         if isinstance(self.lookup, Created):
             return self.lookup
+        if isinstance(self.record, Replay):
+            return Created(self.record.session)
         return self.api if isinstance(self.api, Created) else None
 
     @property
@@ -163,6 +190,9 @@ def decide(seen: Seen, *, last_receive: bool) -> Decision:
     if seen.poison is not None:
         # Poison never becomes valid: dead-lettered on any receive, never announced.
         return _to_dead_letter_queue(seen, ErrorReport(seen.poison.code, str(seen.poison)), announce=False)
+    if isinstance(seen.record, OutcomeUnknown):
+        # Attempted before the token window with an unknown outcome: never sent again, never failed.
+        return _to_dead_letter_queue(seen, seen.record.report, announce=False)
     cause = _retried_cause(seen)
     if cause is None:
         return _final(seen)
@@ -170,7 +200,8 @@ def decide(seen: Seen, *, last_receive: bool) -> Decision:
         return Decision(Outcome.RETRIED, cause)
     # A created session is never announced as failed: its dead letter carries PaymentSessionId instead. Nor is a
     # claimed one the lookup could not settle: it may exist.
-    return _to_dead_letter_queue(seen, cause, announce=seen.session_id is None and not seen.claim_open)
+    may_exist = seen.claim_open or isinstance(seen.record, InProgress)
+    return _to_dead_letter_queue(seen, cause, announce=seen.session_id is None and not may_exist)
 
 
 def _retried_cause(seen: Seen) -> ErrorReport | None:
@@ -186,6 +217,10 @@ def _retried_cause(seen: Seen) -> ErrorReport | None:
         if isinstance(seen.lookup, Answered):
             return ErrorReport.of(seen.lookup.error)
         return _unanswered(seen.lookup, _NOT_LOOKED_UP)
+    if isinstance(seen.record, InProgress | Refused):
+        return seen.record.report
+    if isinstance(seen.record, Reused):
+        return None
     if seen.expired:
         return None
     return _unanswered(seen.api, _NOT_CALLED)
@@ -208,6 +243,8 @@ def _final(seen: Seen) -> Decision:
     """Created or failed: the record is deleted once the outcome's event is out."""
     if seen.created is not None:
         return Decision(Outcome.CREATED, publish=DetailType.CREATED)
+    if isinstance(seen.record, Reused):
+        return Decision(Outcome.FAILED, seen.record.report, publish=DetailType.FAILED)
     if seen.expired:
         return Decision(Outcome.FAILED, _EXPIRED, publish=DetailType.FAILED)
     if isinstance(seen.api, Answered):

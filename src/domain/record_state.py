@@ -19,6 +19,7 @@ from domain.parsing import ManagerPolicy, parse_message
 from domain.records import AgeLimit, InboundRecord
 from domain.report import RecordResult
 from domain.request import EffectiveRequest, is_valid_payment_session_id
+from domain.token_record import OutcomeUnknown, RecordObservation
 from domain.tokens import choose_token, poison_token
 
 
@@ -52,6 +53,12 @@ class RecordState:
 
     def looked_up(self, lookup: LookupObservation) -> RecordState:
         return replace(self, seen=replace(self.seen, lookup=lookup))
+
+    def recorded(self, record: RecordObservation) -> RecordState:
+        return replace(self, seen=replace(self.seen, record=record))
+
+    def record_settle_failed(self, why: str) -> RecordState:
+        return replace(self, seen=replace(self.seen, record_settle_failure=why))
 
     def held(self, why: str) -> RecordState:
         return replace(self, seen=replace(self.seen, held=why))
@@ -105,6 +112,9 @@ class RecordState:
             record_attributes=self.record.message_attributes,
             payment_session_id=self.seen.session_id or (self.claimed_session_id if self.seen.claim_open else None),
             original_sent_timestamp=self.first_enqueued,
+            first_attempt_at=self.seen.record.first_attempt_at
+            if isinstance(self.seen.record, OutcomeUnknown)
+            else None,
             group_id=self.record.group_id,
             fifo=self.record.is_fifo,
         )
@@ -138,6 +148,7 @@ class RecordState:
             api_called=self.seen.api_called,
             letter_failed=self.seen.letter_failure is not None,
             publish_failed=self.seen.publish_failure is not None,
+            record_failure=self.seen.record_failure,
         )
 
 

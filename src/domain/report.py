@@ -24,6 +24,7 @@ class RecordResult:
     letter_failed: bool = False  # its copy to the DLQ failed (or could not be made) in this invocation
     publish_failed: bool = False  # its outcome's event failed to publish in this invocation
     retry_delay_seconds: int | None = None  # a retried record hidden this long by the worker (domain.retry_delay)
+    record_failure: str | None = None  # the idempotency record's request was refused (DynamoDB's error code)
 
 
 @dataclass(frozen=True, slots=True)

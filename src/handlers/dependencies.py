@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Final
 from adapters.clients import ClientSettings
 from adapters.dead_letter import SqsDeadLetterSender
 from adapters.event_publisher import EventBridgePublisher
+from adapters.idempotency_table import DynamoDbTokenTable
 from adapters.payments_api import PaymentsApiClient
 from adapters.visibility import SqsVisibility
 from domain.ports import DeadLetterSender, EventPublisher, PaymentsApi
@@ -23,6 +24,7 @@ from handlers.cold_start import collector_paused
 from handlers.settings import Settings, get_settings
 from handlers.tracing import from_environment
 from service.batch import BatchService, WorkerConfig
+from service.idempotency import TokenRecords
 
 if TYPE_CHECKING:
     from handlers.port_spans import PortSpans
@@ -71,6 +73,14 @@ def build(
             spans.wrap_publisher(publisher),
             spans.wrap_dead_letters(dead_letters),
         )
+    records = (
+        TokenRecords(
+            DynamoDbTokenTable.create(replace(AWS_CLIENT, max_pool_connections=pool), settings.idempotency_table_name),
+            settings.record_policy,
+        )
+        if settings.idempotency_table_name
+        else None
+    )
     worker = BatchService(
         WorkerConfig(
             AdmissionRules(
@@ -86,6 +96,7 @@ def build(
         dead_letters=wrap_dead_letters(dead_letters) if wrap_dead_letters else dead_letters,
         executor=executor,
         visibility=SqsVisibility.create(replace(AWS_CLIENT, max_pool_connections=pool)),
+        records=records,
     )
     return Dependencies(settings=settings, worker=worker, executor=executor)
 

@@ -11,6 +11,7 @@ from typing import Any, Final
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from domain.errors import WorkerErrorCode
 from domain.outcomes import Outcome
 from domain.report import BatchReport, RecordResult
 
@@ -58,6 +59,8 @@ def log_record(result: RecordResult) -> None:
     if result.error_code is not None:
         fields["errorCode"] = result.error_code
         fields["errorMessage"] = result.error_message or result.error_code
+    if result.record_failure is not None:
+        fields["idempotencyRecordError"] = result.record_failure
     if result.retry_delay_seconds is not None:
         fields["retryDelaySeconds"] = result.retry_delay_seconds
     log = logger.error if result.letter_failed else _LOG[result.outcome]
@@ -73,6 +76,9 @@ def record_metrics(report: BatchReport) -> None:
         "RecordsRetried": outcomes[Outcome.RETRIED],
         "DeadLetterSendFailures": sum(result.letter_failed for result in report.results),
         "EventPublishFailures": sum(result.publish_failed for result in report.results),
+        # The idempotency record: requests not sent because their outcome is unknown, and its refusals.
+        "OutcomesUnknown": sum(result.error_code == WorkerErrorCode.OUTCOME_UNKNOWN for result in report.results),
+        "IdempotencyRecordFailures": sum(result.record_failure is not None for result in report.results),
     }
     for name, count in counts.items():
         if count:

@@ -19,11 +19,12 @@ from domain.parsing import ManagerPolicy
 from domain.records import AgeLimit
 from domain.request import is_valid_payment_manager_arn
 from domain.retry_delay import SQS_MAX_VISIBILITY_SECONDS, RetryDelay
+from domain.token_record import SQS_RETENTION_MAX_MINUTES, RecordPolicy
 
 COUNT_MIN: Final = 1  # bounds of MAX_RECEIVE_COUNT and MAX_CONCURRENCY
 COUNT_MAX: Final = 1000
 # SQS keeps a message 14 days at the most: an age limit beyond that could never be reached.
-AGE_MAX_MINUTES: Final = 14 * 24 * 60
+AGE_MAX_MINUTES: Final = SQS_RETENTION_MAX_MINUTES
 EVENT_SOURCE_MAX: Final = 256
 DEFAULT_EVENT_SOURCE: Final = "payment-session-worker"
 
@@ -76,6 +77,17 @@ def _integer_text(value: object) -> object:
     return value
 
 
+def _table_name(value: str | None) -> str | None:
+    if value is not None and re.fullmatch(r"[A-Za-z0-9_.-]{3,255}", value) is None:
+        raise ValueError("not a DynamoDB table name")
+    return value
+
+
+def _unset_when_empty(value: object) -> object:
+    """The template passes an empty value for a setting it leaves unset."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 Count = Annotated[int, BeforeValidator(_integer_text), Field(ge=COUNT_MIN, le=COUNT_MAX)]
 Seconds = Annotated[int, BeforeValidator(_integer_text), Field(ge=0, le=SQS_MAX_VISIBILITY_SECONDS)]
 
@@ -107,6 +119,12 @@ class Settings(BaseModel):
     # queue's visibility timeout, as the contract says; the stack sets both.
     retry_delay_seconds: Seconds = 0
     retry_delay_max_seconds: Seconds = 3600
+    # The idempotency record (issue 25): the DynamoDB table's name (unset: off), and how long after a token's
+    # first attempt the worker relies on the payments API to deduplicate it (minutes, fractions allowed).
+    idempotency_table_name: Annotated[str | None, BeforeValidator(_unset_when_empty), AfterValidator(_table_name)] = (
+        None
+    )
+    client_token_window_minutes: Annotated[float, Field(gt=0, le=AGE_MAX_MINUTES, allow_inf_nan=False)] = 60.0
 
     @property
     def managers(self) -> ManagerPolicy:
@@ -120,9 +138,19 @@ class Settings(BaseModel):
     def retry_delay(self) -> RetryDelay:
         return RetryDelay(self.retry_delay_seconds, self.retry_delay_max_seconds)
 
+    @property
+    def record_policy(self) -> RecordPolicy:
+        return RecordPolicy(self.client_token_window_minutes, self.age_limit)
 
-# The variables beyond CONTRACT section 6, documented in README and docs/DEPLOY.md as extensions.
-EXTENSION_VARIABLES: Final = ("RETRY_DELAY_SECONDS", "RETRY_DELAY_MAX_SECONDS")
+
+# The variables beyond CONTRACT section 6, documented in README and docs/DEPLOY.md as extensions: the retry delay
+# (unset: off) and the idempotency record (unset: off). Unset, the worker behaves as the contract says.
+EXTENSION_VARIABLES: Final = (
+    "RETRY_DELAY_SECONDS",
+    "RETRY_DELAY_MAX_SECONDS",
+    "IDEMPOTENCY_TABLE_NAME",
+    "CLIENT_TOKEN_WINDOW_MINUTES",
+)
 # The variables of CONTRACT section 6, as the environment names them.
 VARIABLES: Final = tuple(name.upper() for name in Settings.model_fields if name.upper() not in EXTENSION_VARIABLES)
 

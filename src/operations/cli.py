@@ -14,12 +14,15 @@ from typing import Final
 
 from botocore.exceptions import BotoCoreError
 
+from domain.parsing import ManagerPolicy
 from operations import render
 from operations.aws import cloudformation_client, error_code, sqs_client
+from operations.candidates import agentcore_client, candidates, stack_managers
 from operations.letters import DEFAULT_VISIBILITY_SECONDS, StillHidden
 from operations.queues import QueueProblem, check_pair, stack_queue_urls
-from operations.redrive import Pacer, Redriver
+from operations.redrive import OUTCOME_UNKNOWN, Pacer, Redriver
 from operations.report import report
+from operations.token_items import AttemptedItems, dynamodb_client, stack_table_name
 
 PROG: Final = "payment-session-worker"
 DEFAULT_MAX_PER_SECOND: Final = 50.0
@@ -52,7 +55,7 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog=PROG, description="Operate the payment-session-worker's queues.")
     groups = root.add_subparsers(dest="group", required=True, metavar="{dlq}")
     dlq = groups.add_parser("dlq", help="the dead-letter queue").add_subparsers(
-        dest="command", required=True, metavar="{report,redrive}"
+        dest="command", required=True, metavar="{report,redrive,candidates}"
     )
 
     common = argparse.ArgumentParser(add_help=False)
@@ -70,6 +73,22 @@ def parser() -> argparse.ArgumentParser:
     dlq.add_parser(
         "report", parents=[common], help="the dead letters counted by ErrorCode; reads the DLQ, consumes nothing"
     )
+    candidates_ = dlq.add_parser(
+        "candidates",
+        parents=[common],
+        help="the payment sessions that may answer each OutcomeUnknown letter (ListPaymentSessions)",
+    )
+    candidates_.add_argument("--payment-manager-arn", metavar="ARN", help="the default manager (or --stack)")
+    candidates_.add_argument(
+        "--allowed-payment-manager-arn", action="append", default=[], metavar="ARN", help="repeatable (or --stack)"
+    )
+    candidates_.add_argument(
+        "--after-minutes",
+        type=_positive_float,
+        default=60.0,
+        metavar="M",
+        help="sessions created up to M minutes after the first attempt (default 60)",
+    )
     redrive = dlq.add_parser(
         "redrive", parents=[common], help="move dead letters back to the request queue, token and age kept"
     )
@@ -83,6 +102,14 @@ def parser() -> argparse.ArgumentParser:
     )
     redrive.add_argument("--limit", type=_positive_int, metavar="N", help="move at most N letters")
     redrive.add_argument("--dry-run", action="store_true", help="change nothing; say what would move")
+    redrive.add_argument(
+        "--allow-outcome-unknown",
+        action="store_true",
+        help="also move OutcomeUnknown letters, clearing their attempted items first: A SECOND SESSION MAY FOLLOW",
+    )
+    redrive.add_argument(
+        "--idempotency-table", metavar="NAME", help="the worker's idempotency table (default: the stack's output)"
+    )
     redrive.add_argument(
         "--max-per-second",
         type=_positive_float,
@@ -117,12 +144,35 @@ def _report(arguments: argparse.Namespace, dlq_url: str) -> int:
     return 0
 
 
+def _candidates(arguments: argparse.Namespace, dlq_url: str, usage: argparse.ArgumentParser) -> int:
+    if arguments.stack:
+        managers = stack_managers(cloudformation_client(), arguments.stack)
+    elif arguments.payment_manager_arn:
+        managers = ManagerPolicy(arguments.payment_manager_arn, frozenset(arguments.allowed_payment_manager_arn))
+    else:
+        usage.error("give --stack NAME or --payment-manager-arn ARN")
+    found = candidates(
+        sqs_client(),
+        agentcore_client(),
+        dlq_url,
+        managers,
+        after_minutes=arguments.after_minutes,
+        visibility_timeout=arguments.visibility_timeout,
+    )
+    if arguments.json:
+        render.print_json(sys.stdout, {"outcomeUnknown": [unknown.as_json() for unknown in found]})
+    else:
+        render.console().print(render.candidates_table(found))
+    return 0
+
+
 def _redrive(arguments: argparse.Namespace, dlq_url: str, queue_url: str) -> int:
     sqs = sqs_client()
     pair = check_pair(sqs, dlq_url=dlq_url, queue_url=queue_url)
     total = pair.dead_letters.visible if not arguments.error_code else None
     if total is not None and arguments.limit is not None:
         total = min(total, arguments.limit)
+    outcome_unknown = _outcome_unknown(arguments)
     with render.progress_bar(render.console(sys.stderr), total, dry_run=arguments.dry_run) as advance:
         result = Redriver(
             sqs,
@@ -133,6 +183,7 @@ def _redrive(arguments: argparse.Namespace, dlq_url: str, queue_url: str) -> int
             pacer=Pacer(arguments.max_per_second),
             visibility_timeout=arguments.visibility_timeout,
             on_move=advance,
+            outcome_unknown=outcome_unknown,
         ).run()
     if arguments.json:
         render.print_json(sys.stdout, render.redrive_json(result))
@@ -151,6 +202,25 @@ def _redrive(arguments: argparse.Namespace, dlq_url: str, queue_url: str) -> int
     return 0
 
 
+def _outcome_unknown(arguments: argparse.Namespace) -> AttemptedItems | None:
+    """The attempted items to clear when OutcomeUnknown letters are to move (``--allow-outcome-unknown``)."""
+    if not arguments.allow_outcome_unknown:
+        if OUTCOME_UNKNOWN in arguments.error_code:
+            raise QueueProblem("OutcomeUnknown letters", "NotAllowed", "they move only with --allow-outcome-unknown")
+        return None
+    table = arguments.idempotency_table or (
+        stack_table_name(cloudformation_client(), arguments.stack) if arguments.stack else None
+    )
+    if table is None:
+        raise QueueProblem("OutcomeUnknown letters", "NoTable", "give --idempotency-table NAME or --stack NAME")
+    print(
+        f"{PROG}: warning: OutcomeUnknown letters are sent again: their first call's outcome is unknown and a"
+        " second session may follow (list the candidate sessions first)",
+        file=sys.stderr,
+    )
+    return AttemptedItems(dynamodb_client(), table)
+
+
 def _warn_still_hidden(still_hidden: StillHidden | None, dlq_url: str) -> None:
     if still_hidden is not None:
         print(f"{PROG}: {still_hidden.line(dlq_url)}", file=sys.stderr)
@@ -162,6 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = usage.parse_args(argv)
     try:
         dlq_url, queue_url = _urls(arguments, usage)
+        if arguments.command == "candidates":
+            return _candidates(arguments, dlq_url, usage)
         if queue_url is None:
             return _report(arguments, dlq_url)
         return _redrive(arguments, dlq_url, queue_url)

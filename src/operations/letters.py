@@ -83,6 +83,12 @@ class Letter:
         return self.string(LetterAttribute.PAYMENT_SESSION_ID)
 
     @property
+    def first_attempt_at(self) -> int | None:
+        """``OutcomeUnknown``: epoch ms of the token's first API call (``FirstAttemptAt``)."""
+        value = self.string(LetterAttribute.FIRST_ATTEMPT_AT)
+        return int(value) if value is not None and value.isdigit() else None
+
+    @property
     def first_enqueued(self) -> int | None:
         """Epoch ms of the request's first enqueue: ``OriginalSentTimestamp``, else ``SentTimestamp`` (CONTRACT 3)."""
         original = self.string(LetterAttribute.ORIGINAL_SENT_TIMESTAMP)

@@ -15,13 +15,17 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from domain.errors import WorkerErrorCode
 from operations.aws import error_code, is_denied
 from operations.copies import CannotCopy, Copy, Source, copy_of
 from operations.letters import DEFAULT_VISIBILITY_SECONDS, Letter, Scan, StillHidden
 from operations.queues import QueuePair, QueueProblem
+from operations.token_items import AttemptedItems
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
+
+OUTCOME_UNKNOWN = WorkerErrorCode.OUTCOME_UNKNOWN.value
 
 # Errors that no other message would escape: the run stops (exit 2) instead of failing every message in turn.
 QUEUE_ERRORS = frozenset(
@@ -115,6 +119,7 @@ class Redriver:
         pacer: Pacer | None = None,
         visibility_timeout: int = DEFAULT_VISIBILITY_SECONDS,
         on_move: Callable[[Move], None] = lambda move: None,
+        outcome_unknown: AttemptedItems | None = None,
     ) -> None:
         self._sqs = sqs
         self._pair = pair
@@ -124,8 +129,13 @@ class Redriver:
         self._pacer = pacer or Pacer(None)
         self._visibility = visibility_timeout
         self._on_move = on_move
+        # OutcomeUnknown letters move only when asked for (their attempted items cleared first): a second
+        # session may follow, since the first call's outcome is unknown and the service may have forgotten it.
+        self._outcome_unknown = outcome_unknown
 
     def selects(self, letter: Letter) -> bool:
+        if letter.code == OUTCOME_UNKNOWN and self._outcome_unknown is None:
+            return False
         return not self._codes or letter.code in self._codes
 
     def run(self) -> Redrive:
@@ -166,6 +176,10 @@ class Redriver:
             return Move(letter.message_id, letter.code, Outcome.FAILED, reason=str(error)), None
         if self._dry_run:
             return self._done(letter, copy, Outcome.WOULD_MOVE), None
+        if letter.code == OUTCOME_UNKNOWN and self._outcome_unknown is not None and copy.client_token is not None:
+            why = self._outcome_unknown.clear(copy.client_token)
+            if why is not None:
+                return self._done(letter, copy, Outcome.FAILED, why), None
         self._pacer.wait()
         try:
             self._sqs.send_message(**copy.request)

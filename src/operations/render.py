@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from operations.candidates import Unknown
 from operations.copies import Source
 from operations.redrive import Move, Outcome, Redrive
 from operations.report import Report, iso
@@ -42,6 +43,7 @@ def report_table(report: Report) -> Table:
             f"seen {report.seen}; before the scan SQS counted ~{report.queue.visible} visible"
             f" and ~{report.queue.in_flight} in flight. Oldest and newest: the request's first enqueue."
             " token / no token: with and without ClientToken; session: with PaymentSessionId."
+            " first attempt (OutcomeUnknown): the token's first API call; a session may exist."
         ),
     )
     table.add_column("ErrorCode", overflow="fold")
@@ -50,6 +52,7 @@ def report_table(report: Report) -> Table:
     table.add_column("newest (UTC)", overflow="fold")
     for name in ("token", "no token", "session"):
         table.add_column(name, justify="right")
+    table.add_column("first attempt (UTC)", overflow="fold")
     for count in report.counts:
         table.add_row(
             count.error_code,
@@ -59,8 +62,34 @@ def report_table(report: Report) -> Table:
             str(count.with_client_token),
             str(count.without_client_token),
             str(count.with_payment_session_id),
+            _first_attempts(count.first_attempt_oldest, count.first_attempt_newest),
         )
     return table
+
+
+def candidates_table(found: list[Unknown]) -> Table:
+    """Each OutcomeUnknown letter with the sessions that may answer it (never a body or a userId)."""
+    table = Table(
+        title="OutcomeUnknown letters and the sessions that may answer them",
+        caption="ListPaymentSessions for the request's manager and user, from a minute before the first attempt",
+    )
+    for name in ("message", "clientToken", "first attempt (UTC)", "candidate sessions"):
+        table.add_column(name, overflow="fold")
+    for unknown in found:
+        sessions = ", ".join(f"{c.payment_session_id} ({c.created_at})" for c in unknown.candidates)
+        table.add_row(
+            unknown.message_id,
+            unknown.client_token or "-",
+            _moment(unknown.first_attempt_at),
+            unknown.problem or sessions or "none",
+        )
+    return table
+
+
+def _first_attempts(oldest: int | None, newest: int | None) -> str:
+    if oldest is None:
+        return ""
+    return _moment(oldest) if oldest == newest else f"{_moment(oldest)} .. {_moment(newest)}"
 
 
 @contextmanager

@@ -27,15 +27,37 @@ class CodeCount:
     newest: int | None = None
     with_client_token: int = 0
     with_payment_session_id: int = 0
+    first_attempt_oldest: int | None = None  # OutcomeUnknown: the earliest and latest FirstAttemptAt (epoch ms)
+    first_attempt_newest: int | None = None
 
     @property
     def without_client_token(self) -> int:
         return self.count - self.with_client_token
 
+    def as_json(self) -> dict[str, Any]:
+        """The figures for scripts; ``firstAttempt*`` only for letters that carry ``FirstAttemptAt``."""
+        out: dict[str, Any] = {
+            "errorCode": self.error_code,
+            "count": self.count,
+            "oldest": iso(self.oldest),
+            "newest": iso(self.newest),
+            "withClientToken": self.with_client_token,
+            "withoutClientToken": self.without_client_token,
+            "withPaymentSessionId": self.with_payment_session_id,
+        }
+        if self.first_attempt_oldest is not None:
+            out["firstAttemptOldest"] = iso(self.first_attempt_oldest)
+            out["firstAttemptNewest"] = iso(self.first_attempt_newest)
+        return out
+
     def add(self, letter: Letter) -> None:
         self.count += 1
         self.with_client_token += letter.client_token is not None
         self.with_payment_session_id += letter.payment_session_id is not None
+        attempted = letter.first_attempt_at
+        if attempted is not None:
+            self.first_attempt_oldest = min(attempted, self.first_attempt_oldest or attempted)
+            self.first_attempt_newest = max(attempted, self.first_attempt_newest or attempted)
         enqueued = letter.first_enqueued
         if enqueued is not None:
             self.oldest = enqueued if self.oldest is None else min(self.oldest, enqueued)
@@ -59,18 +81,7 @@ class Report:
             "approximateNumberOfMessages": self.queue.visible,
             "approximateNumberOfMessagesNotVisible": self.queue.in_flight,
             "seen": self.seen,
-            "errorCodes": [
-                {
-                    "errorCode": count.error_code,
-                    "count": count.count,
-                    "oldest": iso(count.oldest),
-                    "newest": iso(count.newest),
-                    "withClientToken": count.with_client_token,
-                    "withoutClientToken": count.without_client_token,
-                    "withPaymentSessionId": count.with_payment_session_id,
-                }
-                for count in self.counts
-            ],
+            "errorCodes": [count.as_json() for count in self.counts],
             "stillHidden": self.still_hidden.as_json() if self.still_hidden else None,
         }
 

@@ -36,6 +36,7 @@ from domain.report import BatchReport
 from domain.retry_delay import RetryDelay, retry_delays
 from service.budget import Budget
 from service.calls import NOT_STARTED, ConcurrentRunner, InlineRunner, Ran, Runner
+from service.idempotency import TokenRecords
 from service.record_scope import for_record
 
 MAX_ENTRIES_PER_CALL: Final = 10  # PutEvents and SendMessageBatch both take at most 10
@@ -104,18 +105,16 @@ class ApiStep:
     observe: Callable[[RecordState, Ran[Mapping[str, Any]]], RecordState]
 
 
-# In this order: a record that claims a session is looked up before anything would create one (CONTRACT 3).
-API_STEPS: Final = (
-    ApiStep(
-        due=lambda state: state.seen.needs_lookup,
-        call=lambda api, state, by: api.get_payment_session(state.lookup_params(), deadline=by),
-        observe=lambda state, ran: state.looked_up(lookup_observation(state, ran)),
-    ),
-    ApiStep(
-        due=lambda state: state.seen.needs_api,
-        call=lambda api, state, by: api.create_payment_session(state.create_params(), deadline=by),
-        observe=lambda state, ran: state.answered(api_observation(ran)),
-    ),
+# A record that claims a session is looked up before anything would create one (CONTRACT section 3).
+LOOKUP: Final = ApiStep(
+    due=lambda state: state.seen.needs_lookup,
+    call=lambda api, state, by: api.get_payment_session(state.lookup_params(), deadline=by),
+    observe=lambda state, ran: state.looked_up(lookup_observation(state, ran)),
+)
+CREATE: Final = ApiStep(
+    due=lambda state: state.seen.needs_api,
+    call=lambda api, state, by: api.create_payment_session(state.create_params(), deadline=by),
+    observe=lambda state, ran: state.answered(api_observation(ran)),
 )
 
 
@@ -141,8 +140,10 @@ class BatchService:
         wall_clock: Callable[[], float] = time.time,
         visibility: VisibilitySetter | None = None,
         draw: Callable[[], float] = random.random,
+        records: TokenRecords | None = None,
     ) -> None:
         self._config = config
+        self._records = records  # the idempotency record (IDEMPOTENCY_TABLE_NAME); None: off
         self._api = api
         self._publisher = publisher
         self._dead_letters = dead_letters
@@ -225,8 +226,12 @@ class BatchService:
 
     # -- the stages -----------------------------------------------------------------------------------------------
     def _stages(self, states: list[RecordState], runner: Runner, deadline: float) -> list[RecordState]:
-        for step in API_STEPS:
-            states = self._api_stage(states, runner, deadline, step)
+        states = self._api_stage(states, runner, deadline, LOOKUP)
+        if self._records is not None:
+            states = self._records.claim(states, runner, deadline)
+        states = self._api_stage(states, runner, deadline, CREATE)
+        if self._records is not None:
+            states = self._records.settle(states, runner, deadline)
         states = self._publish(states, runner, deadline)
         states = self._dead_letter(states, runner, deadline)
         self._announce(states, runner, deadline)

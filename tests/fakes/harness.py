@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters.clients import ClientSettings
+from adapters.idempotency_table import DynamoDbTokenTable
 from domain.events import DetailType, EventEntry
 from domain.parsing import ManagerPolicy
 from domain.record_state import AdmissionRules
 from domain.records import AgeLimit, InboundRecord
 from domain.report import BatchReport
 from domain.retry_delay import RetryDelay
+from domain.token_record import RecordPolicy
 from service.batch import BatchService, WorkerConfig
 from service.budget import Budget
+from service.idempotency import TokenRecords
 from tests.fakes.ports import (
     FakeClock,
     FakeDeadLetterSender,
@@ -23,6 +29,7 @@ from tests.fakes.ports import (
     FakeVisibilitySetter,
 )
 from tests.support import EVENT_SOURCE, MANAGER_ARN, OTHER_MANAGER_ARN, REQUEST_QUEUE_ARN, valid_request
+from tests.token_tables import create_token_table
 
 MAX_RECEIVE = 5
 MAX_AGE_MINUTES = 1440
@@ -82,8 +89,27 @@ class Harness:
     visibility: FakeVisibilitySetter | None = None  # with retry_delay: the worker hides retried records
     retry_delay: RetryDelay = field(default_factory=RetryDelay)
 
+    record_table: str | None = None  # the idempotency record's table in moto (pytest --idempotency-record)
+
+    def __post_init__(self) -> None:
+        if os.environ.get("IDEMPOTENCY_TABLE_NAME"):
+            # A table of its own: a harness is one test (or one example of a property), its tokens its own.
+            self.record_table = f"harness-{uuid.uuid4().hex}"
+            create_token_table(self.record_table)
+
     def service(self) -> BatchService:
         rules = AdmissionRules(EVENT_SOURCE, MANAGERS, MAX_RECEIVE, AgeLimit(self.max_age_minutes))
+        table_name = self.record_table
+        records = (
+            TokenRecords(
+                DynamoDbTokenTable.create(ClientSettings(), table_name),
+                RecordPolicy(age_limit=AgeLimit(self.max_age_minutes)),
+                clock=self.clock,
+                wall_clock=lambda: NOW_MS / 1000,
+            )
+            if table_name
+            else None
+        )
         return BatchService(
             WorkerConfig(rules, self.budget, self.retry_delay),
             api=self.api,
@@ -94,6 +120,7 @@ class Harness:
             wall_clock=lambda: NOW_MS / 1000,
             visibility=self.visibility,
             draw=lambda: 0.5,  # no jitter: each delay its nominal value
+            records=records,
         )
 
     def run(self, *records: InboundRecord, seconds_left: float = 30.0) -> BatchReport:

@@ -78,7 +78,13 @@ class FuzzEnvironment:
 def fuzz_environment(payments_server: PaymentsApiServer) -> Iterator[FuzzEnvironment]:
     """Module-scoped, so that hypothesis runs every example against one environment."""
     with pytest.MonkeyPatch.context() as patch, mock_aws():
-        for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_EVENTBRIDGE"):
+        for name in (
+            "AWS_PROFILE",
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_SQS",
+            "AWS_ENDPOINT_URL_EVENTBRIDGE",
+            "AWS_ENDPOINT_URL_DYNAMODB",
+        ):
             patch.delenv(name, raising=False)
         for name, value in {
             "AWS_ACCESS_KEY_ID": "testing",

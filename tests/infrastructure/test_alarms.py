@@ -42,6 +42,8 @@ def test_there_is_an_alarm_for_each_signal_of_the_runbook(resources):
         "FunctionThrottlesAlarm",
         "DeadLetterSendFailuresAlarm",
         "EventPublishFailuresAlarm",
+        "OutcomesUnknownAlarm",
+        "IdempotencyRecordFailuresAlarm",
     }
 
 

@@ -129,6 +129,6 @@ def test_without_env_vars_the_two_agree_except_where_only_a_deployment_knows_the
     # some of them the logical ID
     differing = {name for name in ours if ours[name] != theirs[name]}
     assert all(ours[name] == "" for name in differing)
-    assert differing <= {"PAYMENT_MANAGER_ARN", "DEAD_LETTER_QUEUE_URL", "EVENT_BUS_NAME"}
+    assert differing <= {"PAYMENT_MANAGER_ARN", "DEAD_LETTER_QUEUE_URL", "EVENT_BUS_NAME", "IDEMPOTENCY_TABLE_NAME"}
     assert ours["MAX_RECEIVE_COUNT"] == theirs["MAX_RECEIVE_COUNT"] == "5"
     assert ours["MAX_REQUEST_AGE_MINUTES"] == theirs["MAX_REQUEST_AGE_MINUTES"] == "1440"

@@ -171,6 +171,12 @@ SINGLE_ACTION_GRANTS = [
         {"Fn::GetAtt": ["RequestDeadLetterQueue", "Arn"]},
         id="messages-to-the-dead-letter-queue-only",
     ),
+    pytest.param(
+        # the idempotency record's item actions (src/adapters/idempotency_table.py): no scan, query or batch
+        ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:GetItem"),
+        {"Fn::GetAtt": ["IdempotencyTable", "Arn"]},
+        id="token-items-on-the-idempotency-table-only",
+    ),
 ]
 
 
@@ -237,6 +243,10 @@ def test_the_role_grants_nothing_beyond_the_listed_needs(transformed):
         "kms:Decrypt",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:GetItem",
         *RESOURCELESS_ACTIONS,
     }
 

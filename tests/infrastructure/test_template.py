@@ -84,6 +84,7 @@ def test_the_parameters_issue_4_lists_exist_and_only_the_payment_manager_is_requ
         "EventArchiveRetentionDays",
         "RetryDelaySeconds",
         "RetryDelayMaxSeconds",
+        "ClientTokenWindowMinutes",
     }
     assert [name for name, p in parameters.items() if "Default" not in p] == ["PaymentManagerArn"]
     assert parameters["MaxReceiveCount"]["Default"] == 5
@@ -366,10 +367,15 @@ def test_the_environment_is_the_contracts_plus_powertools(environment):
     contract = contract_variables()
     assert set(VARIABLES) <= contract
 
-    # Then every variable of CONTRACT section 6 is set, plus the documented extensions (the retry delay), plus
-    # Powertools' own, plus the endpoint variables (empty: the SDK's defaults) that `sam local invoke --env-vars`
-    # may override, plus OpenTelemetry's exporter (the X-Ray daemon), and nothing else
-    endpoints = {"AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_EVENTBRIDGE", "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE"}
+    # Then every variable of CONTRACT section 6 is set, plus the documented extensions (the retry delay, the
+    # idempotency record), plus Powertools' own, plus the endpoint variables (empty: the SDK's defaults) that
+    # `sam local invoke --env-vars` may override, plus OpenTelemetry's exporter (the X-Ray daemon), and nothing else
+    endpoints = {
+        "AWS_ENDPOINT_URL_SQS",
+        "AWS_ENDPOINT_URL_EVENTBRIDGE",
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        "AWS_ENDPOINT_URL_BEDROCK_AGENTCORE",
+    }
     assert not set(EXTENSION_VARIABLES) & contract
     assert set(environment) == contract | set(EXTENSION_VARIABLES) | endpoints | {
         "POWERTOOLS_SERVICE_NAME",

@@ -151,6 +151,7 @@ def test_a_record_that_cannot_start_in_time_is_handed_back_without_calling_the_a
     assert payments_api.snapshot()["calls"] == 0
 
 
+@pytest.mark.without_record("a created token's redelivery makes no call (tests/integration/test_idempotency_record.py)")
 def test_a_failed_publish_hands_the_record_back_and_the_redelivery_reuses_the_session(
     handler, aws, payments_api, monkeypatch
 ):

@@ -116,6 +116,7 @@ def test_the_api_call_carries_the_attribute_token_then_the_derived_one(harness: 
     assert sorted(harness.api.called_tokens) == sorted([attribute_token, derive_token("msg-c")])
 
 
+@pytest.mark.without_record("a created token's redelivery makes no call (tests/integration/test_idempotency_record.py)")
 def test_a_redelivery_repeats_the_same_call_with_the_same_token(harness: Harness) -> None:
     first = record("d", body=json.dumps(valid_request()))
     harness.run(first)
@@ -431,6 +432,7 @@ def test_when_the_api_stage_uses_up_the_time_the_created_record_is_handed_back(h
     assert harness.publisher.calls == []
 
 
+@pytest.mark.without_record("no time for the record's own request: retried IdempotencyRecordFailed before any call")
 def test_an_api_call_still_running_at_the_deadline_is_handed_back_with_timeout() -> None:
     # Given no reserve, so the worker waits for the API until the deadline, which is now
     release = threading.Event()

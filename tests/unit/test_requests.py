@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from domain import constraints as c
 from domain.errors import MAX_ERROR_MESSAGE_CHARS, PoisonCode, PoisonMessage
 from domain.parsing import EVENTBRIDGE_KEYS, MAX_ENVELOPES, SNS_KEYS, ManagerPolicy, parse_request
 from domain.request import EffectiveRequest
@@ -599,20 +600,33 @@ def test_an_error_message_is_printable_even_when_an_unknown_field_name_is_not(na
 
 # -- properties --------------------------------------------------------------------------------------------------------
 
-header_text = st.text(st.characters(blacklist_categories=["Cc", "Cs"], blacklist_characters=["\x85"]), max_size=40)
+
+# Valid values drawn from the model's own constraints (domain.constraints, which test_model_agreement.py proves
+# are botocore's figures): header fields without control characters or edge space (HTTP would trim it).
+def header_text(maximum: int) -> st.SearchStrategy[str]:
+    characters = st.characters(blacklist_categories=["Cc", "Cs"], blacklist_characters=["\x85"])
+    return st.text(characters, max_size=maximum).map(str.strip)
+
+
 valid_requests = st.fixed_dictionaries(
-    {"expiryTimeInMinutes": st.integers(15, 480)},
+    {"expiryTimeInMinutes": st.integers(c.EXPIRY_MIN, c.EXPIRY_MAX)},
     optional={
         "paymentManagerArn": st.sampled_from([MANAGER_ARN, OTHER_MANAGER_ARN]),
-        "userId": header_text,
-        "agentName": header_text,
+        "userId": header_text(c.USER_ID_MAX),
+        "agentName": header_text(c.AGENT_NAME_MAX),
         "limits": st.builds(
-            lambda whole, cents: {"maxSpendAmount": {"value": f"{whole}{cents}", "currency": "USD"}},
-            st.integers(1, 10**9).map(str),
+            lambda whole, cents, currency: {"maxSpendAmount": {"value": f"{whole}{cents}", "currency": currency}},
+            st.integers(1, 10**18 - 1).map(str),  # at most the model's 18 integer digits
             st.sampled_from(["", ".5", ".05", ".50", ".99"]),
+            st.sampled_from(c.CURRENCIES),
         ),
-        "clientToken": st.from_regex(r"[a-zA-Z0-9]{33,80}", fullmatch=True),
-        "correlationId": st.text(st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=128),
+        "clientToken": st.tuples(
+            st.from_regex(c.CLIENT_TOKEN_PATTERN, fullmatch=True),
+            st.from_regex(f"[a-zA-Z0-9]{{{c.CLIENT_TOKEN_MIN}}}", fullmatch=True),
+        ).map(lambda parts: "".join(parts)[-c.CLIENT_TOKEN_MAX :].lstrip("-")),  # the pattern, within its length
+        "correlationId": st.text(
+            st.characters(blacklist_categories=["Cs"]), min_size=c.CORRELATION_ID_MIN, max_size=c.CORRELATION_ID_MAX
+        ),
     },
 )
 

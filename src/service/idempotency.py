@@ -1,0 +1,143 @@
+"""The idempotency record as two stages of a batch (issue 25): claim the token before the API, settle it after.
+
+- **claim** (after the lookup, before the API stage): every record that would call the API writes its token's
+  *attempted* item, or finds the item another delivery wrote and does what ``domain.idempotency.judge`` says;
+  a request too old to send only reads the item (a created one is announced again, an attempted one is
+  dead-lettered ``OutcomeUnknown``).
+- **settle** (after the API stage): the item becomes *created*, is removed, or stays *attempted*
+  (``domain.idempotency.settlement``).
+
+A refusal of DynamoDB before the call is the record's ``Refused`` (retried, the API not called); after the call,
+it changes no outcome and is reported (``IdempotencyRecordFailures``): the item stays *attempted*, the safe side.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, Final
+
+from domain.events import session_json
+from domain.idempotency import Settlement, TakeOver, judge, settlement
+from domain.outcomes import Created
+from domain.record_state import RecordState
+from domain.token_record import (
+    Absent,
+    Holding,
+    InProgress,
+    ItemState,
+    RecordObservation,
+    RecordPolicy,
+    Refused,
+    TokenItem,
+    TokenTable,
+    TokenTableError,
+    request_hash,
+)
+from service.calls import Ran, Runner
+
+NO_TIME: Final = "NoTimeLeft"
+
+
+def _refused(ran: Ran[Any]) -> Refused:
+    if isinstance(ran.error, TokenTableError):
+        return Refused(ran.error.code, ran.error.message)
+    if ran.error is not None:
+        return Refused(type(ran.error).__name__, "unexpected")
+    return Refused(NO_TIME, ran.late or "the record's request did not finish")
+
+
+class TokenRecords:
+    """The record's two stages over one ``TokenTable``."""
+
+    def __init__(
+        self,
+        table: TokenTable,
+        policy: RecordPolicy,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._table = table
+        self._policy = policy
+        self._clock = clock
+        self._wall_clock = wall_clock
+
+    def _now(self) -> int:
+        return int(self._wall_clock() * 1000)
+
+    # -- before the API --------------------------------------------------------------------------------------------
+    def claim(self, states: list[RecordState], runner: Runner, deadline: float) -> list[RecordState]:
+        """Each record that would call the API (or is too old to) learns what its token's item says."""
+        indexes = [index for index, state in enumerate(states) if _due(state)]
+        if not indexes:
+            return states
+        holder = self._now() + max(0, int((deadline - self._clock()) * 1000))
+        ran = runner.map(lambda state: self._claim(state, holder), [states[i] for i in indexes], deadline=deadline)
+        out = list(states)
+        for index, result in zip(indexes, ran, strict=True):
+            observed: RecordObservation = result.value if result.value is not None else _refused(result)
+            out[index] = states[index].recorded(observed)
+        return out
+
+    def _claim(self, state: RecordState, holder: int) -> RecordObservation:
+        if state.request is None or state.token is None:
+            raise TypeError("a record without a request reached the record stage")
+        fingerprint, now, sendable = request_hash(state.request), self._now(), not state.seen.expired
+        if sendable:
+            attempt = TokenItem(
+                state.token, ItemState.ATTEMPTED, fingerprint, now, holder, self._policy.expires_at(now)
+            )
+            found = self._table.attempt(attempt)
+            if found is None:
+                return Holding(attempt)
+        else:
+            found = self._table.read(state.token)
+            if found is None:
+                return Absent.ABSENT
+        verdict = judge(found, request_hash=fingerprint, now=now, window_ms=self._policy.window_ms, sendable=sendable)
+        if not isinstance(verdict, TakeOver):
+            return verdict
+        current = self._table.take_over(verdict.item, holder)
+        if current is None:
+            return Holding(replace(verdict.item, holder_deadline=holder))
+        # Another delivery took it over first (or settled it) between the two requests: judge what it left.
+        again = judge(current, request_hash=fingerprint, now=now, window_ms=self._policy.window_ms, sendable=True)
+        return InProgress(current.holder_deadline) if isinstance(again, TakeOver) else again
+
+    # -- after the API ---------------------------------------------------------------------------------------------
+    def settle(self, states: list[RecordState], runner: Runner, deadline: float) -> list[RecordState]:
+        """Each held item becomes created, is removed, or stays attempted, as its API call ended."""
+        due = [
+            (index, state.seen.record.item, what)
+            for index, state in enumerate(states)
+            if isinstance(state.seen.record, Holding)
+            and state.seen.api is not None
+            and (what := settlement(state.seen.api)) is not Settlement.KEEP
+        ]
+        if not due:
+            return states
+        ran = runner.map(lambda entry: self._settle(states[entry[0]], entry[1], entry[2]), due, deadline=deadline)
+        out = list(states)
+        for (index, _, _), result in zip(due, ran, strict=True):
+            if result.error is not None or result.late is not None:
+                out[index] = states[index].record_settle_failed(_refused(result).report.message)
+        return out
+
+    def _settle(self, state: RecordState, item: TokenItem, what: Settlement) -> None:
+        api = state.seen.api
+        if what is Settlement.CREATED and isinstance(api, Created):
+            self._table.created(item, session_json(api.session))
+        elif what is Settlement.REMOVE:
+            self._table.remove(item)
+
+
+def _due(state: RecordState) -> bool:
+    """A record that would call the API, or one too old to that may have been sent before."""
+    seen = state.seen
+    if seen.record is not None:
+        return False
+    if seen.needs_api:
+        return True
+    return seen.expired and seen.poison is None and seen.held is None and not seen.claim_open and seen.created is None
