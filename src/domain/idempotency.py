@@ -47,7 +47,12 @@ class Settlement(Enum):
 
     CREATED = "created"  # the API returned a session
     REMOVE = "remove"  # the answer proves nothing was created (a 4xx, throttling included), or nothing was sent
-    KEEP = "keep"  # the outcome is unknown (timeout, 5xx, connection error): stays attempted
+    # The outcome is unknown (timeout, 5xx, connection error) and the call is over: stays attempted, its holder
+    # lets go, so a later delivery within the window sends again rather than waiting for the holder's deadline.
+    RELEASE = "release"
+    # The call had not returned when the invocation stopped waiting (it may still reach the API): stays attempted
+    # and held until the holder's deadline, so no other delivery sends it meanwhile.
+    KEEP = "keep"
 
 
 def settlement(api: ApiObservation) -> Settlement:
@@ -59,5 +64,7 @@ def settlement(api: ApiObservation) -> Settlement:
             return Settlement.REMOVE
         case Unavailable(called=False):
             return Settlement.REMOVE
-        case _:
+        case Unavailable(in_flight=True):
             return Settlement.KEEP
+        case _:
+            return Settlement.RELEASE

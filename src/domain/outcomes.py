@@ -78,11 +78,15 @@ class Answered:
 
 @dataclass(frozen=True, slots=True)
 class Unavailable:
-    """No answer: a timeout, a network error, an unexpected exception, or no time left to call (``called``)."""
+    """No answer: a timeout, a network error, an unexpected exception, or no time left to call (``called``).
+
+    ``in_flight``: the call had not returned when the invocation stopped waiting; it may still reach the API.
+    """
 
     code: str
     message: str
     called: bool = True
+    in_flight: bool = False
 
 
 ApiObservation = Created | Answered | Unavailable

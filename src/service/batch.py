@@ -61,7 +61,7 @@ def api_observation(ran: Ran[Mapping[str, Any]]) -> ApiObservation:
     if ran.late == NOT_STARTED:
         return Unavailable(WorkerErrorCode.TIMEOUT, "no time left in the invocation to call the API", called=False)
     if ran.late is not None:
-        return Unavailable(WorkerErrorCode.TIMEOUT, "the API call did not finish within the invocation")
+        return Unavailable(WorkerErrorCode.TIMEOUT, "the API call did not finish within the invocation", in_flight=True)
     if isinstance(ran.error, ApiError):
         return Answered(ran.error)
     if isinstance(ran.error, TransientError):

@@ -4,7 +4,8 @@
   *attempted* item, or finds the item another delivery wrote and does what ``domain.idempotency.judge`` says;
   a request too old to send only reads the item (a created one is announced again, an attempted one is
   dead-lettered ``OutcomeUnknown``).
-- **settle** (after the API stage): the item becomes *created*, is removed, or stays *attempted*
+- **settle** (after the API stage): the item becomes *created*, is removed, stays *attempted* with its holder
+  released (the call is over, its outcome unknown), or stays held (the call may still be in flight)
   (``domain.idempotency.settlement``).
 
 A refusal of DynamoDB before the call is the record's ``Refused`` (retried, the API not called); after the call,
@@ -131,6 +132,8 @@ class TokenRecords:
             self._table.created(item, session_json(api.session))
         elif what is Settlement.REMOVE:
             self._table.remove(item)
+        elif what is Settlement.RELEASE:  # attempted still; one conditional write, only while this delivery holds it
+            self._table.take_over(item, self._now())
 
 
 def _due(state: RecordState) -> bool:

@@ -20,10 +20,11 @@ from adapters.idempotency_table import DynamoDbTokenTable
 from domain.errors import ApiError, TransientError, WorkerErrorCode
 from domain.events import DetailType
 from domain.outcomes import Outcome
+from domain.parsing import parse_request
 from domain.record_state import AdmissionRules
 from domain.records import AgeLimit, InboundRecord
 from domain.report import BatchReport
-from domain.token_record import ItemState, RecordPolicy
+from domain.token_record import ItemState, RecordPolicy, TokenItem, request_hash
 from service.batch import BatchService, WorkerConfig
 from service.idempotency import TokenRecords
 from tests.fakes.harness import BUDGET, MANAGERS, MAX_AGE_MINUTES, MAX_RECEIVE, NOW_MS, attribute, record, token_of
@@ -192,14 +193,23 @@ def test_an_unknown_outcome_delivered_again_within_the_window_is_sent_again_with
     assert item["firstAttemptAt"]["N"] == str(NOW_MS)  # the window still counts from the first attempt
 
 
-def test_an_unknown_outcome_delivered_again_while_its_invocation_runs_is_retried_not_sent(worker) -> None:
-    commits_then_times_out(worker.api, token_of("busy"))
-    worker.run(record("busy"))
-    worker.later(1.0)  # the first invocation still has 29 s
+def test_a_delivery_while_another_invocation_holds_its_token_is_retried_not_sent(worker) -> None:
+    # Given another invocation (another Lambda instance) holding the token's attempted item, its call in flight
+    first = record("busy")
+    request = parse_request(first.body, own_event_source=EVENT_SOURCE, managers=MANAGERS)
+    holder = TokenItem(
+        token_of("busy"), ItemState.ATTEMPTED, request_hash(request), NOW_MS, NOW_MS + 29_000, NOW_MS // 1000 + 86_400
+    )
+    assert DynamoDbTokenTable.create(ClientSettings(), worker.table_name).attempt(holder) is None
+
+    # When SQS delivers the same request again a second later, while that invocation still runs
+    worker.later(1.0)
     report = worker.run(record("busy", receive_count=2))
+
+    # Then it is handed back, not sent
     assert outcomes(report) == [Outcome.RETRIED]
     assert only_result(report).error_code == WorkerErrorCode.TOKEN_IN_PROGRESS
-    assert len(worker.api.calls) == 1
+    assert worker.api.calls == []
 
 
 def test_two_deliveries_of_one_token_in_one_batch_make_one_call_and_neither_is_dead_lettered(worker) -> None:
@@ -276,3 +286,16 @@ def test_the_created_item_holds_the_session_as_the_event_carries_it(worker) -> N
     assert item is not None
     (event,) = worker.events(DetailType.CREATED)
     assert json.loads(item["session"]["S"]) == event.detail["paymentSession"]
+
+
+def test_a_5xx_releases_its_token_so_a_redelivery_within_the_window_is_sent_again_at_once(worker) -> None:
+    # Given a first call answered with a 5xx (the outcome unknown, the call over)
+    worker.api.answer(token_of("5xx"), ApiError("InternalServerException", "oops", 500))
+    assert outcomes(worker.run(record("5xx"))) == [Outcome.RETRIED]
+    # When SQS redelivers it a second later, long before the first invocation's deadline, the API recovered
+    del worker.api.answers[token_of("5xx")]
+    worker.later(1.0)
+    report = worker.run(record("5xx", receive_count=2))
+    # Then it is sent again with the same token (the window lets the service deduplicate) and created
+    assert outcomes(report) == [Outcome.CREATED]
+    assert worker.api.called_tokens == [token_of("5xx")] * 2
