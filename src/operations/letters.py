@@ -11,12 +11,14 @@ many SQS counted, for comparison.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from domain.dead_letter import LetterAttribute
+from domain.records import parse_millis
 from operations.aws import error_code
 
 if TYPE_CHECKING:
@@ -27,6 +29,9 @@ RECEIVE_WAIT_SECONDS: Final = 1  # long polling: an empty answer means no visibl
 DEFAULT_VISIBILITY_SECONDS: Final = 30
 MAX_RECEIVE: Final = 10  # SQS's limit per ReceiveMessage and per batch call
 NO_ERROR_CODE: Final = "(none)"  # moved by the queue's own redrive policy: the worker did not dead-letter it
+SENT_TIMESTAMP: Final = "SentTimestamp"
+DLQ_SOURCE_ARN: Final = "DeadLetterQueueSourceArn"  # SQS's system attribute on a message its redrive policy moved
+_LAST_DATE_MILLIS: Final = int(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp() * 1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +54,20 @@ class StillHidden:
 
 
 @dataclass(frozen=True, slots=True)
+class Stamp:
+    """A timestamp a letter holds: its text as written, and its epoch milliseconds when it is a valid one."""
+
+    text: str
+    millis: int | None  # None: not epoch milliseconds of a date (shown as it is, marked invalid)
+
+
+def stamp(text: str) -> Stamp:
+    """``text`` read as epoch milliseconds (``domain.records.parse_millis``) up to the last date a date holds."""
+    millis = parse_millis(text)
+    return Stamp(text, millis if millis is not None and millis <= _LAST_DATE_MILLIS else None)
+
+
+@dataclass(frozen=True, slots=True)
 class Letter:
     """One received dead letter. ``body`` is held to be sent back, never printed."""
 
@@ -59,6 +78,7 @@ class Letter:
     sent_timestamp: int | None  # epoch ms the DLQ message was sent (SQS keeps it when its redrive policy moves one)
     group_id: str | None  # FIFO
     trace_header: str | None  # AWSTraceHeader
+    system_attributes: Mapping[str, str] = field(default_factory=dict)  # as ReceiveMessage gives them
 
     def string(self, name: str) -> str | None:
         """A String (or String.*) message attribute's value."""
@@ -83,26 +103,31 @@ class Letter:
         return self.string(LetterAttribute.PAYMENT_SESSION_ID)
 
     @property
-    def first_enqueued(self) -> int | None:
-        """Epoch ms of the request's first enqueue: ``OriginalSentTimestamp``, else ``SentTimestamp`` (CONTRACT 3)."""
+    def source_queue_arn(self) -> str | None:
+        """The queue the letter came from: ``SourceQueueArn`` (the worker's), else ``DeadLetterQueueSourceArn``."""
+        return self.string(LetterAttribute.SOURCE_QUEUE_ARN) or self.system_attributes.get(DLQ_SOURCE_ARN) or None
+
+    @property
+    def first_enqueue(self) -> Stamp | None:
+        """The request's first enqueue: ``OriginalSentTimestamp``, else ``SentTimestamp`` (CONTRACT 3), as written."""
         original = self.string(LetterAttribute.ORIGINAL_SENT_TIMESTAMP)
-        if original is not None and original.isdigit():
-            return int(original)
-        return self.sent_timestamp
+        text = original if original is not None else self.system_attributes.get(SENT_TIMESTAMP)
+        return None if text is None else stamp(text)
 
 
 def letter_of(message: Mapping[str, Any]) -> Letter:
     """A ``ReceiveMessage`` message (received with every attribute) as a :class:`Letter`."""
-    system = message.get("Attributes", {})
-    sent = system.get("SentTimestamp")
+    system = {name: value for name, value in message.get("Attributes", {}).items() if isinstance(value, str)}
+    sent = system.get(SENT_TIMESTAMP)
     return Letter(
         message_id=message["MessageId"],
         receipt_handle=message["ReceiptHandle"],
         body=message.get("Body", ""),
         attributes=dict(message.get("MessageAttributes", {})),
-        sent_timestamp=int(sent) if isinstance(sent, str) and sent.isdigit() else None,
+        sent_timestamp=None if sent is None else stamp(sent).millis,
         group_id=system.get("MessageGroupId"),
         trace_header=system.get("AWSTraceHeader"),
+        system_attributes=system,
     )
 
 
