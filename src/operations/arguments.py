@@ -31,8 +31,8 @@ moves when SQS lists the request queue as the DLQ's only source); other queues' 
 
 It reads the DLQ twice: first to check what it would move (the --dry-run), then, unless --dry-run, to move
 it. Between the two it stops (exit 3) when an --error-code matches no letter of the request queue, and warns
-when the selection holds poison ({", ".join(sorted(POISON))}): a redrive bounces poison back unless its cause
-was fixed (an allowed payment manager added, say)."""
+when the selection holds poison, which the worker dead-letters again unless its cause was fixed (an allowed
+payment manager added, say): {", ".join(sorted(POISON))}."""
 
 REPORT_EXAMPLES: Final = f"""\
 examples:

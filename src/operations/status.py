@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from enum import IntEnum
 from typing import Final
 
@@ -18,8 +19,8 @@ MEANINGS: Final[dict[ExitStatus, str]] = {
     ExitStatus.OK: "done",
     ExitStatus.NOT_MOVED: "a selected letter could not be moved: named on stderr, still in the DLQ",
     ExitStatus.BAD_INPUT: (
-        "bad input: usage, an unreachable endpoint, a missing queue, stack or permission, queues that do not"
-        " belong together; one line on stderr; nothing moved (or, mid-run, nothing more)"
+        "bad input: usage, an unreachable endpoint, a missing queue, stack or permission (redrive: queues that"
+        " do not belong together); one line on stderr; nothing moved (redrive, mid-run: nothing more)"
     ),
     ExitStatus.NO_MATCH: "an --error-code matches no letter of the request queue: one line on stderr; nothing moved",
     ExitStatus.OTHER_QUEUES: (
@@ -32,6 +33,9 @@ REPORT_STATUSES: Final = (ExitStatus.OK, ExitStatus.BAD_INPUT)
 REDRIVE_STATUSES: Final = tuple(ExitStatus)
 
 
-def status_table(statuses: tuple[ExitStatus, ...]) -> str:
-    """The exit statuses of one command, one line each, for its ``--help``."""
-    return "\n".join(f"  {int(status)}  {MEANINGS[status]}" for status in statuses)
+def status_table(statuses: tuple[ExitStatus, ...], width: int = 100) -> str:
+    """The exit statuses of one command, one entry each, for its ``--help``."""
+    return "\n".join(
+        textwrap.fill(MEANINGS[status], width, initial_indent=f"  {int(status)}  ", subsequent_indent=" " * 5)
+        for status in statuses
+    )
