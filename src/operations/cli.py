@@ -9,6 +9,7 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError
 
@@ -22,6 +23,9 @@ from operations.report import report
 from operations.selection import poison, unmatched
 from operations.status import ExitStatus
 from operations.text import shown
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
 
 
 def say(line: str) -> None:
@@ -57,12 +61,12 @@ def _report(arguments: argparse.Namespace, dlq_url: str) -> int:
     return ExitStatus.OK
 
 
-def _pass(arguments: argparse.Namespace, pair: QueuePair, *, dry_run: bool) -> Redrive:
+def _pass(sqs: SQSClient, arguments: argparse.Namespace, pair: QueuePair, *, dry_run: bool) -> Redrive:
     """One read of the DLQ: a dry run (the check before any move), or the moves."""
     total = pair.dead_letters.visible if dry_run else None
     with render.progress(render.console(sys.stderr), total, "checking" if dry_run else "redriving") as advance:
         return Redriver(
-            sqs_client(),
+            sqs,
             pair,
             error_codes=arguments.error_code,
             limit=arguments.limit,
@@ -74,8 +78,9 @@ def _pass(arguments: argparse.Namespace, pair: QueuePair, *, dry_run: bool) -> R
 
 
 def _redrive(arguments: argparse.Namespace, dlq_url: str, queue_url: str) -> int:
-    pair = check_pair(sqs_client(), dlq_url=dlq_url, queue_url=queue_url)
-    result = _pass(arguments, pair, dry_run=True)
+    sqs = sqs_client()
+    pair = check_pair(sqs, dlq_url=dlq_url, queue_url=queue_url)
+    result = _pass(sqs, arguments, pair, dry_run=True)
     phrases = unmatched(arguments.error_code, result.met) if result.stopped is None else []
     if phrases:
         _warn_still_hidden(result.still_hidden, dlq_url)
@@ -94,7 +99,7 @@ def _redrive(arguments: argparse.Namespace, dlq_url: str, queue_url: str) -> int
             _warn_still_hidden(result.still_hidden, dlq_url)
             say(f"waiting {result.still_hidden.seconds} s for them before moving")
             time.sleep(result.still_hidden.seconds)
-        result = _pass(arguments, pair, dry_run=False)
+        result = _pass(sqs, arguments, pair, dry_run=False)
     if arguments.json:
         render.print_json(sys.stdout, render.redrive_json(result))
     else:
