@@ -6,13 +6,12 @@ import argparse
 from collections.abc import Callable
 from typing import Final, NoReturn
 
-from operations.letters import DEFAULT_VISIBILITY_SECONDS, NO_ERROR_CODE
+from operations.letters import DEFAULT_VISIBILITY_SECONDS, MAX_VISIBILITY_SECONDS, NO_ERROR_CODE
 from operations.selection import POISON
 from operations.status import REDRIVE_STATUSES, REPORT_STATUSES, ExitStatus, status_table
 
 PROG: Final = "payment-session-worker"
 DEFAULT_MAX_PER_SECOND: Final = 50.0
-MAX_VISIBILITY_SECONDS: Final = 43_200  # SQS's range: 0..12 hours
 
 REPORT_DESCRIPTION: Final = """\
 Count the dead letters of the DLQ by ErrorCode: how many, the oldest and newest request (by its first enqueue:
@@ -98,7 +97,8 @@ def parser() -> argparse.ArgumentParser:
         type=_visibility,
         default=DEFAULT_VISIBILITY_SECONDS,
         metavar="SECONDS",
-        help=f"how long a received letter stays hidden before it is released (default {DEFAULT_VISIBILITY_SECONDS})",
+        help="how long a received letter stays hidden at least, should the command die before it gives the letters"
+        f" back (default {DEFAULT_VISIBILITY_SECONDS}; a large DLQ adds twice the scan's expected remaining time)",
     )
     common.add_argument("--json", action="store_true", help="print JSON for scripts instead of tables")
 

@@ -146,7 +146,8 @@ class Redriver:
     def run(self) -> Redrive:
         """Every selected letter once; the others stay in the DLQ, untouched but for a receive, visible at the end."""
         result = Redrive(pair=self._pair, dry_run=self._dry_run)
-        scan = Scan(self._sqs, self._pair.dead_letters.url, visibility_timeout=self._visibility)
+        dlq = self._pair.dead_letters
+        scan = Scan(self._sqs, dlq.url, visibility_timeout=self._visibility, expected=dlq.visible)
         try:
             self._go_through(scan, result)
         except (ClientError, BotoCoreError) as error:  # a receive failed

@@ -113,7 +113,7 @@ def report(
     ``on_read`` is told how many letters each receive brought (the progress bar).
     """
     queue = describe_queue(sqs, dlq_url)
-    scan = Scan(sqs, dlq_url, visibility_timeout=visibility_timeout)
+    scan = Scan(sqs, dlq_url, visibility_timeout=visibility_timeout, expected=queue.visible)
     sources: Counter[str | None] = Counter()
 
     def read() -> Iterator[Letter]:  # one letter at a time: the bodies are never all in memory
