@@ -63,7 +63,7 @@ def _report(arguments: argparse.Namespace, dlq_url: str) -> int:
 
 def _pass(sqs: SQSClient, arguments: argparse.Namespace, pair: QueuePair, *, dry_run: bool) -> Redrive:
     """One read of the DLQ: a dry run (the check before any move), or the moves."""
-    total = pair.dead_letters.visible if dry_run else None
+    total = pair.dead_letters.visible  # letters read, of those SQS counted
     with render.progress(render.console(sys.stderr), total, "checking" if dry_run else "redriving") as advance:
         return Redriver(
             sqs,
