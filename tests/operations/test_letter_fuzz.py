@@ -77,6 +77,7 @@ def short_polls(monkeypatch):
     monkeypatch.setattr(letters, "RECEIVE_WAIT_SECONDS", 0)
 
 
+# The handler fuzz's profile: 60 examples (2,000 under make fuzz), each running the command three times (~0.4 s).
 @settings(
     FUZZ_SETTINGS, suppress_health_check=[*FUZZ_SETTINGS.suppress_health_check, HealthCheck.function_scoped_fixture]
 )
