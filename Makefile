@@ -81,8 +81,8 @@ bench: install ## Benchmarks as deployed (read-only package, CPU share of Memory
 soak: install ## Thousands of requests through the sandbox under faults (standard, backstop, FIFO); checks the invariants
 	$(PY) -m sandbox.soak
 
-fuzz: install ## Longer hypothesis fuzzing of the handler
-	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/fuzz -q
+fuzz: install ## Longer hypothesis fuzzing of the handler and of the operator's command
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/fuzz tests/operations/test_letter_fuzz.py -q
 
 infra-check: install tools ## cfn-lint, sam validate --lint and checkov on template.yaml (tools in .venv-tools/)
 	bash scripts/infra_checks.sh

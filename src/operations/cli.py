@@ -1,123 +1,40 @@
-"""``payment-session-worker``: the operator's command (CONTRACT section 8).
+"""``payment-session-worker``: the operator's command (CONTRACT section 8); exit statuses in ``operations.status``.
 
-Exit status: 0 done; 1 a selected message could not be moved (named in the output); 2 bad input (usage, an
-unreachable endpoint, a missing queue or permission, queues that do not belong together): nothing moved, or,
-when it happens mid-run, nothing more.
+What it prints on stderr is one line each, ``payment-session-worker: ...``; a value of a letter in it is escaped.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
-from typing import Final
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError
 
+from domain.errors import WorkerErrorCode
 from domain.parsing import ManagerPolicy
 from operations import render
+from operations.arguments import PROG, parser
 from operations.aws import cloudformation_client, error_code, sqs_client
 from operations.candidates import agentcore_client, candidates, stack_managers
-from operations.letters import DEFAULT_VISIBILITY_SECONDS, StillHidden
-from operations.queues import QueueProblem, check_pair, stack_queue_urls
-from operations.redrive import OUTCOME_UNKNOWN, Pacer, Redriver
+from operations.letters import StillHidden
+from operations.queues import QueuePair, QueueProblem, check_pair, stack_queue_urls
+from operations.redrive import Pacer, Redrive, Redriver
 from operations.report import report
+from operations.selection import poison, unmatched
+from operations.status import ExitStatus
+from operations.text import shown
 from operations.token_items import AttemptedItems, dynamodb_client, stack_table_name
 
-PROG: Final = "payment-session-worker"
-DEFAULT_MAX_PER_SECOND: Final = 50.0
-EXIT_NOT_MOVED: Final = 1
-EXIT_BAD_INPUT: Final = 2
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
-    return value
-
-
-def _visibility(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 43_200:
-        raise argparse.ArgumentTypeError(f"must be 1..43200 seconds (SQS's range), got {value}")
-    return value
-
-
-def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog=PROG, description="Operate the payment-session-worker's queues.")
-    groups = root.add_subparsers(dest="group", required=True, metavar="{dlq}")
-    dlq = groups.add_parser("dlq", help="the dead-letter queue").add_subparsers(
-        dest="command", required=True, metavar="{report,redrive,candidates}"
-    )
-
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--stack", metavar="NAME", help="read the queue URLs from this stack's outputs")
-    common.add_argument("--dlq-url", metavar="URL", help="the dead-letter queue")
-    common.add_argument(
-        "--visibility-timeout",
-        type=_visibility,
-        default=DEFAULT_VISIBILITY_SECONDS,
-        metavar="SECONDS",
-        help=f"how long a received letter stays hidden before it is released (default {DEFAULT_VISIBILITY_SECONDS})",
-    )
-    common.add_argument("--json", action="store_true", help="print JSON for scripts instead of tables")
-
-    dlq.add_parser(
-        "report", parents=[common], help="the dead letters counted by ErrorCode; reads the DLQ, consumes nothing"
-    )
-    candidates_ = dlq.add_parser(
-        "candidates",
-        parents=[common],
-        help="the payment sessions that may answer each OutcomeUnknown letter (ListPaymentSessions)",
-    )
-    candidates_.add_argument("--payment-manager-arn", metavar="ARN", help="the default manager (or --stack)")
-    candidates_.add_argument(
-        "--allowed-payment-manager-arn", action="append", default=[], metavar="ARN", help="repeatable (or --stack)"
-    )
-    candidates_.add_argument(
-        "--after-minutes",
-        type=_positive_float,
-        default=60.0,
-        metavar="M",
-        help="sessions created up to M minutes after the first attempt (default 60)",
-    )
-    redrive = dlq.add_parser(
-        "redrive", parents=[common], help="move dead letters back to the request queue, token and age kept"
-    )
-    redrive.add_argument("--queue-url", metavar="URL", help="the request queue")
-    redrive.add_argument(
-        "--error-code",
-        action="append",
-        default=[],
-        metavar="CODE",
-        help="only letters with this ErrorCode (repeatable; '(none)' selects those the redrive policy moved)",
-    )
-    redrive.add_argument("--limit", type=_positive_int, metavar="N", help="move at most N letters")
-    redrive.add_argument("--dry-run", action="store_true", help="change nothing; say what would move")
-    redrive.add_argument(
-        "--allow-outcome-unknown",
-        action="store_true",
-        help="also move OutcomeUnknown letters, clearing their attempted items first: A SECOND SESSION MAY FOLLOW",
-    )
-    redrive.add_argument(
-        "--idempotency-table", metavar="NAME", help="the worker's idempotency table (default: the stack's output)"
-    )
-    redrive.add_argument(
-        "--max-per-second",
-        type=_positive_float,
-        default=DEFAULT_MAX_PER_SECOND,
-        metavar="R",
-        help=f"at most R sends per second, a pace the payments API takes (default {DEFAULT_MAX_PER_SECOND:g})",
-    )
-    return root
+def say(line: str) -> None:
+    """One line on stderr (its letter values already escaped by the caller)."""
+    print(f"{PROG}: {line}", file=sys.stderr)
 
 
 def _urls(arguments: argparse.Namespace, usage: argparse.ArgumentParser) -> tuple[str, str | None]:
@@ -135,13 +52,41 @@ def _urls(arguments: argparse.Namespace, usage: argparse.ArgumentParser) -> tupl
 
 
 def _report(arguments: argparse.Namespace, dlq_url: str) -> int:
-    result = report(sqs_client(), dlq_url, visibility_timeout=arguments.visibility_timeout)
+    sqs = sqs_client()
+    with render.progress(render.console(sys.stderr), None, "reading") as advance:
+        result = report(sqs, dlq_url, visibility_timeout=arguments.visibility_timeout, on_read=advance)
     if arguments.json:
-        render.print_json(sys.stdout, result.as_json())
+        render.print_json(sys.stdout, render.report_json(result))
     else:
-        render.console().print(render.report_table(result))
+        out = render.console()
+        out.print(render.report_table(result))
+        out.print(render.sources_table(result.sources, "By source queue"))
     _warn_still_hidden(result.still_hidden, dlq_url)
-    return 0
+    return ExitStatus.OK
+
+
+def _pass(
+    sqs: SQSClient,
+    arguments: argparse.Namespace,
+    pair: QueuePair,
+    *,
+    dry_run: bool,
+    outcome_unknown: AttemptedItems | None,
+) -> Redrive:
+    """One read of the DLQ: a dry run (the check before any move), or the moves."""
+    total = pair.dead_letters.visible  # letters read, of those SQS counted
+    with render.progress(render.console(sys.stderr), total, "checking" if dry_run else "redriving") as advance:
+        return Redriver(
+            sqs,
+            pair,
+            error_codes=arguments.error_code,
+            limit=arguments.limit,
+            dry_run=dry_run,
+            pacer=Pacer(arguments.max_per_second),
+            visibility_timeout=arguments.visibility_timeout,
+            on_read=advance,
+            outcome_unknown=outcome_unknown,
+        ).run()
 
 
 def _candidates(arguments: argparse.Namespace, dlq_url: str, usage: argparse.ArgumentParser) -> int:
@@ -169,22 +114,27 @@ def _candidates(arguments: argparse.Namespace, dlq_url: str, usage: argparse.Arg
 def _redrive(arguments: argparse.Namespace, dlq_url: str, queue_url: str) -> int:
     sqs = sqs_client()
     pair = check_pair(sqs, dlq_url=dlq_url, queue_url=queue_url)
-    total = pair.dead_letters.visible if not arguments.error_code else None
-    if total is not None and arguments.limit is not None:
-        total = min(total, arguments.limit)
     outcome_unknown = _outcome_unknown(arguments)
-    with render.progress_bar(render.console(sys.stderr), total, dry_run=arguments.dry_run) as advance:
-        result = Redriver(
-            sqs,
-            pair,
-            error_codes=arguments.error_code,
-            limit=arguments.limit,
-            dry_run=arguments.dry_run,
-            pacer=Pacer(arguments.max_per_second),
-            visibility_timeout=arguments.visibility_timeout,
-            on_move=advance,
-            outcome_unknown=outcome_unknown,
-        ).run()
+    result = _pass(sqs, arguments, pair, dry_run=True, outcome_unknown=outcome_unknown)
+    phrases = unmatched(arguments.error_code, result.met) if result.stopped is None else []
+    if phrases:
+        _warn_still_hidden(result.still_hidden, dlq_url)
+        say("; ".join(phrases) + "; nothing moved")
+        return ExitStatus.NO_MATCH
+    selected_poison = poison(move.error_code for move in result.moves)
+    if selected_poison:
+        counts = ", ".join(f"{shown(code)} {count}" for code, count in sorted(selected_poison.items()))
+        verb = "would move" if arguments.dry_run else "moves"
+        say(
+            f"warning: this redrive {verb} poison ({counts}): the worker dead-letters it again unless its cause"
+            " is fixed"
+        )
+    if not arguments.dry_run and result.stopped is None:
+        if result.still_hidden is not None:  # the check could not give them back: they return on their timeout
+            _warn_still_hidden(result.still_hidden, dlq_url)
+            say(f"waiting {result.still_hidden.seconds} s for them before moving")
+            time.sleep(result.still_hidden.seconds)
+        result = _pass(sqs, arguments, pair, dry_run=False, outcome_unknown=outcome_unknown)
     if arguments.json:
         render.print_json(sys.stdout, render.redrive_json(result))
     else:
@@ -192,20 +142,30 @@ def _redrive(arguments: argparse.Namespace, dlq_url: str, queue_url: str) -> int
         for table in render.redrive_tables(result):
             out.print(table)
     _warn_still_hidden(result.still_hidden, dlq_url)
+    return _redrive_status(result)
+
+
+def _redrive_status(result: Redrive) -> int:
     if result.stopped is not None:
-        print(f"{PROG}: {result.stopped.line()}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        say(result.stopped.line())
+        return ExitStatus.BAD_INPUT
     if result.failed:
-        names = ", ".join(move.message_id for move in result.failed)
-        print(f"{PROG}: {len(result.failed)} selected message(s) not moved: {names}", file=sys.stderr)
-        return EXIT_NOT_MOVED
-    return 0
+        names = ", ".join(shown(move.message_id) for move in result.failed)
+        say(f"{len(result.failed)} selected message(s) not moved: {names}")
+        return ExitStatus.NOT_MOVED
+    if result.left_elsewhere:
+        say(
+            f"{result.left_elsewhere} letter(s) of other queues, or of no known queue, stay in the DLQ"
+            f" (not {result.pair.requests.arn}'s)"
+        )
+        return ExitStatus.OTHER_QUEUES
+    return ExitStatus.OK
 
 
 def _outcome_unknown(arguments: argparse.Namespace) -> AttemptedItems | None:
     """The attempted items to clear when OutcomeUnknown letters are to move (``--allow-outcome-unknown``)."""
     if not arguments.allow_outcome_unknown:
-        if OUTCOME_UNKNOWN in arguments.error_code:
+        if WorkerErrorCode.OUTCOME_UNKNOWN in arguments.error_code:
             raise QueueProblem("OutcomeUnknown letters", "NotAllowed", "they move only with --allow-outcome-unknown")
         return None
     table = arguments.idempotency_table or (
@@ -213,17 +173,16 @@ def _outcome_unknown(arguments: argparse.Namespace) -> AttemptedItems | None:
     )
     if table is None:
         raise QueueProblem("OutcomeUnknown letters", "NoTable", "give --idempotency-table NAME or --stack NAME")
-    print(
-        f"{PROG}: warning: OutcomeUnknown letters are sent again: their first call's outcome is unknown and a"
-        " second session may follow (list the candidate sessions first)",
-        file=sys.stderr,
+    say(
+        "warning: OutcomeUnknown letters are sent again: their first call's outcome is unknown and a"
+        " second session may follow (list the candidate sessions first)"
     )
     return AttemptedItems(dynamodb_client(), table)
 
 
 def _warn_still_hidden(still_hidden: StillHidden | None, dlq_url: str) -> None:
     if still_hidden is not None:
-        print(f"{PROG}: {still_hidden.line(dlq_url)}", file=sys.stderr)
+        say(still_hidden.line(dlq_url))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -238,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _report(arguments, dlq_url)
         return _redrive(arguments, dlq_url, queue_url)
     except QueueProblem as problem:
-        print(f"{PROG}: {problem.line()}", file=sys.stderr)
+        say(problem.line())
     except BotoCoreError as error:  # no region or credentials: before any queue is named
-        print(f"{PROG}: AWS SDK: {error_code(error)} ({error})", file=sys.stderr)
-    return EXIT_BAD_INPUT
+        say(f"AWS SDK: {error_code(error)} ({error})")
+    return ExitStatus.BAD_INPUT

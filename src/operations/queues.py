@@ -51,10 +51,15 @@ class QueueInfo:
 
 @dataclass(frozen=True, slots=True)
 class QueuePair:
-    """The DLQ and the request queue whose redrive policy names it."""
+    """The DLQ and the request queue whose redrive policy names it.
+
+    ``sole_source``: SQS lists the request queue as the only queue whose redrive policy names the DLQ, so a
+    letter that names no queue (no ``SourceQueueArn``, no ``DeadLetterQueueSourceArn``) can only be its.
+    """
 
     dead_letters: QueueInfo
     requests: QueueInfo
+    sole_source: bool = False
 
 
 def describe_queue(sqs: SQSClient, url: str) -> QueueInfo:
@@ -96,7 +101,25 @@ def check_pair(sqs: SQSClient, *, dlq_url: str, queue_url: str) -> QueuePair:
         raise QueueProblem(
             f"queue {queue_url}", "NotThisDeadLetterQueue", f"its RedrivePolicy names {named}, not {dead_letters.arn}"
         )
-    return QueuePair(dead_letters=dead_letters, requests=requests)
+    return QueuePair(dead_letters=dead_letters, requests=requests, sole_source=_sole_source(sqs, dlq_url, queue_url))
+
+
+def _queue_path(url: str) -> list[str]:
+    """``[account, name]`` of a queue URL: its identity whatever the host's spelling (legacy or regional)."""
+    return url.rstrip("/").rsplit("/", 2)[-2:]
+
+
+def _sole_source(sqs: SQSClient, dlq_url: str, queue_url: str) -> bool:
+    """Whether ``queue_url`` is the only queue SQS lists for the DLQ (``ListDeadLetterSourceQueues``).
+
+    When the list cannot be read (no ``sqs:ListDeadLetterSourceQueues``), no: a letter naming no queue stays.
+    """
+    try:
+        answer = sqs.list_dead_letter_source_queues(QueueUrl=dlq_url, MaxResults=2)
+    except (ClientError, BotoCoreError):
+        return False
+    sources = answer.get("queueUrls", [])
+    return len(sources) == 1 and "NextToken" not in answer and _queue_path(sources[0]) == _queue_path(queue_url)
 
 
 def stack_queue_urls(cloudformation: CloudFormationClient, stack: str) -> tuple[str, str]:

@@ -8,24 +8,25 @@ the worker makes the same call and gets the same session: a repeat, never a loss
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections import Counter
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from domain.errors import WorkerErrorCode
 from operations.aws import error_code, is_denied
 from operations.copies import CannotCopy, Copy, Source, copy_of
 from operations.letters import DEFAULT_VISIBILITY_SECONDS, Letter, Scan, StillHidden
 from operations.queues import QueuePair, QueueProblem
+from operations.selection import Place, Selection
 from operations.token_items import AttemptedItems
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-OUTCOME_UNKNOWN = WorkerErrorCode.OUTCOME_UNKNOWN.value
 
 # Errors that no other message would escape: the run stops (exit 2) instead of failing every message in turn.
 QUEUE_ERRORS = frozenset(
@@ -67,12 +68,22 @@ class Redrive:
     pair: QueuePair
     dry_run: bool
     moves: list[Move] = field(default_factory=list)
+    met: Counter[tuple[str, Place]] = field(default_factory=Counter)  # every letter met, by (ErrorCode, place)
+    elsewhere: Counter[str | None] = field(default_factory=Counter)  # letters left for other queues, by source
     stopped: QueueProblem | None = None  # the error that ended the run early (exit 2)
     still_hidden: StillHidden | None = None  # letters not moved that the scan could not make visible again
 
     @property
     def failed(self) -> list[Move]:
         return [move for move in self.moves if move.outcome is Outcome.FAILED]
+
+    @property
+    def left_elsewhere(self) -> int:
+        """Letters of other queues, or of no known queue, that stay in the DLQ."""
+        return sum(self.elsewhere.values())
+
+    def count(self, place: Place) -> int:
+        return sum(n for (_, where), n in self.met.items() if where is place)
 
 
 class Pacer:
@@ -99,14 +110,21 @@ class Pacer:
 
 
 def _ends_the_run(error: ClientError | BotoCoreError) -> bool:
-    """AWS unreachable, the caller refused, or the queue itself wrong: no other message would fare better."""
+    """AWS unreachable, the caller refused, or the queue itself wrong: no other message would fare better.
+
+    A request the SDK refuses to send (``ParamValidationError``: this letter's values) is this letter's only.
+    """
     if isinstance(error, BotoCoreError):
-        return True
+        return not isinstance(error, ParamValidationError)
     return is_denied(error) or error_code(error) in QUEUE_ERRORS
 
 
 class Redriver:
-    """Moves the selected letters of ``pair.dead_letters`` to ``pair.requests``."""
+    """Moves the selected letters of ``pair.dead_letters`` to ``pair.requests`` (see :mod:`operations.selection`).
+
+    A dry run reads the whole DLQ (over ``--limit`` too, counted); a run stops reading once ``limit`` letters
+    were selected.
+    """
 
     def __init__(
         self,
@@ -118,55 +136,54 @@ class Redriver:
         dry_run: bool = False,
         pacer: Pacer | None = None,
         visibility_timeout: int = DEFAULT_VISIBILITY_SECONDS,
-        on_move: Callable[[Move], None] = lambda move: None,
+        on_read: Callable[[int], None] = lambda count: None,
         outcome_unknown: AttemptedItems | None = None,
     ) -> None:
         self._sqs = sqs
         self._pair = pair
-        self._codes = frozenset(error_codes)
-        self._limit = limit
+        self._selection = Selection.of(pair, error_codes, limit, allow_outcome_unknown=outcome_unknown is not None)
         self._dry_run = dry_run
         self._pacer = pacer or Pacer(None)
         self._visibility = visibility_timeout
-        self._on_move = on_move
+        self._on_read = on_read
         # OutcomeUnknown letters move only when asked for (their attempted items cleared first): a second
         # session may follow, since the first call's outcome is unknown and the service may have forgotten it.
         self._outcome_unknown = outcome_unknown
 
-    def selects(self, letter: Letter) -> bool:
-        if letter.code == OUTCOME_UNKNOWN and self._outcome_unknown is None:
-            return False
-        return not self._codes or letter.code in self._codes
-
     def run(self) -> Redrive:
-        """Every selected letter once (up to ``limit``); the others stay in the DLQ, untouched but for a receive."""
+        """Every selected letter once; the others stay in the DLQ, untouched but for a receive, visible at the end."""
         result = Redrive(pair=self._pair, dry_run=self._dry_run)
-        scan = Scan(self._sqs, self._pair.dead_letters.url, visibility_timeout=self._visibility)
+        dlq = self._pair.dead_letters
+        scan = Scan(self._sqs, dlq.url, visibility_timeout=self._visibility, expected=dlq.visible)
         try:
-            for letter in self._selected(scan):
-                move, problem = self._move(letter, scan)
-                if move is not None:
-                    result.moves.append(move)
-                    self._on_move(move)
-                if problem is not None:
-                    result.stopped = problem
-                    break
+            self._go_through(scan, result)
         except (ClientError, BotoCoreError) as error:  # a receive failed
             result.stopped = QueueProblem(f"queue {self._pair.dead_letters.url}", error_code(error))
         finally:
             result.still_hidden = scan.release()
         return result
 
-    def _selected(self, scan: Scan) -> Iterator[Letter]:
-        """The selected letters in the order received, at most ``limit``."""
-        count = 0
+    def _go_through(self, scan: Scan, result: Redrive) -> None:
+        selected = 0
+        limit = self._selection.limit
         for batch in scan.batches():
+            self._on_read(len(batch))
             for letter in batch:
-                if self._limit is not None and count >= self._limit:
+                place = self._selection.place(letter, selected)
+                result.met[(letter.code, place)] += 1
+                if place.elsewhere:
+                    result.elsewhere[letter.source_queue_arn] += 1
+                if place is not Place.SELECTED:
+                    continue
+                selected += 1
+                move, problem = self._move(letter, scan)
+                if move is not None:
+                    result.moves.append(move)
+                if problem is not None:
+                    result.stopped = problem
                     return
-                if self.selects(letter):
-                    count += 1
-                    yield letter
+                if not self._dry_run and limit is not None and selected >= limit:
+                    return  # the rest is not even received
 
     def _move(self, letter: Letter, scan: Scan) -> tuple[Move | None, QueueProblem | None]:
         """One letter: its copy sent, then the letter deleted. A problem of a queue as a whole ends the run."""
@@ -176,7 +193,8 @@ class Redriver:
             return Move(letter.message_id, letter.code, Outcome.FAILED, reason=str(error)), None
         if self._dry_run:
             return self._done(letter, copy, Outcome.WOULD_MOVE), None
-        if letter.code == OUTCOME_UNKNOWN and self._outcome_unknown is not None and copy.client_token is not None:
+        clears = self._outcome_unknown is not None and letter.code == WorkerErrorCode.OUTCOME_UNKNOWN
+        if clears and self._outcome_unknown is not None and copy.client_token is not None:
             why = self._outcome_unknown.clear(copy.client_token)
             if why is not None:
                 return self._done(letter, copy, Outcome.FAILED, why), None

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,10 @@ if TYPE_CHECKING:
 
 @dataclass(slots=True)
 class CodeCount:
-    """The dead letters of one ``ErrorCode``; oldest and newest by the request's first enqueue (epoch ms)."""
+    """The dead letters of one ``ErrorCode``; oldest and newest by the request's first enqueue (epoch ms).
+
+    A first enqueue that is not epoch milliseconds of a date is counted in ``invalid`` as it is written.
+    """
 
     error_code: str
     count: int = 0
@@ -29,6 +33,7 @@ class CodeCount:
     with_payment_session_id: int = 0
     first_attempt_oldest: int | None = None  # OutcomeUnknown: the earliest and latest FirstAttemptAt (epoch ms)
     first_attempt_newest: int | None = None
+    invalid: Counter[str] = field(default_factory=Counter)  # first enqueue as written -> letters
 
     @property
     def without_client_token(self) -> int:
@@ -44,6 +49,7 @@ class CodeCount:
             "withClientToken": self.with_client_token,
             "withoutClientToken": self.without_client_token,
             "withPaymentSessionId": self.with_payment_session_id,
+            "invalidFirstEnqueue": [{"value": text, "count": n} for text, n in self.invalid.most_common()],
         }
         if self.first_attempt_oldest is not None:
             out["firstAttemptOldest"] = iso(self.first_attempt_oldest)
@@ -58,16 +64,21 @@ class CodeCount:
         if attempted is not None:
             self.first_attempt_oldest = min(attempted, self.first_attempt_oldest or attempted)
             self.first_attempt_newest = max(attempted, self.first_attempt_newest or attempted)
-        enqueued = letter.first_enqueued
-        if enqueued is not None:
-            self.oldest = enqueued if self.oldest is None else min(self.oldest, enqueued)
-            self.newest = enqueued if self.newest is None else max(self.newest, enqueued)
+        enqueued = letter.first_enqueue
+        if enqueued is None:
+            return
+        if enqueued.millis is None:
+            self.invalid[enqueued.text] += 1
+            return
+        self.oldest = enqueued.millis if self.oldest is None else min(self.oldest, enqueued.millis)
+        self.newest = enqueued.millis if self.newest is None else max(self.newest, enqueued.millis)
 
 
 @dataclass(frozen=True, slots=True)
 class Report:
     queue: QueueInfo  # as SQS counted it before the scan
     counts: list[CodeCount]  # by ErrorCode, most letters first
+    sources: Counter[str | None]  # letters by the queue they came from (None: no queue named)
     still_hidden: StillHidden | None = None  # letters the scan could not make visible again
 
     @property
@@ -101,14 +112,32 @@ def count_by_code(letters: Iterable[Letter]) -> list[CodeCount]:
     return sorted(counts.values(), key=lambda count: (-count.count, count.error_code))
 
 
-def report(sqs: SQSClient, dlq_url: str, *, visibility_timeout: int = DEFAULT_VISIBILITY_SECONDS) -> Report:
-    """Read the whole DLQ without consuming it (see :class:`operations.letters.Scan`) and count it."""
+def report(
+    sqs: SQSClient,
+    dlq_url: str,
+    *,
+    visibility_timeout: int = DEFAULT_VISIBILITY_SECONDS,
+    on_read: Callable[[int], None] = lambda count: None,
+) -> Report:
+    """Read the whole DLQ without consuming it (see :class:`operations.letters.Scan`) and count it.
+
+    ``on_read`` is told how many letters each receive brought (the progress bar).
+    """
     queue = describe_queue(sqs, dlq_url)
-    scan = Scan(sqs, dlq_url, visibility_timeout=visibility_timeout)
+    scan = Scan(sqs, dlq_url, visibility_timeout=visibility_timeout, expected=queue.visible)
+    sources: Counter[str | None] = Counter()
+
+    def read() -> Iterator[Letter]:  # one letter at a time: the bodies are never all in memory
+        for batch in scan.batches():
+            on_read(len(batch))
+            for letter in batch:
+                sources[letter.source_queue_arn] += 1
+                yield letter
+
     try:
-        counts = count_by_code(letter for batch in scan.batches() for letter in batch)
+        counts = count_by_code(read())
     except (ClientError, BotoCoreError) as error:
         raise QueueProblem(f"queue {dlq_url}", error_code(error)) from error
     finally:
         still_hidden = scan.release()  # on a failed receive, the problem is the line the operator reads
-    return Report(queue=queue, counts=counts, still_hidden=still_hidden)
+    return Report(queue=queue, counts=counts, sources=sources, still_hidden=still_hidden)

@@ -31,6 +31,7 @@ class Queues:
             QueueName=f"requests-{name}{suffix}",
             Attributes={"RedrivePolicy": policy, **fifo_attributes, **request_attributes},
         )["QueueUrl"]
+        self.queue_arn = self.arn(self.queue_url)
 
     def arn(self, url: str) -> str:
         return str(self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])

@@ -14,11 +14,15 @@ from tests.support import poll
 BODY = '{"expiryTimeInMinutes": 60}'
 
 
+def lines(ran):
+    """The command's lines on stderr."""
+    return [line for line in ran.err.splitlines() if line.startswith("payment-session-worker")]
+
+
 def the_line(ran):
     """The command's one error line."""
-    lines = [line for line in ran.err.splitlines() if line.startswith("payment-session-worker: ")]
-    assert len(lines) == 1, ran.err
-    return lines[0]
+    (line,) = lines(ran)
+    return line
 
 
 def nothing_moved(queues, letters):
@@ -150,12 +154,15 @@ def checking_iam(moto, run, *argv):
 
 # On AWS sqs:ChangeMessageVisibility covers the batch call; moto asks for the batch's own name.
 RELEASE = ["sqs:ChangeMessageVisibility", "sqs:ChangeMessageVisibilityBatch"]
+# What a redrive reads before it moves: the queues, and the DLQ's sources (a letter naming no queue moves
+# only when the request queue is its DLQ's only source).
+READ = ["sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:ListDeadLetterSourceQueues"]
 
 
 def test_a_missing_permission_stops_the_redrive_naming_the_queue_and_nothing_is_lost(moto, queues, run, monkeypatch):
     # Given an IAM user that may read and delete from SQS but not send, and moto checking IAM
     letters = {queues.dead_letter(BODY, ErrorCode="ThrottlingException") for _ in range(3)}
-    as_operator(moto, monkeypatch, ["sqs:GetQueueAttributes", "sqs:ReceiveMessage", *RELEASE, "sqs:DeleteMessage"])
+    as_operator(moto, monkeypatch, [*READ, *RELEASE, "sqs:DeleteMessage"])
 
     # When the DLQ is redriven with that user's keys
     ran = checking_iam(moto, run, "dlq", "redrive", *queues.urls())
@@ -206,7 +213,7 @@ def test_a_redrive_that_cannot_release_the_letters_it_left_says_so_and_still_mov
     # Given a throttled letter and a poison one, and an IAM user that may move letters but not release one
     moved = queues.dead_letter(BODY, ErrorCode="ThrottlingException")
     left = queues.dead_letter(BODY, ErrorCode="InvalidRequest")
-    allowed = ["sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:SendMessage", "sqs:DeleteMessage"]
+    allowed = [*READ, "sqs:SendMessage", "sqs:DeleteMessage"]
     as_operator(moto, monkeypatch, allowed)
 
     # When that user redrives the throttled letters only
@@ -214,39 +221,60 @@ def test_a_redrive_that_cannot_release_the_letters_it_left_says_so_and_still_mov
         moto, run, "dlq", "redrive", *queues.urls(), "--error-code", "ThrottlingException", "--visibility-timeout", "2"
     )
 
-    # Then the selected letter moves (exit 0), and one warning says the letter left behind stays hidden for 2 s
+    # Then the selected letter moves (exit 0): the check before the move could not give either letter back, so
+    # the command says so and waits the 2 s; then one warning says the letter left behind stays hidden for 2 s
     assert ran.status == 0, ran.err
-    assert the_line(ran) == hidden_warning(queues, 1, 2)
+    assert lines(ran) == [
+        hidden_warning(queues, 2, 2),
+        "payment-session-worker: waiting 2 s for them before moving",
+        hidden_warning(queues, 1, 2),
+    ]
     assert len(queues.receive(queues.queue_url)) == 1
     # And the poison letter is back in the DLQ once its visibility timeout has run out; the moved one is gone
     assert poll(lambda: queues.ids(queues.dlq_url), lambda ids: ids == {left}, timeout=15) == {left}
     assert moved not in queues.ids(queues.dlq_url)
 
 
+REDRIVE = ["dlq", "redrive", "--dlq-url", "u", "--queue-url", "v"]
+
+
 @pytest.mark.parametrize(
-    "argv",
+    ("argv", "line"),
     [
-        ["dlq", "redrive", "--dlq-url", "http://q/dlq"],  # no request queue
-        ["dlq", "redrive", "--stack", "s", "--dlq-url", "http://q/dlq"],  # both ways at once
-        ["dlq", "report"],  # no queue at all
-        ["dlq", "redrive", "--dlq-url", "u", "--queue-url", "v", "--limit", "0"],
-        ["dlq", "redrive", "--dlq-url", "u", "--queue-url", "v", "--max-per-second", "0"],
-        ["dlq", "report", "--dlq-url", "u", "--visibility-timeout", "0"],
-        ["dlq", "purge"],
-        [],
+        (["dlq", "redrive", "--dlq-url", "http://q/dlq"], ": give --stack NAME, or --dlq-url and --queue-url"),
+        (
+            ["dlq", "redrive", "--stack", "s", "--dlq-url", "http://q/dlq"],
+            ": --stack replaces --dlq-url and --queue-url: give one or the other",
+        ),
+        (["dlq", "report"], ": give --stack NAME, or --dlq-url"),
+        ([*REDRIVE, "--limit", "0"], " dlq redrive: argument --limit: a whole number of at least 1, got '0'"),
+        ([*REDRIVE, "--limit", "abc"], " dlq redrive: argument --limit: a whole number of at least 1, got 'abc'"),
+        ([*REDRIVE, "--max-per-second", "0"], " dlq redrive: argument --max-per-second: a number above 0, got '0'"),
+        ([*REDRIVE, "--max-per-second", "x"], " dlq redrive: argument --max-per-second: a number above 0, got 'x'"),
+        (
+            ["dlq", "report", "--dlq-url", "u", "--visibility-timeout", "0"],
+            " dlq report: argument --visibility-timeout: whole seconds from 1 to 43200, got '0'",
+        ),
+        (
+            ["dlq", "purge"],
+            " dlq: argument {report,redrive,candidates}: invalid choice: 'purge'"
+            " (choose from 'report', 'candidates', 'redrive')",
+        ),
+        ([], ": the following arguments are required: {dlq}"),
     ],
 )
-def test_usage_errors_exit_2_before_any_aws_call(run, argv, monkeypatch):
+def test_usage_errors_are_one_line_exit_2_before_any_aws_call(run, argv, line, monkeypatch):
     # Given the SDK pointed where nothing listens (a call would be an EndpointConnectionError, not a usage error)
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
 
     # When the command is called wrongly
     ran = run(*argv)
 
-    # Then argparse's usage error, exit 2
+    # Then one line says what is wrong (no internal name, no usage block) and where help is, exit 2
     assert ran.status == 2
-    assert "usage: payment-session-worker" in ran.err
-    assert "EndpointConnectionError" not in ran.err
+    prog = "payment-session-worker" + line.split(":")[0]
+    assert ran.err == f"payment-session-worker{line} (see {prog} --help)\n"
+    assert ran.out == ""
 
 
 def test_no_region_is_one_line_naming_the_sdk_error(run, monkeypatch):

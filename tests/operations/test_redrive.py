@@ -18,7 +18,7 @@ def worker_letter(queues, body=BODY, code="ThrottlingException", **extra):
         LetterAttribute.ERROR_CODE: code,
         LetterAttribute.ERROR_MESSAGE: "throttled",
         LetterAttribute.SOURCE_MESSAGE_ID: "source-1",
-        LetterAttribute.SOURCE_QUEUE_ARN: "arn:aws:sqs:us-east-1:123456789012:requests",
+        LetterAttribute.SOURCE_QUEUE_ARN: queues.queue_arn,
         LetterAttribute.CLIENT_TOKEN: TOKEN,
         LetterAttribute.ORIGINAL_SENT_TIMESTAMP: "1700000000000",
         **extra,

@@ -46,6 +46,7 @@ def test_report_json_counts_letters_by_error_code_with_oldest_newest_tokens_and_
         "withClientToken": 1,
         "withoutClientToken": 1,
         "withPaymentSessionId": 0,
+        "invalidFirstEnqueue": [],
     }
     assert by_code["EventPublishFailed"]["withPaymentSessionId"] == 1
     assert by_code["(none)"]["count"] == 1
@@ -79,6 +80,7 @@ def test_report_table_shows_each_code_and_the_counts(queues, run):
     assert [cell.strip() for cell in row.strip("│┃ ").split("│")][1:] == [
         "2",
         *["2023-11-14 22:13:20"] * 2,
+        "-",
         "1",
         "1",
         "0",
