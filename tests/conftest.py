@@ -15,6 +15,7 @@ from sandbox.agentcore import PaymentsApiServer
 from sandbox.lambda_context import LambdaContext
 from sandbox.sqs import drain
 from tests.support import (
+    AWS_ENDPOINT_VARIABLES,
     EVENT_SOURCE,
     MANAGER_ARN,
     OTHER_MANAGER_ARN,
@@ -46,13 +47,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 @pytest.fixture(autouse=True)
 def _aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test ever reaches AWS: dummy credentials, one region, Powertools quiet and tracing off."""
-    for name in (
-        "AWS_PROFILE",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_SQS",
-        "AWS_ENDPOINT_URL_EVENTBRIDGE",
-        "AWS_ENDPOINT_URL_DYNAMODB",
-    ):
+    for name in AWS_ENDPOINT_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

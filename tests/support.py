@@ -18,6 +18,14 @@ MANAGER_ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:payment-manager/
 OTHER_MANAGER_ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:payment-manager/partner-manager-k9m8n7p6q5"
 FOREIGN_MANAGER_ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:payment-manager/foreign-manager-z0y9x8w7v6"
 REQUEST_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:payment-session-requests"
+# The SDK variables that could point a test at a real endpoint: every test starts without them.
+AWS_ENDPOINT_VARIABLES = (
+    "AWS_PROFILE",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_SQS",
+    "AWS_ENDPOINT_URL_EVENTBRIDGE",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+)
 EVENT_SOURCE = "payment-session-worker"
 RECORD_TABLE = "payment-session-tokens"  # the idempotency record's table in moto (tests/token_tables.py)
 

@@ -23,7 +23,7 @@ from handlers.settings import Settings
 from sandbox.agentcore import PaymentsApiServer
 from sandbox.soak import NO_FAULTS, Wiring, wire
 from sandbox.sqs import drain
-from tests.support import EVENT_SOURCE, MANAGER_ARN, OTHER_MANAGER_ARN, worker_resources
+from tests.support import AWS_ENDPOINT_VARIABLES, EVENT_SOURCE, MANAGER_ARN, OTHER_MANAGER_ARN, worker_resources
 
 MAX_RECEIVE_COUNT: Final = 5
 
@@ -78,13 +78,7 @@ class FuzzEnvironment:
 def fuzz_environment(payments_server: PaymentsApiServer) -> Iterator[FuzzEnvironment]:
     """Module-scoped, so that hypothesis runs every example against one environment."""
     with pytest.MonkeyPatch.context() as patch, mock_aws():
-        for name in (
-            "AWS_PROFILE",
-            "AWS_ENDPOINT_URL",
-            "AWS_ENDPOINT_URL_SQS",
-            "AWS_ENDPOINT_URL_EVENTBRIDGE",
-            "AWS_ENDPOINT_URL_DYNAMODB",
-        ):
+        for name in AWS_ENDPOINT_VARIABLES:
             patch.delenv(name, raising=False)
         for name, value in {
             "AWS_ACCESS_KEY_ID": "testing",
