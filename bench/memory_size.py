@@ -29,7 +29,7 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 SIZES = (256, 512, 1024, 1769, 3008)
 # AWS Lambda prices, US East (N. Virginia), arm64, first tier (the first 7.5 billion GB-seconds a month), from
@@ -109,10 +109,28 @@ def recorded(path: Path = RECORDED) -> dict[str, Any]:
 
 
 def run(stack: Any, repeats: int) -> list[Any]:
+    """Every size of ``SIZES`` measured at its CPU share, the table, and the rule's choice (recorded)."""
+    from bench.common import Section
+
+    rows, shares = _measure(stack, repeats)
+    size, why = recommend(rows)
+    record(rows, size)
+    lines = [
+        _table(rows),
+        "",
+        "CPU shares: " + "; ".join(shares),
+        f"prices: ${PRICE_PER_GB_SECOND} per GB-s, ${PRICE_PER_REQUEST * 1_000_000:.2f} per 1M requests, "
+        f"as of {PRICES_AS_OF}; a request is one 10-record batch at the API's 100 ms",
+        f"recommended MemorySize: {size} MB ({why})",
+    ]
+    return [Section(title="MemorySize: the worker at Lambda's CPU shares", lines=lines, data={"rows": rows})]
+
+
+def _measure(stack: Any, repeats: int) -> tuple[list[dict[str, Any]], list[str]]:
+    """One row a size (medians and every sample), and each size's CPU share as emulated."""
     from bench.batch_latency import batch_samples
     from bench.cold_start import sample_kinds
-    from bench.common import Section, median, text_table
-    from bench.cpu_share import CpuShare, vcpus
+    from bench.cpu_share import CpuShare
 
     deployment = stack.deployment
     cold_kinds = {
@@ -127,69 +145,74 @@ def run(stack: Any, repeats: int) -> list[Any]:
             cold = sample_kinds(stack, share, cold_kinds, max(5, repeats // 2))
             batches = batch_samples(stack, share, batch_kinds, repeats)
             shares.append(f"{memory_mb} MB = {share.describe()}")
-        cold_samples = [s["total_ms"] for s in cold["worker"]]
-        cold_cpu = [s["cpu_ms"] for s in cold["worker"]]
-        bare_samples = [s["total_ms"] for s in cold["bare"]]
-        row: dict[str, Any] = {
-            "memory_mb": memory_mb,
-            "cold_ms": median(cold_samples),
-            "bare_cold_ms": median(bare_samples),
-            "batch_10_ms": median(batches["10"]),
-            "batch_100_ms": median(batches["100"]),
-            "cold_cpu_ms": median(cold_cpu),
-            "samples": {
-                "cold_ms": cold_samples,
-                "cold_cpu_ms": cold_cpu,
-                "bare_cold_ms": bare_samples,
-                "batch_10_ms": batches["10"],
-                "batch_100_ms": batches["100"],
-            },
-        }
-        row["cost"] = cost_per_million(memory_mb, row["batch_10_ms"])
-        row["cold_cost"] = duration_cost(memory_mb, row["cold_ms"])
-        rows.append(row)
+        rows.append(_row(memory_mb, cold, batches))
+    return rows, shares
 
-    header = [
-        "MemorySize",
-        "vCPU",
-        "cold start (min-max)",
-        "bare boto3",
-        "ratio",
-        "10 records (min-max)",
-        "100 records, 50 at once",
-        "$ per 1M requests",
-        "$ per cold start",
-    ]
 
-    def spread(r: dict[str, Any], key: str) -> str:
-        values = r["samples"][key]
-        return f"{r[key]:.0f} ms ({min(values):.0f}-{max(values):.0f})"
+def _row(memory_mb: int, cold: dict[str, Any], batches: dict[str, list[float]]) -> dict[str, Any]:
+    """One size's figures: the medians, their samples, and what a million requests and a cold start cost."""
+    from bench.common import median
 
-    table = [
+    samples: dict[str, list[float]] = {
+        "cold_ms": [s["total_ms"] for s in cold["worker"]],
+        "cold_cpu_ms": [s["cpu_ms"] for s in cold["worker"]],
+        "bare_cold_ms": [s["total_ms"] for s in cold["bare"]],
+        "batch_10_ms": batches["10"],
+        "batch_100_ms": batches["100"],
+    }
+    row: dict[str, Any] = {
+        "memory_mb": memory_mb,
+        "cold_ms": median(samples["cold_ms"]),
+        "bare_cold_ms": median(samples["bare_cold_ms"]),
+        "batch_10_ms": median(samples["batch_10_ms"]),
+        "batch_100_ms": median(samples["batch_100_ms"]),
+        "cold_cpu_ms": median(samples["cold_cpu_ms"]),
+        "samples": samples,
+    }
+    row["cost"] = cost_per_million(memory_mb, row["batch_10_ms"])
+    row["cold_cost"] = duration_cost(memory_mb, row["cold_ms"])
+    return row
+
+
+_HEADER: Final = [
+    "MemorySize",
+    "vCPU",
+    "cold start (min-max)",
+    "bare boto3",
+    "ratio",
+    "10 records (min-max)",
+    "100 records, 50 at once",
+    "$ per 1M requests",
+    "$ per cold start",
+]
+
+
+def _spread(row: dict[str, Any], key: str) -> str:
+    values = row["samples"][key]
+    return f"{row[key]:.0f} ms ({min(values):.0f}-{max(values):.0f})"
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    from bench.common import text_table
+    from bench.cpu_share import vcpus
+
+    return text_table(
+        _HEADER,
         [
-            f"{r['memory_mb']} MB",
-            f"{vcpus(r['memory_mb']):.2f}",
-            spread(r, "cold_ms"),
-            f"{r['bare_cold_ms']:.0f} ms",
-            f"{r['cold_ms'] / r['bare_cold_ms']:.2f}x",
-            spread(r, "batch_10_ms"),
-            f"{r['batch_100_ms']:.0f} ms",
-            f"{r['cost']:.2f}",
-            f"{r['cold_cost']:.7f}",
-        ]
-        for r in rows
-    ]
-    size, why = recommend(rows)
-    record(rows, size)
-    lines = [
-        text_table(header, table),
-        "",
-        "CPU shares: " + "; ".join(shares),
-        f"prices: ${PRICE_PER_GB_SECOND} per GB-s, ${PRICE_PER_REQUEST * 1_000_000:.2f} per 1M requests, "
-        f"as of {PRICES_AS_OF}; a request is one 10-record batch at the API's 100 ms",
-        f"recommended MemorySize: {size} MB ({why})",
-    ]
-    return [Section(title="MemorySize: the worker at Lambda's CPU shares", lines=lines, data={"rows": rows})]
+            [
+                f"{r['memory_mb']} MB",
+                f"{vcpus(r['memory_mb']):.2f}",
+                _spread(r, "cold_ms"),
+                f"{r['bare_cold_ms']:.0f} ms",
+                f"{r['cold_ms'] / r['bare_cold_ms']:.2f}x",
+                _spread(r, "batch_10_ms"),
+                f"{r['batch_100_ms']:.0f} ms",
+                f"{r['cost']:.2f}",
+                f"{r['cold_cost']:.7f}",
+            ]
+            for r in rows
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -346,6 +346,20 @@ def _report(
     out: IO[str],
     refused_id: str | None = None,
 ) -> None:
+    _report_samples(samples, sample_ids, fates, out, refused_id)
+    _report_totals(sandbox, fates, out)
+    _report_events(sandbox, names, out)
+    _report_dead_letters(sandbox, names, out)
+
+
+def _report_samples(
+    samples: Sequence[Sample],
+    sample_ids: Sequence[str],
+    fates: Mapping[str, Fate],
+    out: IO[str],
+    refused_id: str | None,
+) -> None:
+    """What became of each sample request of ``events/`` (and of the request whose event was refused)."""
     out.write("\nSample requests (events/*.json)\n")
     rows = [["sample", "request", "receives", "outcome", "detail"]]
     for message_id, sample in zip(sample_ids, samples, strict=True):
@@ -365,6 +379,9 @@ def _report(
         )
     print_table(out, rows[0], rows[1:])
 
+
+def _report_totals(sandbox: Sandbox, fates: Mapping[str, Fate], out: IO[str]) -> None:
+    """Outcomes of everything sent, the payments API's counters and the event source's invocations."""
     everything = list(fates.values())
     outcomes = Counter(f.outcome or "in flight" for f in everything)
     retried = [f for f in everything if f.handed_back]
@@ -391,6 +408,9 @@ def _report(
     whole = sum(1 for i in invocations if i.error)
     out.write(f"  event source: {len(invocations)} invocations, {whole} handed back whole\n")
 
+
+def _report_events(sandbox: Sandbox, names: Mapping[str, str], out: IO[str]) -> None:
+    """The events a subscriber received, by kind, and those of the samples."""
     events = sandbox.tap.events
     out.write(f"\nPublished events ({len(events)}, as a subscriber of {sandbox.stack.bus_name} receives them)\n")
     kinds = Counter(
@@ -423,6 +443,9 @@ def _report(
         out.write("  events of the samples:\n")
         print_table(out, rows[0], rows[1:], indent=4)
 
+
+def _report_dead_letters(sandbox: Sandbox, names: Mapping[str, str], out: IO[str]) -> None:
+    """The DLQ by ErrorCode, and each letter (its body cut short)."""
     letters = sandbox.dead_letters.messages
     out.write(f"\nDead-letter queue ({len(letters)} messages)\n")
     by_code = Counter(letter.error_code or "(moved by the redrive policy)" for letter in letters)

@@ -202,51 +202,17 @@ def describe_stack(
         body = cloudformation.get_template(StackName=stack_name)["TemplateBody"]
         template = json.loads(body) if isinstance(body, str) else body
     assert template is not None
-    summaries: list[dict[str, Any]] = []
-    paginator = cloudformation.get_paginator("list_stack_resources")
-    for page in paginator.paginate(StackName=stack_name):
-        summaries.extend(page["StackResourceSummaries"])
-    resources = {
-        s["LogicalResourceId"]: StackResource(
-            s["LogicalResourceId"], s["ResourceType"], s.get("PhysicalResourceId", "")
-        )
-        for s in summaries
-    }
-
+    resources = _stack_resources(cloudformation, stack_name)
     sqs = client("sqs", endpoint_url, region)
     queues = {
         r.logical_id: _queue_info(sqs, r.logical_id, r.physical_id)
         for r in resources.values()
         if r.resource_type == "AWS::SQS::Queue"
     }
-
     mapping_id, function_id, _queue_id = find_sqs_event_source(template)
     lambda_client = client("lambda", endpoint_url, region)
-    configuration = lambda_client.get_function_configuration(FunctionName=resources[function_id].physical_id)
-    function = FunctionInfo(
-        logical_id=function_id,
-        name=configuration["FunctionName"],
-        arn=configuration["FunctionArn"],
-        handler=configuration["Handler"],
-        runtime=configuration.get("Runtime", ""),
-        timeout=int(configuration.get("Timeout", 3)),
-        memory_size=int(configuration.get("MemorySize", 128)),
-        environment={k: str(v) for k, v in (configuration.get("Environment") or {}).get("Variables", {}).items()},
-        code_dir=(code_dirs or {}).get(function_id),
-    )
-    mapping = lambda_client.get_event_source_mapping(UUID=resources[mapping_id].physical_id)
-    mapping_metadata = template["Resources"][mapping_id].get("Metadata") or {}
-    event_source = EventSourceMappingInfo(
-        logical_id=mapping_id,
-        uuid=mapping["UUID"],
-        queue_arn=mapping["EventSourceArn"],
-        batch_size=int(mapping.get("BatchSize", 10)),
-        maximum_batching_window=int(mapping.get("MaximumBatchingWindowInSeconds", 0)),
-        function_response_types=tuple(mapping.get("FunctionResponseTypes") or ()),
-        maximum_concurrency=(mapping.get("ScalingConfig") or {}).get("MaximumConcurrency"),
-        enabled_in_template=str(mapping_metadata.get(TEMPLATE_ENABLED_KEY, True)).lower() != "false",
-    )
-
+    function = _function_info(lambda_client, function_id, resources[function_id].physical_id, code_dirs)
+    event_source = _event_source_info(lambda_client, mapping_id, resources[mapping_id].physical_id, template)
     bus_name = function.environment.get("EVENT_BUS_NAME", "default")
     bus = client("events", endpoint_url, region).describe_event_bus(Name=bus_name)
     return DeployedStack(
@@ -263,4 +229,54 @@ def describe_stack(
         bus_name=bus["Name"],
         bus_arn=bus["Arn"],
         notes=notes,
+    )
+
+
+def _stack_resources(cloudformation: Any, stack_name: str) -> dict[str, StackResource]:
+    """Every resource of the stack, by logical ID."""
+    summaries: list[dict[str, Any]] = []
+    paginator = cloudformation.get_paginator("list_stack_resources")
+    for page in paginator.paginate(StackName=stack_name):
+        summaries.extend(page["StackResourceSummaries"])
+    return {
+        s["LogicalResourceId"]: StackResource(
+            s["LogicalResourceId"], s["ResourceType"], s.get("PhysicalResourceId", "")
+        )
+        for s in summaries
+    }
+
+
+def _function_info(
+    lambda_client: Any, logical_id: str, physical_id: str, code_dirs: Mapping[str, Path] | None
+) -> FunctionInfo:
+    """The function as Lambda (moto) has it configured, with its local code directory."""
+    configuration = lambda_client.get_function_configuration(FunctionName=physical_id)
+    return FunctionInfo(
+        logical_id=logical_id,
+        name=configuration["FunctionName"],
+        arn=configuration["FunctionArn"],
+        handler=configuration["Handler"],
+        runtime=configuration.get("Runtime", ""),
+        timeout=int(configuration.get("Timeout", 3)),
+        memory_size=int(configuration.get("MemorySize", 128)),
+        environment={k: str(v) for k, v in (configuration.get("Environment") or {}).get("Variables", {}).items()},
+        code_dir=(code_dirs or {}).get(logical_id),
+    )
+
+
+def _event_source_info(
+    lambda_client: Any, logical_id: str, uuid: str, template: Mapping[str, Any]
+) -> EventSourceMappingInfo:
+    """The SQS event source mapping as Lambda (moto) has it, and whether the template enables it."""
+    mapping = lambda_client.get_event_source_mapping(UUID=uuid)
+    metadata = template["Resources"][logical_id].get("Metadata") or {}
+    return EventSourceMappingInfo(
+        logical_id=logical_id,
+        uuid=mapping["UUID"],
+        queue_arn=mapping["EventSourceArn"],
+        batch_size=int(mapping.get("BatchSize", 10)),
+        maximum_batching_window=int(mapping.get("MaximumBatchingWindowInSeconds", 0)),
+        function_response_types=tuple(mapping.get("FunctionResponseTypes") or ()),
+        maximum_concurrency=(mapping.get("ScalingConfig") or {}).get("MaximumConcurrency"),
+        enabled_in_template=str(metadata.get(TEMPLATE_ENABLED_KEY, True)).lower() != "false",
     )

@@ -22,7 +22,7 @@ from sandbox.soak.report import SoakReport, account_requests, tenant_drain_times
 from sandbox.soak.scenarios import SoakOptions
 from sandbox.soak.workload import Request, build_requests, script_fates
 from sandbox.sqs import OutgoingMessage, drain, queue_depth, send_messages
-from sandbox.stack import deploy_stack
+from sandbox.stack import DeployedStack, deploy_stack
 from sandbox.tap import EventTap
 from sandbox.worker import load_settings, real_handler, use_dependencies
 
@@ -126,128 +126,190 @@ def _fix(api: PaymentsApiServer, wiring: Wiring, faults: InvocationFaults) -> No
     faults.off()
 
 
+@dataclasses.dataclass
+class _Run:
+    """What one soak has set up and seen so far, phase by phase."""
+
+    options: SoakOptions
+    out: IO[str]
+    started: float
+    endpoint: str
+    api: PaymentsApiServer
+    deployed: DeployedStack
+    worker_receives: int
+    queue_receives: int
+    # Set by _start_workers:
+    sqs: Any = dataclasses.field(init=False)
+    requests: list[Request] = dataclasses.field(init=False)
+    faults: InvocationFaults = dataclasses.field(init=False)
+    source: SqsEventSource = dataclasses.field(init=False)
+    wiring: Wiring = dataclasses.field(init=False)
+    watch: _Watch = dataclasses.field(init=False)
+    notes: list[str] = dataclasses.field(default_factory=list)
+    drained: bool = False
+    drain_seconds: float | None = None
+    fed_at_epoch: float = 0.0
+    first_phase_events: list[tuple[float, dict[str, Any]]] = dataclasses.field(default_factory=list)
+    redriven: int = 0
+    derived: int = 0
+    rounds: int = 0
+    redriven_tokens: set[str] = dataclasses.field(default_factory=set)
+    poison_letters: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+    def say(self, line: str) -> None:
+        self.out.write(f"  {line}\n")
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+
 def run_soak(options: SoakOptions, out: IO[str] | None = None, *, aws_endpoint: str | None = None) -> SoakReport:
     """Run one soak; ``aws_endpoint`` reuses a running moto (a stack of its own is deployed into it)."""
-    out = out or sys.stdout
-    started = time.monotonic()
     rng = random.Random(options.seed)
-    notes: list[str] = []
     with ExitStack() as stack:
-        endpoint = aws_endpoint or stack.enter_context(MotoServer()).endpoint_url
-        api_faults = dataclasses.replace(options.api_faults, seed=options.seed)
-        api = stack.enter_context(PaymentsApiServer(faults=api_faults))
-        deployed = deploy_stack(endpoint, options.stack)
-        worker_receives = int(deployed.function.environment.get("MAX_RECEIVE_COUNT", "5"))
-        policy = deployed.request_queue.redrive_policy
-        queue_receives = policy.max_receive_count if policy else worker_receives
-        out.write(f"soak: {options.command()}; stack deployed at {time.monotonic() - started:.0f} s\n")
-        out.write(
-            f"  MAX_RECEIVE_COUNT {worker_receives}, the request queue's redrive maxReceiveCount {queue_receives}\n"
-        )
-        for note in deployed.notes:
-            out.write(f"  stack: {note}\n")
-        tap = stack.enter_context(EventTap(deployed))
-        sqs = client("sqs", endpoint, deployed.region)
-        requests = build_requests(
-            options.requests,
-            options.seed,
-            poison_share=options.poison_share,
-            own_source=deployed.event_source_name,
-            mix=options.mix,
-            groups=options.groups,
-            tenants=options.tenants,
-            noisy_share=options.noisy_share,
+        run = _deploy(stack, options, out or sys.stdout, aws_endpoint)
+        _start_workers(stack, run, rng)
+        _send_requests(run)
+        _redrive_until_done(run)
+        if not run.drained:
+            run.notes.append(f"the request queue did not drain within {options.phase_timeout:.0f} s")
+        leftovers = run.poison_letters + drain(run.sqs, run.deployed.dead_letter_queue.url)  # stay dead-lettered
+        queue_left = run.source.queue_depth()
+        queue_left["invocations running"] = run.source.in_flight
+        run.watch.read()
+        snapshot = run.api.snapshot()
+        invocations: list[Invocation] = run.source.invocations
+    return _report(run, leftovers, queue_left, snapshot, invocations)
+
+
+def _deploy(stack: ExitStack, options: SoakOptions, out: IO[str], aws_endpoint: str | None) -> _Run:
+    """moto (unless one runs), the fake payments API with the scenario's faults, and the template's stack."""
+    started = time.monotonic()
+    endpoint = aws_endpoint or stack.enter_context(MotoServer()).endpoint_url
+    api_faults = dataclasses.replace(options.api_faults, seed=options.seed)
+    api = stack.enter_context(PaymentsApiServer(faults=api_faults))
+    deployed = deploy_stack(endpoint, options.stack)
+    worker_receives = int(deployed.function.environment.get("MAX_RECEIVE_COUNT", "5"))
+    policy = deployed.request_queue.redrive_policy
+    queue_receives = policy.max_receive_count if policy else worker_receives
+    run = _Run(options, out, started, endpoint, api, deployed, worker_receives, queue_receives)
+    out.write(f"soak: {options.command()}; stack deployed at {run.elapsed():.0f} s\n")
+    run.say(f"MAX_RECEIVE_COUNT {worker_receives}, the request queue's redrive maxReceiveCount {queue_receives}")
+    for note in deployed.notes:
+        run.say(f"stack: {note}")
+    return run
+
+
+def _start_workers(stack: ExitStack, run: _Run, rng: random.Random) -> None:
+    """The event source, then the soak's wiring (the function's environment is in place once it started)."""
+    options, deployed = run.options, run.deployed
+    tap = stack.enter_context(EventTap(deployed))
+    run.sqs = client("sqs", run.endpoint, deployed.region)
+    run.requests = build_requests(
+        options.requests,
+        options.seed,
+        poison_share=options.poison_share,
+        own_source=deployed.event_source_name,
+        mix=options.mix,
+        groups=options.groups,
+        tenants=options.tenants,
+        noisy_share=options.noisy_share,
+    )
+    run.faults = InvocationFaults(
+        real_handler,
+        short_deadline=options.short_deadline_rate,
+        lost=options.lost_invocation_rate,
+        rng=random.Random(rng.random()),
+    )
+    sink = stack.enter_context(_function_output(options.function_log))
+    run.source = SqsEventSource(
+        deployed, payments_endpoint=run.api.endpoint_url, pollers=options.pollers, handler=run.faults, output=sink
+    )
+    run.source.start()
+    stack.callback(run.source.stop)
+    run.wiring = wire(load_settings(), payments_client=options.payments_client, seed=options.seed)
+    run.wiring.publisher.injector.faults = options.publisher_faults
+    run.wiring.dead_letters.injector.faults = options.dead_letter_faults
+    use_dependencies(run.wiring.dependencies)
+    run.faults.open()
+    run.watch = _Watch(run.source, tap, run.out)
+
+
+def _send_requests(run: _Run) -> None:
+    """The first phase: every request sent (each one's fate scripted first), then the queue drained."""
+    options = run.options
+
+    def script(chunk: Sequence[Request]) -> None:
+        script_fates(
+            run.api,
+            run.wiring,
+            chunk,
+            worker_receives=run.worker_receives,
+            queue_receives=run.queue_receives,
+            attempts_per_receive=options.payments_client.total_max_attempts,
+            slow_ms=options.slow_answer_ms,
         )
 
-        # The event source, then the soak's wiring (the function's environment is in place once it started).
-        faults = InvocationFaults(
-            real_handler,
-            short_deadline=options.short_deadline_rate,
-            lost=options.lost_invocation_rate,
-            rng=random.Random(rng.random()),
-        )
-        sink = stack.enter_context(_function_output(options.function_log))
-        source = SqsEventSource(
-            deployed, payments_endpoint=api.endpoint_url, pollers=options.pollers, handler=faults, output=sink
-        )
-        source.start()
-        stack.callback(source.stop)
-        wiring = wire(load_settings(), payments_client=options.payments_client, seed=options.seed)
-        wiring.publisher.injector.faults = options.publisher_faults
-        wiring.dead_letters.injector.faults = options.dead_letter_faults
-        use_dependencies(wiring.dependencies)
-        faults.open()
+    fed_at, run.fed_at_epoch = time.monotonic(), time.time()
+    sent = feed(
+        run.watch,
+        run.sqs,
+        run.deployed.request_queue.url,
+        run.requests,
+        script=script,
+        seed=options.seed,
+        fifo=options.fifo,
+        max_backlog=options.max_backlog,
+        timeout=options.phase_timeout,
+    )
+    if not sent:
+        run.notes.append(f"the workers took no request for {options.phase_timeout:.0f} s: sending stopped")
+    run.drained = sent and run.watch.drain(options.phase_timeout, "requests")
+    run.drain_seconds = time.monotonic() - fed_at if run.drained else None
+    run.first_phase_events = list(run.watch.events)
+    run.say(f"requests sent, queue {'drained' if run.drained else 'NOT drained'} at {run.elapsed():.0f} s")
 
-        def script(chunk: Sequence[Request]) -> None:
-            script_fates(
-                api,
-                wiring,
-                chunk,
-                worker_receives=worker_receives,
-                queue_receives=queue_receives,
-                attempts_per_receive=options.payments_client.total_max_attempts,
-                slow_ms=options.slow_answer_ms,
-            )
 
-        watch = _Watch(source, tap, out)
-        fed_at, fed_at_epoch = time.monotonic(), time.time()
-        sent = feed(
-            watch,
-            sqs,
-            deployed.request_queue.url,
-            requests,
-            script=script,
-            seed=options.seed,
-            fifo=options.fifo,
-            max_backlog=options.max_backlog,
-            timeout=options.phase_timeout,
-        )
-        if not sent:
-            notes.append(f"the workers took no request for {options.phase_timeout:.0f} s: sending stopped")
-        drained = sent and watch.drain(options.phase_timeout, "requests")
-        drain_seconds = time.monotonic() - fed_at if drained else None
-        first_phase_events = list(watch.events)
-        out.write(
-            f"  requests sent, queue {'drained' if drained else 'NOT drained'} at {time.monotonic() - started:.0f} s\n"
-        )
-        operator = Operator(endpoint, deployed.name, deployed.region)
-        redriven = derived = rounds = 0
-        redriven_tokens: set[str] = set()
-        poison_letters: list[dict[str, Any]] = []
-        for round_number in range(1, options.max_redrive_rounds + 1):
-            if not drained:
-                break
-            if round_number == (1 if options.fixed_before_redrive else 2):
-                _fix(api, wiring, faults)
-            try:
-                moved = redrive_round(operator)
-            except CommandFailed as error:
-                notes.append(f"payment-session-worker failed: {error}")
-                break
-            if not moved.moved:
-                # Nothing more to move: the operator deletes the poison, which may uncover more (FIFO).
-                deleted = delete_poison(sqs, deployed.dead_letter_queue.url)
-                poison_letters += deleted
-                out.write(f"  poison deleted from the DLQ: {len(deleted)}\n")
-                if deleted and queue_depth(sqs, deployed.dead_letter_queue.url)["visible"]:
-                    continue
-                break
-            rounds += 1
-            redriven += moved.moved
-            redriven_tokens |= moved.tokens
-            derived += moved.derived
-            out.write(f"  redrive {round_number}: {moved.line()}\n")
-            drained = watch.drain(options.phase_timeout, f"redrive {round_number}")
-            out.write(f"  redrive {round_number} drained at {time.monotonic() - started:.0f} s\n")
-        if not drained:
-            notes.append(f"the request queue did not drain within {options.phase_timeout:.0f} s")
-        leftovers = poison_letters + drain(sqs, deployed.dead_letter_queue.url)  # these stay dead-lettered
-        queue_left = source.queue_depth()
-        queue_left["invocations running"] = source.in_flight
-        watch.read()
-        snapshot = api.snapshot()
-        invocations: list[Invocation] = source.invocations
+def _redrive_until_done(run: _Run) -> None:
+    """The operator's rounds: fix the faults, redrive with the command, delete the poison, until nothing moves."""
+    options = run.options
+    operator = Operator(run.endpoint, run.deployed.name, run.deployed.region)
+    dlq_url = run.deployed.dead_letter_queue.url
+    for round_number in range(1, options.max_redrive_rounds + 1):
+        if not run.drained:
+            break
+        if round_number == (1 if options.fixed_before_redrive else 2):
+            _fix(run.api, run.wiring, run.faults)
+        try:
+            moved = redrive_round(operator)
+        except CommandFailed as error:
+            run.notes.append(f"payment-session-worker failed: {error}")
+            break
+        if not moved.moved:
+            # Nothing more to move: the operator deletes the poison, which may uncover more (FIFO).
+            deleted = delete_poison(run.sqs, dlq_url)
+            run.poison_letters += deleted
+            run.say(f"poison deleted from the DLQ: {len(deleted)}")
+            if deleted and queue_depth(run.sqs, dlq_url)["visible"]:
+                continue
+            break
+        run.rounds += 1
+        run.redriven += moved.moved
+        run.redriven_tokens |= moved.tokens
+        run.derived += moved.derived
+        run.say(f"redrive {round_number}: {moved.line()}")
+        run.drained = run.watch.drain(options.phase_timeout, f"redrive {round_number}")
+        run.say(f"redrive {round_number} drained at {run.elapsed():.0f} s")
 
+
+def _report(
+    run: _Run,
+    leftovers: list[dict[str, Any]],
+    queue_left: dict[str, int],
+    snapshot: dict[str, Any],
+    invocations: list[Invocation],
+) -> SoakReport:
+    options, requests, watch, wiring = run.options, run.requests, run.watch, run.wiring
     return SoakReport(
         scenario=options.scenario,
         command=options.command(),
@@ -262,7 +324,7 @@ def run_soak(options: SoakOptions, out: IO[str] | None = None, *, aws_endpoint: 
             calls_by_token=snapshot["calls_by_client_token"],
             events=watch.events,
             dead_letters=leftovers,
-            redriven_tokens=redriven_tokens,
+            redriven_tokens=run.redriven_tokens,
             fifo=options.fifo,
         ),
         queue_left=queue_left,
@@ -276,17 +338,19 @@ def run_soak(options: SoakOptions, out: IO[str] | None = None, *, aws_endpoint: 
         whole_batches_handed_back=sum(1 for i in invocations if i.error is not None),
         invocations=len(invocations),
         events=len(watch.events),
-        redriven=redriven,
-        derived_tokens=derived,
-        redrive_rounds=rounds,
+        redriven=run.redriven,
+        derived_tokens=run.derived,
+        redrive_rounds=run.rounds,
         publisher=wiring.publisher.injector.counts,
         dead_letter_sends=wiring.dead_letters.injector.counts,
         refused_events=wiring.publisher.refusals.refused,
         refused_letters=wiring.dead_letters.refusals.refused,
-        invocation_faults=faults.counts,
-        duration=time.monotonic() - started,
+        invocation_faults=run.faults.counts,
+        duration=run.elapsed(),
         fifo=options.fifo,
-        drain_seconds=drain_seconds,
-        tenant_drain=tenant_drain_times(requests, first_phase_events, since=fed_at_epoch) if options.tenants else {},
-        notes=notes,
+        drain_seconds=run.drain_seconds,
+        tenant_drain=(
+            tenant_drain_times(requests, run.first_phase_events, since=run.fed_at_epoch) if options.tenants else {}
+        ),
+        notes=run.notes,
     )

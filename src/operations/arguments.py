@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Final, NoReturn
 
 from operations.letters import DEFAULT_VISIBILITY_SECONDS, MAX_VISIBILITY_SECONDS, NO_ERROR_CODE
@@ -91,7 +92,44 @@ def _epilog(examples: str, statuses: tuple[ExitStatus, ...]) -> str:
     return f"{examples}\n\nexit status:\n{status_table(statuses)}"
 
 
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One ``dlq`` command as ``--help`` shows it: its one-line help, its description, examples and exit statuses."""
+
+    name: str
+    help: str
+    description: str
+    examples: str
+    statuses: tuple[ExitStatus, ...]
+
+
+COMMANDS: Final = (
+    Command(
+        "report",
+        "the dead letters counted by ErrorCode; reads the DLQ, consumes nothing",
+        REPORT_DESCRIPTION,
+        REPORT_EXAMPLES,
+        REPORT_STATUSES,
+    ),
+    Command(
+        "candidates",
+        "the payment sessions that may answer each OutcomeUnknown letter (ListPaymentSessions)",
+        CANDIDATES_DESCRIPTION,
+        CANDIDATES_EXAMPLES,
+        REPORT_STATUSES,
+    ),
+    Command(
+        "redrive",
+        "move dead letters back to the request queue, token and age kept",
+        REDRIVE_DESCRIPTION,
+        REDRIVE_EXAMPLES,
+        REDRIVE_STATUSES,
+    ),
+)
+
+
 def parser() -> argparse.ArgumentParser:
+    """``payment-session-worker dlq {report,candidates,redrive}``, each with its options."""
     root = Parser(
         prog=PROG,
         description="Operate the payment-session-worker's queues (CONTRACT section 8).",
@@ -100,7 +138,25 @@ def parser() -> argparse.ArgumentParser:
     groups = root.add_subparsers(dest="group", required=True, metavar="{dlq}")
     dlq = groups.add_parser("dlq", help="the dead-letter queue", description="Read or redrive the DLQ.")
     commands = dlq.add_subparsers(dest="command", required=True, metavar="{report,redrive,candidates}")
+    common = _common_options()
+    made = {
+        command.name: commands.add_parser(
+            command.name,
+            parents=[common],
+            help=command.help,
+            description=command.description,
+            epilog=_epilog(command.examples, command.statuses),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        for command in COMMANDS
+    }
+    _candidates_options(made["candidates"])
+    _redrive_options(made["redrive"])
+    return root
 
+
+def _common_options() -> Parser:
+    """What every command takes: where the DLQ is, how long a read letter stays hidden, JSON or tables."""
     common = Parser(add_help=False)
     common.add_argument("--stack", metavar="NAME", help="read the queue URLs from this stack's outputs")
     common.add_argument("--dlq-url", metavar="URL", help="the dead-letter queue")
@@ -113,24 +169,10 @@ def parser() -> argparse.ArgumentParser:
         f" back (default {DEFAULT_VISIBILITY_SECONDS}; a large DLQ adds twice the scan's expected remaining time)",
     )
     common.add_argument("--json", action="store_true", help="print JSON for scripts instead of tables")
+    return common
 
-    formatter = argparse.RawDescriptionHelpFormatter
-    commands.add_parser(
-        "report",
-        parents=[common],
-        help="the dead letters counted by ErrorCode; reads the DLQ, consumes nothing",
-        description=REPORT_DESCRIPTION,
-        epilog=_epilog(REPORT_EXAMPLES, REPORT_STATUSES),
-        formatter_class=formatter,
-    )
-    candidates = commands.add_parser(
-        "candidates",
-        parents=[common],
-        help="the payment sessions that may answer each OutcomeUnknown letter (ListPaymentSessions)",
-        description=CANDIDATES_DESCRIPTION,
-        epilog=_epilog(CANDIDATES_EXAMPLES, REPORT_STATUSES),
-        formatter_class=formatter,
-    )
+
+def _candidates_options(candidates: argparse.ArgumentParser) -> None:
     candidates.add_argument("--payment-manager-arn", metavar="ARN", help="the default manager (or --stack)")
     candidates.add_argument(
         "--allowed-payment-manager-arn", action="append", default=[], metavar="ARN", help="repeatable (or --stack)"
@@ -142,14 +184,9 @@ def parser() -> argparse.ArgumentParser:
         metavar="M",
         help="sessions created up to M minutes after the first attempt (default 60)",
     )
-    redrive = commands.add_parser(
-        "redrive",
-        parents=[common],
-        help="move dead letters back to the request queue, token and age kept",
-        description=REDRIVE_DESCRIPTION,
-        epilog=_epilog(REDRIVE_EXAMPLES, REDRIVE_STATUSES),
-        formatter_class=formatter,
-    )
+
+
+def _redrive_options(redrive: argparse.ArgumentParser) -> None:
     redrive.add_argument("--queue-url", metavar="URL", help="the request queue")
     redrive.add_argument(
         "--error-code",
@@ -176,4 +213,3 @@ def parser() -> argparse.ArgumentParser:
         metavar="R",
         help=f"at most R sends per second, a pace the payments API takes (default {DEFAULT_MAX_PER_SECOND:g})",
     )
-    return root
