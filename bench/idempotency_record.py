@@ -24,8 +24,8 @@ from domain.parsing import ManagerPolicy
 from domain.record_state import AdmissionRules, admit
 from domain.records import AgeLimit, InboundRecord
 from domain.token_record import ItemState, RecordPolicy, TokenItem
-from sandbox.aws import MotoServer
-from sandbox.runtime import applied_environment
+from sandbox.aws.server import MotoServer
+from sandbox.lambda_.environment import applied_environment
 from service.calls import ConcurrentRunner
 from service.idempotency import TokenRecords
 

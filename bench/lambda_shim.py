@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
-    from sandbox.lambda_context import LambdaContext
+    from sandbox.lambda_.context import LambdaContext
 
 REQUEST_QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:payment-session-requests"
 DETAIL_CREATED = "PaymentSessionCreated"
@@ -64,14 +64,14 @@ def sqs_event(size: int) -> dict[str, Any]:
 
 
 def context() -> LambdaContext:
-    """Lambda's context object for one invocation: the project's one fake (``sandbox.lambda_context``), with
+    """Lambda's context object for one invocation: the project's one fake (``sandbox.lambda_.context``), with
     the memory size the child runs at and the template's 30 s timeout.
 
     The only import of the sandbox in a benchmark child, from the repository (after the package on the path):
     the sandbox is never in the package, and it stands for what Lambda's runtime hands the handler. The cold
     start builds one in the bare child too, so both pay for this import alike.
     """
-    from sandbox.lambda_context import LambdaContext
+    from sandbox.lambda_.context import LambdaContext
 
     return LambdaContext(memory_limit_in_mb=int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")))
 

@@ -18,16 +18,10 @@ from types import FrameType
 from typing import IO, Final
 
 from sandbox.agentcore import FaultSettings
-from sandbox.assembly import Sandbox, SandboxConfig
-from sandbox.aws import DEFAULT_REGION, MotoServer, client, describe_environment, port_is_free, sdk_environment
-from sandbox.demo import DemoOptions, run_demo
-from sandbox.deployed import describe_stack
-from sandbox.fifo_demo import run_fifo_demo
-from sandbox.invoke import add_parser as add_invoke_parser
-from sandbox.invoke import cmd_invoke
-from sandbox.runtime import sam_local_environment
-from sandbox.sqs import parse_messages, send_messages
-from sandbox.stack import (
+from sandbox.aws.deployed import describe_stack
+from sandbox.aws.server import DEFAULT_REGION, MotoServer, client, describe_environment, port_is_free, sdk_environment
+from sandbox.aws.sqs import parse_messages, send_messages
+from sandbox.aws.stack import (
     DEFAULT_STACK_NAME,
     DEFAULT_TEMPLATE,
     ROOT,
@@ -38,6 +32,12 @@ from sandbox.stack import (
     deploy_stack,
     max_receive_count_parameters,
 )
+from sandbox.demo.fifo import run_fifo_demo
+from sandbox.demo.run import DemoOptions, run_demo
+from sandbox.lambda_.environment import sam_local_environment
+from sandbox.lambda_.invoke import add_parser as add_invoke_parser
+from sandbox.lambda_.invoke import cmd_invoke
+from sandbox.local_cloud import Sandbox, SandboxConfig
 
 DEFAULT_AWS_PORT: Final = int(os.environ.get("SANDBOX_AWS_PORT", "4566"))
 DEFAULT_PAYMENTS_PORT: Final = int(os.environ.get("SANDBOX_PAYMENTS_PORT", "4599"))
@@ -318,7 +318,7 @@ def demo_options(args: argparse.Namespace) -> DemoOptions:
 
 
 def cmd_demo(args: argparse.Namespace, out: IO[str]) -> int:
-    """``demo``: see :func:`sandbox.demo.run_demo`."""
+    """``demo``: see :func:`sandbox.demo.run.run_demo`."""
     options = demo_options(args)
     if args.fifo:
         return run_fifo_demo(options, out).exit_code

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from sandbox.aws import DEFAULT_REGION, sdk_environment
-from sandbox.strict_sqs import child_environment
+from sandbox.aws.server import DEFAULT_REGION, sdk_environment
+from sandbox.aws.strict_sqs import child_environment
 
 COMMAND: Final = "payment-session-worker"
 
@@ -25,7 +25,7 @@ def command_line() -> list[str]:
 def operator_environment(endpoint_url: str, region: str = DEFAULT_REGION) -> dict[str, str]:
     """This process's environment without its AWS and Powertools variables (the function's, while the event
     source runs), then the sandbox's endpoint, region and dummy credentials: what an operator exports. And
-    SQS's own send rules (``sandbox.strict_sqs``), which the command's process loads at start-up."""
+    SQS's own send rules (``sandbox.aws.strict_sqs``), which the command's process loads at start-up."""
     kept = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "POWERTOOLS_"))}
     return child_environment({**kept, **sdk_environment(endpoint_url, region)})
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from sandbox import strict_sqs
 from sandbox.agentcore import PaymentsApiServer
-from sandbox.lambda_context import LambdaContext
-from sandbox.sqs import drain
+from sandbox.aws import strict_sqs
+from sandbox.aws.sqs import drain
+from sandbox.lambda_.context import LambdaContext
 from tests.support import (
     AWS_ENDPOINT_VARIABLES,
     EVENT_SOURCE,

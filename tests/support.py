@@ -1,5 +1,5 @@
 """Shared helpers of the test suite: building SQS records and events, polling (the Lambda context is
-``sandbox.lambda_context.LambdaContext``)."""
+``sandbox.lambda_.context.LambdaContext``)."""
 
 from __future__ import annotations
 

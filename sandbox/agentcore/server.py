@@ -24,7 +24,7 @@ from sandbox.agentcore.operation import (
 )
 from sandbox.agentcore.state import Abandoned, SandboxState
 from sandbox.agentcore.wire import Rejected, decode_json_object, read_operation_input
-from sandbox.lifecycle import Service
+from sandbox.service import Service
 
 SIGV4_SCHEME: Final = "AWS4-HMAC-SHA256"
 MAX_BODY_BYTES: Final = 1024 * 1024

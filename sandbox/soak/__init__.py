@@ -17,7 +17,7 @@ the real handler, the fake payments API over HTTP, and an EventBridge tap. Fault
 * the worker's own ports, by composition (:func:`wire`): ``PutEvents`` failing as a whole call, per entry,
   or with its answer lost after the events went out; the DLQ send failing the same three ways; and, by
   request, every event refused (the session exists, its announcement cannot go out) or the dead letter
-  refused on several receives in a row (:class:`sandbox.refusals.Refusals`);
+  refused on several receives in a row (:class:`sandbox.aws.refusals.Refusals`);
 * invocations, by wrapping the handler (:class:`InvocationFaults`): a short deadline in the context for
   some (records are cut off mid-batch), and some lost after the handler returned (Lambda hands the whole
   batch back, as when an invocation dies after its work);

@@ -2,7 +2,7 @@
 
 * :func:`wire`: ``handlers.dependencies.build`` with a ``PutEvents`` publisher and a DLQ sender that fail as
   a whole call, per entry, or with their answer lost after the work was done (:class:`CallFaults`), and
-  that refuse chosen entries, by request, a scripted number of times (:class:`sandbox.refusals.Refusals`);
+  that refuse chosen entries, by request, a scripted number of times (:class:`sandbox.aws.refusals.Refusals`);
 * :class:`InvocationFaults`: a handler around the real one that gives some invocations a short deadline and
   loses some after the handler returned (Lambda then hands the whole batch back).
 """
@@ -18,9 +18,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, TypeVar
 
-from sandbox.event_source import Handler
-from sandbox.refusals import RefusingPort
-from sandbox.worker import (
+from sandbox.aws.refusals import RefusingPort
+from sandbox.lambda_.event_source import Handler
+from sandbox.worker_code import (
     ClientSettings,
     DeadLetter,
     DeadLetterSender,

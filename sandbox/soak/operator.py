@@ -16,10 +16,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from sandbox.aws import DEFAULT_REGION
+from sandbox.aws.server import DEFAULT_REGION
+from sandbox.aws.sqs import delete_messages, receive, release_messages
 from sandbox.operator_command import COMMAND, run_command
-from sandbox.sqs import delete_messages, receive, release_messages
-from sandbox.worker import POISON_CODES
+from sandbox.worker_code import POISON_CODES
 
 TIMEOUT_SECONDS: Final = 300.0
 DERIVED: Final = "derived"  # the command's tokenSource of a ClientToken it derived from the message ID

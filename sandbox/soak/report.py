@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from sandbox.fair_tenants import NOISY as NOISY_TENANT
+from sandbox.demo.fair_tenants import NOISY as NOISY_TENANT
 from sandbox.soak.injection import FaultCounts, InvocationFaultCounts
 from sandbox.soak.workload import FINAL_CODES, TRANSIENT_CODES, Fate, Request
 

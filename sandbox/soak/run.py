@@ -14,17 +14,17 @@ from contextlib import ExitStack, contextmanager
 from typing import IO, Any
 
 from sandbox.agentcore import PaymentsApiServer
-from sandbox.aws import MotoServer, client
-from sandbox.event_source import Invocation, SqsEventSource
+from sandbox.aws.event_tap import EventTap
+from sandbox.aws.server import MotoServer, client
+from sandbox.aws.sqs import OutgoingMessage, drain, queue_depth, send_messages
+from sandbox.aws.stack import DeployedStack, deploy_stack
+from sandbox.lambda_.event_source import Invocation, SqsEventSource
 from sandbox.soak.injection import NO_FAULTS, InvocationFaults, Wiring, wire
 from sandbox.soak.operator import CommandFailed, Operator, delete_poison, redrive_round
 from sandbox.soak.report import SoakReport, account_requests, tenant_drain_times
 from sandbox.soak.scenarios import SoakOptions
 from sandbox.soak.workload import Request, build_requests, script_fates
-from sandbox.sqs import OutgoingMessage, drain, queue_depth, send_messages
-from sandbox.stack import DeployedStack, deploy_stack
-from sandbox.tap import EventTap
-from sandbox.worker import load_settings, real_handler, use_dependencies
+from sandbox.worker_code import load_settings, real_handler, use_dependencies
 
 
 @contextmanager

@@ -13,7 +13,7 @@ or short (``make test``).
   API must see each group's requests in the order they were sent.
 * **fair**: a fair queue (CONTRACT section 9): standard queues, each request sent with its tenant's
   ``MessageGroupId``, one noisy tenant sending half of them; faults at every boundary. Nothing is held back
-  for a group, dead letters keep it, and every send passes SQS's own rules (``sandbox/strict_sqs.py``).
+  for a group, dead letters keep it, and every send passes SQS's own rules (``sandbox/aws/strict_sqs.py``).
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from sandbox.agentcore import FaultSettings
+from sandbox.aws.stack import StackSpec, Tuning, max_receive_count_parameters
 from sandbox.soak.injection import NO_FAULTS, CallFaults
 from sandbox.soak.workload import SHORT_REQUESTS, STANDARD_MIX, Fate, Mix
-from sandbox.stack import StackSpec, Tuning, max_receive_count_parameters
-from sandbox.worker import ClientSettings
+from sandbox.worker_code import ClientSettings
 
 SCENARIOS: Final = ("standard", "backstop", "fifo", "fair")
 DEFAULT_SEED: Final = 20261126

@@ -18,10 +18,10 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from sandbox.agentcore import PaymentsApiServer
-from sandbox.fair_tenants import NOISY as NOISY_TENANT
-from sandbox.load import FOREIGN_MANAGER, POISON_KINDS, poison_body, random_request
+from sandbox.demo.fair_tenants import NOISY as NOISY_TENANT
+from sandbox.demo.load import FOREIGN_MANAGER, POISON_KINDS, poison_body, random_request
 from sandbox.soak.injection import Wiring, require_probability
-from sandbox.worker import first_delivery_token
+from sandbox.worker_code import first_delivery_token
 
 SHORT_REQUESTS: Final = 100  # the standard soak in make test
 FINAL_CODES: Final = ("ValidationException", "ConflictException", "ServiceQuotaExceededException")

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sandbox.aws import MotoServer
+from sandbox.aws.server import MotoServer
 
 
 @pytest.fixture(scope="session")

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from sandbox.assembly import Sandbox, SandboxConfig
-from sandbox.aws import MotoServer
+from sandbox.aws.server import MotoServer
+from sandbox.aws.stack import ROOT, StackSpec
 from sandbox.cli import print_banner
-from sandbox.stack import ROOT, StackSpec
+from sandbox.local_cloud import Sandbox, SandboxConfig
 from tests.support import poll
 
 pytestmark = pytest.mark.e2e

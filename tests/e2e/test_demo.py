@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from sandbox.agentcore import FaultSettings
-from sandbox.assembly import SandboxConfig
-from sandbox.aws import MotoServer, client
+from sandbox.aws.server import MotoServer, client
+from sandbox.aws.sqs import QueueReader, parse_messages
+from sandbox.aws.stack import StackSpec, Tuning, deploy_stack
 from sandbox.cli import main
-from sandbox.demo import DEMO_SANDBOX, DEMO_SEED, DemoOptions, DemoResult, run_demo
-from sandbox.fifo_demo import FifoDemoResult, run_fifo_demo
-from sandbox.sqs import QueueReader, parse_messages
-from sandbox.stack import StackSpec, Tuning, deploy_stack
+from sandbox.demo.fifo import FifoDemoResult, run_fifo_demo
+from sandbox.demo.run import DEMO_SANDBOX, DEMO_SEED, DemoOptions, DemoResult, run_demo
+from sandbox.local_cloud import SandboxConfig
 
 pytestmark = pytest.mark.e2e
 

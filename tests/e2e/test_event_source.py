@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from handlers.tracing import EXPORTER_VARIABLE, OFF
-from sandbox.aws import MotoServer, client
-from sandbox.event_source import Invocation, SqsEventSource, settle_response
-from sandbox.sqs import OutgoingMessage, QueueReader, send_messages
-from sandbox.stack import DeployedStack, StackError, StackSpec, Tuning, deploy_stack
+from sandbox.aws.server import MotoServer, client
+from sandbox.aws.sqs import OutgoingMessage, QueueReader, send_messages
+from sandbox.aws.stack import DeployedStack, StackError, StackSpec, Tuning, deploy_stack
+from sandbox.lambda_.event_source import Invocation, SqsEventSource, settle_response
 from tests.support import poll
 
 pytestmark = pytest.mark.e2e
@@ -421,7 +421,7 @@ def test_a_handed_back_group_stays_in_order_when_a_slow_receive_outlasts_its_vis
     # its first receive and hands back the rest of g1 behind it (as the worker does)
     stack = deploy({}, Tuning(function_timeout=2, visibility_timeout=4, max_receive_count=5, fifo_queues=True))
     slow = SlowReceives(delay=6.0)
-    monkeypatch.setattr("sandbox.event_source.client", slow.client)
+    monkeypatch.setattr("sandbox.lambda_.event_source.client", slow.client)
     ids = send_fifo(stack, ("g1", "g1-1"), ("g1", "g1-2"), ("g1", "g1-3"))
     batches: list[list[str]] = []
 

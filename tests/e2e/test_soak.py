@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from sandbox.aws import MotoServer
-from sandbox.fair_tenants import NOISY
+from sandbox.aws.server import MotoServer
+from sandbox.demo.fair_tenants import NOISY
 from sandbox.operator_command import operator_environment
 from sandbox.soak import SHORT_REQUESTS, Fate, Request, SoakReport, account_requests, run_soak, scenario
 from sandbox.soak.scenarios import BACKSTOP_MIX

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from sandbox.aws import MotoServer
+from sandbox.aws.server import MotoServer
+from sandbox.aws.stack import DEFAULT_TEMPLATE, ROOT, StackSpec, deploy_stack
+from sandbox.aws.template_values import Evaluator, parameter_values
 from sandbox.cli import ENV_JSON, sandbox_env_json
-from sandbox.event_source import SqsEventSource
-from sandbox.stack import DEFAULT_TEMPLATE, ROOT, StackSpec, deploy_stack
-from sandbox.template_values import Evaluator, parameter_values
+from sandbox.lambda_.event_source import SqsEventSource
 from scripts.transform import load
 
 pytestmark = pytest.mark.e2e

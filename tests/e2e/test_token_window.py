@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from sandbox.agentcore import PaymentsApiServer
-from sandbox.token_window import run_once
+from sandbox.demo.token_window import run_once
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,8 @@ from adapters.clients import ClientSettings
 from handlers import dependencies
 from handlers.settings import Settings
 from sandbox.agentcore import PaymentsApiServer
+from sandbox.aws.sqs import drain
 from sandbox.soak import NO_FAULTS, Wiring, wire
-from sandbox.sqs import drain
 from tests.support import AWS_ENDPOINT_VARIABLES, EVENT_SOURCE, MANAGER_ARN, OTHER_MANAGER_ARN, worker_resources
 
 MAX_RECEIVE_COUNT: Final = 5

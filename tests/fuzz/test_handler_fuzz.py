@@ -26,7 +26,7 @@ from domain.parsing import MAX_ENVELOPES, ManagerPolicy, parse_request
 from domain.request import EffectiveRequest
 from domain.tokens import first_delivery_token, poison_token
 from handlers.create_payment_session import lambda_handler
-from sandbox.lambda_context import LambdaContext
+from sandbox.lambda_.context import LambdaContext
 from sandbox.soak import NO_FAULTS, CallFaults
 from tests.fuzz.conftest import FUZZ_SETTINGS, MAX_RECEIVE_COUNT, PARSER_SETTINGS, FuzzEnvironment
 from tests.support import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sandbox.template_values import NO_VALUE, Evaluator, parameter_values
+from sandbox.aws.template_values import NO_VALUE, Evaluator, parameter_values
 
 MANAGER = "arn:aws:bedrock-agentcore:us-east-1:123456789012:payment-manager/checkout-manager-a1b2c3d4e5"
 PRODUCER = "arn:aws:iam::123456789012:role/checkout-service"

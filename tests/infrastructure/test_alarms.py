@@ -11,7 +11,7 @@ import pytest
 from domain.errors import WorkerErrorCode
 from domain.outcomes import FINAL_API_ERRORS
 from domain.retry_delay import RetryDelay
-from sandbox.template_values import Evaluator, parameter_values
+from sandbox.aws.template_values import Evaluator, parameter_values
 
 MANAGER = "arn:aws:bedrock-agentcore:us-east-1:123456789012:payment-manager/checkout-manager-a1b2c3d4e5"
 ALARM_TOPIC = "arn:aws:sns:us-east-1:123456789012:on-call"

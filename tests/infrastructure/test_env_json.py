@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.invoke import read_function
+from sandbox.lambda_.invoke import read_function
 from tests.support import EVENTS, ROOT
 
 SAM_PYTHON = ROOT / ".venv-tools" / "sam" / "bin" / "python"

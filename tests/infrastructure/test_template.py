@@ -15,7 +15,7 @@ from domain.constraints import PAYMENT_MANAGER_ARN_PATTERN
 from handlers.dependencies import PAYMENTS_CLIENT
 from handlers.settings import COUNT_MAX, COUNT_MIN, DEFAULT_EVENT_SOURCE, EXTENSION_VARIABLES, VARIABLES
 from handlers.tracing import EXPORTER_VARIABLE, XRAY
-from sandbox.template_values import NO_VALUE, Evaluator, parameter_values
+from sandbox.aws.template_values import NO_VALUE, Evaluator, parameter_values
 from service.budget import Budget
 from tests.support import ROOT
 

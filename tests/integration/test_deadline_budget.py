@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.lambda_context import LambdaContext
+from sandbox.lambda_.context import LambdaContext
 from service.budget import Budget
 from tests.support import sqs_event, sqs_record, valid_request
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from handlers import dependencies
 from operations.cli import main
-from sandbox.sqs import receive
+from sandbox.aws.sqs import receive
 from tests.support import now_millis, only, sqs_event, sqs_record, valid_request
 
 HALF_AN_HOUR_MS = 30 * 60_000

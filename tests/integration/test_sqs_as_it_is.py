@@ -1,6 +1,6 @@
 """SQS as it is (CONTRACT sections 5, 7, 9 and 10), through the handler, moto and the strict SQS layer.
 
-Every send below passes ``sandbox.strict_sqs`` first: a dead letter that reaches moto's DLQ is one SQS itself
+Every send below passes ``sandbox.aws.strict_sqs`` first: a dead letter that reaches moto's DLQ is one SQS itself
 would have taken.
 """
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.strict_sqs import MAX_MESSAGE_BYTES, check_message, message_size
+from sandbox.aws.strict_sqs import MAX_MESSAGE_BYTES, check_message, message_size
 from tests.support import only, sqs_event, sqs_record, string_attribute, valid_request
 
 TOKEN = "fair-queue-token-0001-aaaaaaaaaaaaaaaaaaaaaaaaaa"

@@ -65,7 +65,7 @@ def spans(aws: Any, payments_api: Any, monkeypatch: pytest.MonkeyPatch) -> Itera
 
 def _invoke(event: dict[str, Any]) -> dict[str, Any]:
     from handlers.create_payment_session import lambda_handler
-    from sandbox.lambda_context import LambdaContext
+    from sandbox.lambda_.context import LambdaContext
 
     result: dict[str, Any] = lambda_handler(event, LambdaContext(timeout_seconds=30))
     return result

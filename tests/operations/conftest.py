@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from operations.cli import main
-from sandbox.aws import MotoServer
+from sandbox.aws.server import MotoServer
 from tests.operations.moto_queues import Queues
 
 

@@ -12,7 +12,7 @@ import pytest
 from operations.aws import sqs_client
 from operations.queues import check_pair
 from operations.redrive import Redriver
-from sandbox.aws import MotoServer
+from sandbox.aws.server import MotoServer
 
 
 class Queues:

@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from sandbox.aws import free_port
+from sandbox.aws.server import free_port
 from tests.operations.moto_queues import Queues
 from tests.support import poll
 

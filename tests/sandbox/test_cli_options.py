@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from sandbox.agentcore import FaultSettings
-from sandbox.assembly import SandboxConfig
+from sandbox.aws.stack import DEFAULT_STACK_NAME, DEFAULT_TEMPLATE, StackSpec, Tuning
 from sandbox.cli import build_parser, demo_options, sandbox_config
-from sandbox.demo import DEMO_SANDBOX, DemoOptions
-from sandbox.fifo_demo import fifo_sandbox
-from sandbox.stack import DEFAULT_STACK_NAME, DEFAULT_TEMPLATE, StackSpec, Tuning
+from sandbox.demo.fifo import fifo_sandbox
+from sandbox.demo.run import DEMO_SANDBOX, DemoOptions
+from sandbox.local_cloud import SandboxConfig
 
 
 def test_the_demo_without_flags_runs_the_demos_own_defaults():

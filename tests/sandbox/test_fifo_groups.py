@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.fifo_groups import HIDE_CUSHION, FifoGroups
+from sandbox.lambda_.fifo_groups import HIDE_CUSHION, FifoGroups
 
 
 def message(message_id: str, group: str | None) -> dict[str, Any]:

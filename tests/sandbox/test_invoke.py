@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from sandbox.agentcore import PaymentsApiServer
-from sandbox.aws import MotoServer
-from sandbox.invoke import InvokeError, env_var_overrides, read_function
-from sandbox.runtime import sam_local_environment
-from sandbox.stack import StackSpec, deploy_stack
+from sandbox.aws.server import MotoServer
+from sandbox.aws.stack import StackSpec, deploy_stack
+from sandbox.lambda_.environment import sam_local_environment
+from sandbox.lambda_.invoke import InvokeError, env_var_overrides, read_function
 from tests.support import EVENTS, ROOT, sqs_event, sqs_record, valid_request
 
 SAM = ROOT / ".venv-tools" / "sam" / "bin" / "sam"

@@ -1,10 +1,10 @@
-"""Entries of chosen requests refused in place (``sandbox/refusals.py``), as the demo and the soak script them."""
+"""Entries of chosen requests refused in place (``sandbox/aws/refusals.py``), as the demo and the soak script them."""
 
 from __future__ import annotations
 
-from sandbox.refusals import Refusals
-from sandbox.round_trip import REFUSED, refusing_events_of
-from sandbox.worker import EventEntry
+from sandbox.aws.refusals import Refusals
+from sandbox.demo.round_trip import REFUSED, refusing_events_of
+from sandbox.worker_code import EventEntry
 from tests.fakes.ports import FakeEventPublisher
 
 

@@ -1,4 +1,4 @@
-"""The strict SQS layer (``sandbox/strict_sqs.py``): each of SQS's send rules, one over refused, at the limit taken.
+"""The strict SQS layer (``sandbox/aws/strict_sqs.py``): each of SQS's send rules, one over refused, at the limit taken.
 
 Every test runs with the layer (importing the sandbox installs it); these prove it refuses with SQS's own error
 code exactly where SQS does, through an ordinary boto3 client in front of moto.
@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from sandbox.strict_sqs import MAX_MESSAGE_BYTES, message_size
+from sandbox.aws.strict_sqs import MAX_MESSAGE_BYTES, message_size
 
 LIMIT = MAX_MESSAGE_BYTES
 assert LIMIT == 1_048_576  # SQS's documented maximum message size

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from sandbox.soak.injection import INJECTED, CallFaults, FaultInjector, FaultyDeadLetters, FaultyPublisher
-from sandbox.worker import DeadLetter, EventEntry
+from sandbox.worker_code import DeadLetter, EventEntry
 from tests.fakes.ports import FakeDeadLetterSender, FakeEventPublisher
 
 

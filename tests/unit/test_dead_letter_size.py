@@ -18,8 +18,8 @@ from moto import mock_aws
 from adapters.dead_letter import SqsDeadLetterSender
 from adapters.deadline import DeadlineGuard
 from domain.dead_letter import KEPT_ATTRIBUTES, MAX_MESSAGE_BYTES, DeadLetter, dead_letter, message_size
-from sandbox.sqs import drain
-from sandbox.strict_sqs import CHECKED
+from sandbox.aws.sqs import drain
+from sandbox.aws.strict_sqs import CHECKED
 from tests.support import REQUEST_QUEUE_ARN, string_attribute
 
 TOKEN = "sqs-" + "a" * 64

@@ -10,7 +10,7 @@ for every function), the shell's environment, the template's value. As with SAM,
 the template does not declare, and a value only a deployment knows (a resource's ``Ref`` or ``GetAtt``)
 is empty (SAM gives some of them the logical ID instead; ``events/env.json`` sets all of them).
 
-The real handler runs in a fresh Python process (``sandbox.invoke_runtime``) in its code directory, with
+The real handler runs in a fresh Python process (``sandbox.lambda_.invoke_child``) in its code directory, with
 Lambda's variables and a Lambda-like context (remaining time from the timeout, memory size, request ID).
 The handler's JSON response is the last line of stdout; the function's logs go to stderr, between
 ``START``/``END``/``REPORT`` lines. Exit status: 0 the handler returned, 1 it raised (or timed out), 2 bad input.
@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final
 
-from sandbox.stack import DEFAULT_TEMPLATE, ROOT, StackError
-from sandbox.template_values import NO_VALUE, Evaluator, Unresolved, parameter_values
+from sandbox.aws.stack import DEFAULT_TEMPLATE, ROOT, StackError
+from sandbox.aws.template_values import NO_VALUE, Evaluator, Unresolved, parameter_values
 from scripts.transform import load as load_template
 
 SERVERLESS_FUNCTION: Final = "AWS::Serverless::Function"
@@ -250,7 +250,7 @@ def run(function: FunctionSettings, event: Mapping[str, Any], out: IO[str], err:
     command = [
         sys.executable,
         "-m",
-        "sandbox.invoke_runtime",
+        "sandbox.lambda_.invoke_child",
         function.handler,
         str(function.timeout),
         str(function.memory_size),

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from sandbox.aws import client
+from sandbox.aws.server import client
 
 MAX_BATCH: Final = 10  # SQS's limit per ReceiveMessage, SendMessageBatch and DeleteMessageBatch
 SEND_FORM_KEYS: Final = ("DataType", "StringValue", "BinaryValue")

@@ -38,10 +38,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sandbox.deployed import StackError
-from sandbox.sqs import change_visibility
+from sandbox.aws.deployed import StackError
+from sandbox.aws.sqs import change_visibility
 
-LOG: Final = logging.getLogger("sandbox.event_source")
+LOG: Final = logging.getLogger("sandbox.lambda_.event_source")
 FIFO_MAX_BATCH_SIZE: Final = 10
 # Seconds a handed-back message stays hidden in moto after SQS would have made it visible: the event source
 # releases it first, so a receive would have to reach moto this late to find it timed out.

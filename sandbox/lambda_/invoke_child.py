@@ -1,6 +1,6 @@
 """The child process of ``sandbox invoke``: one invocation of a handler, as Lambda's Python runtime makes it.
 
-    python -m sandbox.invoke_runtime HANDLER TIMEOUT MEMORY FUNCTION_NAME REQUEST_ID  < event.json
+    python -m sandbox.lambda_.invoke_child HANDLER TIMEOUT MEMORY FUNCTION_NAME REQUEST_ID  < event.json
 
 Run with the function's code directory as the working directory (Lambda's ``/var/task``) and the function's
 environment. The event comes on stdin. Everything the function writes (Powertools' JSON logs, EMF metrics,
@@ -18,7 +18,7 @@ import threading
 import traceback
 from typing import Any
 
-from sandbox.lambda_context import LambdaContext
+from sandbox.lambda_.context import LambdaContext
 
 
 def _error_document(error: BaseException, request_id: str) -> dict[str, Any]:

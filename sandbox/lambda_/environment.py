@@ -15,8 +15,8 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import IO, Any, Final
 
-from sandbox.aws import DUMMY_CREDENTIALS
-from sandbox.deployed import DeployedStack
+from sandbox.aws.deployed import DeployedStack
+from sandbox.aws.server import DUMMY_CREDENTIALS
 
 
 def endpoint_environment(aws_endpoint: str, payments_endpoint: str) -> dict[str, str]:

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any, Final
 
-from sandbox.assembly import Sandbox, SandboxConfig
-from sandbox.demo import DemoOptions, demo_sandbox, describe_setup
-from sandbox.fates import Fate, account
-from sandbox.sqs import OutgoingMessage
-from sandbox.tables import print_table
+from sandbox.aws.sqs import OutgoingMessage
+from sandbox.demo.fates import Fate, account
+from sandbox.demo.run import DemoOptions, demo_sandbox, describe_setup
+from sandbox.demo.tables import print_table
+from sandbox.local_cloud import Sandbox, SandboxConfig
 
 GROUPS: Final = 4
 PER_GROUP: Final = 5
@@ -135,7 +135,7 @@ def fifo_sandbox(config: SandboxConfig) -> SandboxConfig:
 
 
 def _fifo_demo(sandbox: Sandbox, options: DemoOptions, started: float, out: IO[str]) -> FifoDemoResult:
-    from sandbox.worker import payments_attempts  # the worker's code, once its environment is in place
+    from sandbox.worker_code import payments_attempts  # the worker's code, once its environment is in place
 
     describe_setup(sandbox, out)
     requests = fifo_requests(options.seed)

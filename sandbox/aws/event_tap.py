@@ -2,7 +2,7 @@
 
 :class:`EventTap` adds a rule to the stack's bus that sends the worker's events to a capture queue, the way
 a subscriber would receive them (whole EventBridge events, at least once), read with
-:class:`sandbox.sqs.QueueReader`.
+:class:`sandbox.aws.sqs.QueueReader`.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final, Self
 
-from sandbox.aws import client
-from sandbox.deployed import DeployedStack
-from sandbox.lifecycle import Service
-from sandbox.sqs import QueueReader
+from sandbox.aws.deployed import DeployedStack
+from sandbox.aws.server import client
+from sandbox.aws.sqs import QueueReader
+from sandbox.service import Service
 
 TAP_RULE: Final = "sandbox-tap"
 

@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from sandbox.aws import DEFAULT_REGION, client
-from sandbox.deployed import (
+from sandbox.aws.deployed import (
     DEFAULT_STACK_NAME,
     TEMPLATE_ENABLED_KEY,
     DeployedStack,
@@ -32,6 +31,7 @@ from sandbox.deployed import (
     describe_stack,
     find_sqs_event_source,
 )
+from sandbox.aws.server import DEFAULT_REGION, client
 from scripts.transform import (
     TEMPLATE,
     drop_unsupported,

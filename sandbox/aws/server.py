@@ -29,7 +29,7 @@ from typing import Any, Final, Literal, Self
 
 import boto3
 
-from sandbox.lifecycle import Service
+from sandbox.service import Service
 
 DEFAULT_REGION: Final = "us-east-1"
 ACCOUNT_ID: Final = "123456789012"  # moto's default account

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from sandbox.aws import ACCOUNT_ID, DEFAULT_REGION, client
+from sandbox.aws.server import ACCOUNT_ID, DEFAULT_REGION, client
 from scripts.transform import logical_id_of
 
 DEFAULT_STACK_NAME: Final = "payment-session-worker"

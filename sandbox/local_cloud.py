@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from typing import IO, Self
 
 from sandbox.agentcore import FaultSettings, PaymentsApiServer
-from sandbox.aws import MotoMode, MotoServer, client
-from sandbox.deployed import DeployedStack
-from sandbox.event_source import Handler, Invocation, SqsEventSource
-from sandbox.lifecycle import Service, started
-from sandbox.sqs import OutgoingMessage, QueueReader, send_messages
-from sandbox.stack import StackSpec, deploy_stack
-from sandbox.tap import EventTap
+from sandbox.aws.deployed import DeployedStack
+from sandbox.aws.event_tap import EventTap
+from sandbox.aws.server import MotoMode, MotoServer, client
+from sandbox.aws.sqs import OutgoingMessage, QueueReader, send_messages
+from sandbox.aws.stack import StackSpec, deploy_stack
+from sandbox.lambda_.event_source import Handler, Invocation, SqsEventSource
+from sandbox.service import Service, started
 
 
 @dataclass(frozen=True, slots=True)

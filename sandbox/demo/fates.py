@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from sandbox.event_source import Invocation
-from sandbox.sqs import OutgoingMessage, QueueMessage, messages_from_event
-from sandbox.stack import ROOT
+from sandbox.aws.sqs import OutgoingMessage, QueueMessage, messages_from_event
+from sandbox.aws.stack import ROOT
+from sandbox.lambda_.event_source import Invocation
 
 EVENTS_DIR: Final = ROOT / "events"
 NOT_SAMPLES: Final = frozenset({"env.json"})

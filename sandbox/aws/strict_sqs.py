@@ -251,10 +251,11 @@ def register(events: Any) -> None:
 
 
 _SITE: Final = Path(__file__).with_name("strict_site")  # its sitecustomize.py imports the sandbox
+_ROOT: Final = Path(__file__).resolve().parents[2]  # the folder that holds the sandbox package
 
 
 def child_environment(environment: Mapping[str, str]) -> dict[str, str]:
     """``environment`` for a child Python process that must send through the rules too: ``strict_site`` (whose
     ``sitecustomize`` Python runs at start-up) and the sandbox's root first on ``PYTHONPATH``."""
-    paths = [str(_SITE), str(_SITE.parent.parent), environment.get("PYTHONPATH", "")]
+    paths = [str(_SITE), str(_ROOT), environment.get("PYTHONPATH", "")]
     return {**environment, "PYTHONPATH": os.pathsep.join(path for path in paths if path)}

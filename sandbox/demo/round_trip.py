@@ -1,7 +1,7 @@
 """The demo's last part: the dead-letter round trip (CONTRACT sections 2, 3 and 8).
 
 During the main run one request has its ``PutEvents`` refused on every receive (:func:`refuse_events_of`: a
-:class:`~sandbox.refusals.RefusingPublisher` around the worker's own publisher): the API creates its session on
+:class:`~sandbox.aws.refusals.RefusingPublisher` around the worker's own publisher): the API creates its session on
 the first receive, each later receive gets the same session back (same ``clientToken``), and the last one
 dead-letters it with ``PaymentSessionId`` and announces no failure. After the run the faults are lifted and the
 operator's command, ``payment-session-worker dlq redrive``, runs in a subprocess against the sandbox's endpoint,
@@ -18,13 +18,13 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import IO, Any, Final
 
-from sandbox.assembly import Sandbox
-from sandbox.aws import client
+from sandbox.aws.refusals import RefusingPublisher
+from sandbox.aws.server import client
+from sandbox.aws.sqs import QueueMessage
+from sandbox.demo.tables import print_table
+from sandbox.local_cloud import Sandbox
 from sandbox.operator_command import COMMAND, command_line, run_command
-from sandbox.refusals import RefusingPublisher
-from sandbox.sqs import QueueMessage
-from sandbox.tables import print_table
-from sandbox.worker import EventEntry, EventPublisher, build_dependencies, load_settings, use_dependencies
+from sandbox.worker_code import EventEntry, EventPublisher, build_dependencies, load_settings, use_dependencies
 
 REFUSED: Final = "PutEvents entry refused (scripted by the demo)"
 COMMAND_TIMEOUT_SECONDS: Final = 120.0

@@ -28,21 +28,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, Final, Self
 
-from sandbox.aws import client
-from sandbox.deployed import DeployedStack
-from sandbox.fifo_groups import FifoGroups, Waiting, check_fifo_mapping, hide_waiting
-from sandbox.lambda_context import LambdaContext
-from sandbox.lifecycle import Service
-from sandbox.runtime import (
+from sandbox.aws.deployed import DeployedStack
+from sandbox.aws.server import client
+from sandbox.aws.sqs import MAX_BATCH, delete_messages, queue_depth, receive, release_messages, to_lambda_form
+from sandbox.lambda_.context import LambdaContext
+from sandbox.lambda_.environment import (
     ThreadRoutedStream,
     applied_environment,
     bind_handlers_to,
     function_environment,
     routed_stdout,
 )
-from sandbox.sqs import MAX_BATCH, delete_messages, queue_depth, receive, release_messages, to_lambda_form
+from sandbox.lambda_.fifo_groups import FifoGroups, Waiting, check_fifo_mapping, hide_waiting
+from sandbox.service import Service
 
-LOG: Final = logging.getLogger("sandbox.event_source")
+LOG: Final = logging.getLogger("sandbox.lambda_.event_source")
 DEFAULT_POLLERS: Final = 5  # Lambda starts five pollers for a standard queue
 RECORD_SYSTEM_ATTRIBUTES: Final = (
     "ApproximateReceiveCount",
@@ -187,7 +187,7 @@ class SqsEventSource(Service):
       the handler on a wiring of your own, ``start()`` first (the environment is then in place), then
       ``handlers.dependencies.override(...)``.
 
-    On a FIFO request queue it keeps SQS's and Lambda's FIFO rules (:mod:`sandbox.fifo_groups`): the mapping's
+    On a FIFO request queue it keeps SQS's and Lambda's FIFO rules (:mod:`sandbox.lambda_.fifo_groups`): the mapping's
     limits (``BatchSize`` <= 10, no batching window: a :class:`StackError` otherwise), each batch in the
     queue's order, no group given to two invocations at once, and a group's handed-back messages served again
     from its oldest. Records carry ``MessageGroupId``, ``MessageDeduplicationId`` and ``SequenceNumber``.
@@ -261,7 +261,7 @@ class SqsEventSource(Service):
             self._router = self._exit.enter_context(routed_stdout(self._output))
             self._exit.enter_context(applied_environment(self.environment))
             if self._reset_dependencies:
-                from sandbox.worker import cold_start  # the worker's code, once its environment is in place
+                from sandbox.worker_code import cold_start  # the worker's code, once its environment is in place
 
                 self._exit.callback(cold_start)
                 cold_start()
@@ -367,7 +367,7 @@ class SqsEventSource(Service):
 
     def _release_due(self, sqs: Any, groups: FifoGroups, wait: int) -> None:
         """FIFO, before a receive: make visible the handed-back messages whose visibility timeout ends before
-        this receive's long poll could (see :mod:`sandbox.fifo_groups`), so moto never times one out."""
+        this receive's long poll could (see :mod:`sandbox.lambda_.fifo_groups`), so moto never times one out."""
         due = groups.due(time.monotonic(), margin=wait + 1.0)
         try:
             release_messages(sqs, self._queue.url, [w.receipt_handle for w in due])

@@ -1,6 +1,6 @@
 """Late replays past the payments API's token window, with and without the worker's idempotency record (issue 25).
 
-``python -m sandbox.token_window [--requests N] [--window-seconds S] [--late-share F]``: the fake payments API
+``python -m sandbox.demo.token_window [--requests N] [--window-seconds S] [--late-share F]``: the fake payments API
 over HTTP forgets a ``clientToken`` ``S`` seconds after its session (its token window); moto (in process)
 holds the worker's DLQ, bus and the idempotency table as ``template.yaml`` declares it. Each request is
 delivered once (a share ``F`` meets the late-commit fault: the session is committed, the answer comes after
@@ -27,7 +27,7 @@ from domain.records import InboundRecord
 from handlers import dependencies
 from handlers.settings import parse_settings
 from sandbox.agentcore import PaymentsApiServer
-from sandbox.runtime import applied_environment
+from sandbox.lambda_.environment import applied_environment
 from scripts.transform import load
 
 REGION: Final = "us-east-1"
@@ -137,7 +137,7 @@ def run_once(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sandbox.token_window", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m sandbox.demo.token_window", description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--window-seconds", type=float, default=1.0, help="the fake's and the worker's window")
     parser.add_argument("--late-share", type=float, default=0.2, help="share of requests whose commit is late")

@@ -1,6 +1,6 @@
 """Entries of chosen requests refused in place, by a port around the worker's real one.
 
-The demo's round trip (:mod:`sandbox.round_trip`) refuses one request's events until the cause is fixed; the
+The demo's round trip (:mod:`sandbox.demo.round_trip`) refuses one request's events until the cause is fixed; the
 soak (:mod:`sandbox.soak.injection`) refuses chosen requests' events and dead letters, each a scripted number
 of times. Both wrap a port in a :class:`RefusingPort`: a refused entry answers why in its place, the others
 reach the real port.
@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
-from sandbox.worker import EventEntry, EventPublisher
+from sandbox.worker_code import EventEntry, EventPublisher
 
 T = TypeVar("T")  # an entry of a port's call
 P = TypeVar("P")  # a port

@@ -1,8 +1,8 @@
-"""The demo: the worker's real job on the sandbox (:mod:`sandbox.assembly`).
+"""The demo: the worker's real job on the sandbox (:mod:`sandbox.local_cloud`).
 
 :func:`run_demo` (``python -m sandbox demo``) sends every request sample under ``events/`` plus a generated
-load (:mod:`sandbox.load`) through a sandbox, under injected faults, and prints what became of each request;
-then it lifts the faults and redrives the DLQ with the operator's command (:mod:`sandbox.round_trip`).
+load (:mod:`sandbox.demo.load`) through a sandbox, under injected faults, and prints what became of each request;
+then it lifts the faults and redrives the DLQ with the operator's command (:mod:`sandbox.demo.round_trip`).
 """
 
 from __future__ import annotations
@@ -20,16 +20,16 @@ from pathlib import Path
 from typing import IO, Any, Final
 
 from sandbox.agentcore import FaultSettings, PaymentsApiServer
-from sandbox.assembly import Sandbox, SandboxConfig
-from sandbox.event_source import Invocation
-from sandbox.fair_tenants import draw_tenant, print_tenants
-from sandbox.fates import Fate, Sample, account, load_samples
-from sandbox.load import DEFAULT_EVENT_SOURCE, POISON_KINDS, poison_body, random_request
-from sandbox.refusals import RefusingPublisher
-from sandbox.round_trip import RoundTrip, redrive_round_trip, refuse_events_of
-from sandbox.sqs import OutgoingMessage, QueueMessage
-from sandbox.stack import StackSpec, Tuning
-from sandbox.tables import print_table
+from sandbox.aws.refusals import RefusingPublisher
+from sandbox.aws.sqs import OutgoingMessage, QueueMessage
+from sandbox.aws.stack import StackSpec, Tuning
+from sandbox.demo.fair_tenants import draw_tenant, print_tenants
+from sandbox.demo.fates import Fate, Sample, account, load_samples
+from sandbox.demo.load import DEFAULT_EVENT_SOURCE, POISON_KINDS, poison_body, random_request
+from sandbox.demo.round_trip import RoundTrip, redrive_round_trip, refuse_events_of
+from sandbox.demo.tables import print_table
+from sandbox.lambda_.event_source import Invocation
+from sandbox.local_cloud import Sandbox, SandboxConfig
 
 FAILED_PREFIX: Final = "mixed-failed-"
 RETRIED_PREFIX: Final = "mixed-retried-"
@@ -55,7 +55,7 @@ def generate_requests(
     count: int, seed: int, *, own_source: str = DEFAULT_EVENT_SOURCE
 ) -> list[tuple[str, OutgoingMessage]]:
     """A mixed load: mostly valid requests (half with a ``clientToken``), some sent twice, some poison; each
-    with its tenant's ``MessageGroupId`` (a fair queue, ``sandbox.fair_tenants``)."""
+    with its tenant's ``MessageGroupId`` (a fair queue, ``sandbox.demo.fair_tenants``)."""
     rng = random.Random(seed)
     tenants = random.Random(seed + 1)  # drawn apart: the requests are the same with or without tenants
     load: list[tuple[str, OutgoingMessage]] = []
@@ -126,7 +126,7 @@ def _progress(
 
 def _script_sample_faults(samples: Sequence[Sample], api: PaymentsApiServer, receives: int, out: IO[str]) -> None:
     """ConflictException for ``mixed-failed-*``; ThrottlingException on every attempt for ``mixed-retried-*``."""
-    from sandbox.worker import payments_attempts  # the worker's code, once its environment is in place
+    from sandbox.worker_code import payments_attempts  # the worker's code, once its environment is in place
 
     attempts = payments_attempts()
     for sample in samples:

@@ -14,9 +14,9 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import IO, Final
 
-from sandbox.fates import Fate
-from sandbox.sqs import QueueMessage
-from sandbox.tables import print_table
+from sandbox.aws.sqs import QueueMessage
+from sandbox.demo.fates import Fate
+from sandbox.demo.tables import print_table
 
 TENANTS: Final = ("tenant-a", "tenant-b", "tenant-c", "tenant-d", "tenant-e")
 NOISY: Final = TENANTS[0]
