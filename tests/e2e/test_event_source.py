@@ -378,7 +378,7 @@ def test_moto_serves_a_group_out_of_order_when_its_messages_time_out_together(fi
         lambda: sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []), bool, timeout=10.0
     )
 
-    # Then moto skips the oldest (SQS would answer g1-1, g1-2, g1-3): the gap sandbox.fifo_groups works around
+    # Then moto skips the oldest (SQS would answer g1-1, g1-2, g1-3): the gap sandbox.lambda_.fifo_groups works around
     assert [m["Body"] for m in again] == ["g1-3"]
 
 

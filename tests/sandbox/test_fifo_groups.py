@@ -1,4 +1,4 @@
-"""The event source's FIFO bookkeeping (sandbox.fifo_groups): groups in flight, held and handed-back messages.
+"""The event source's FIFO bookkeeping (sandbox.lambda_.fifo_groups): groups in flight, held and handed-back messages.
 
 Against moto the hold never fires (moto keeps a group in flight to one receive, tests/e2e/test_event_source.py);
 these tests give the bookkeeping the receives SQS never answers, to show it keeps the rule anyway.
