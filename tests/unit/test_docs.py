@@ -28,3 +28,14 @@ def test_every_document_the_readme_links_exists():
     ):
         assert f"]({target})" in readme
         assert Path(ROOT / target).is_file(), target
+
+
+def test_the_readme_layout_names_every_package_of_src_and_every_wing_of_the_sandbox():
+    # Given the README's layout block
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    layout = readme.split("## Layout", 1)[1].split("```", 2)[1]
+    starts = {line.split()[0] for line in layout.splitlines() if line.strip()}
+    # Then each package of src/ and each wing of sandbox/ has its line
+    packages = {f"src/{path.parent.name}/" for path in (ROOT / "src").glob("*/__init__.py")}
+    wings = {f"{path.parent.name}/" for path in (ROOT / "sandbox").glob("*/__init__.py")}
+    assert sorted((packages | wings) - starts) == []
