@@ -57,7 +57,7 @@ sqs_chars = st.one_of(
 sqs_text = st.text(sqs_chars, min_size=1, max_size=40)
 # Header-safe: no control characters (Cc), no surrogates (Cs), no non-characters or unassigned (Cn).
 header_chars = st.characters(exclude_categories=("Cc", "Cs", "Cn"))
-plain_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
+plain_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
 
 
 def is_sqs_text(text: str) -> bool:
@@ -128,15 +128,16 @@ def amounts(draw: st.DrawFn) -> str:
 
 limits = st.builds(lambda value: {"maxSpendAmount": {"value": value, "currency": "USD"}}, amounts())
 
-valid_requests = st.fixed_dictionaries(
-    {"expiryTimeInMinutes": st.integers(15, 480)},
+_REQUIRED: Final[dict[str, st.SearchStrategy[Any]]] = {"expiryTimeInMinutes": st.integers(15, 480)}
+valid_requests: st.SearchStrategy[dict[str, Any]] = st.fixed_dictionaries(
+    _REQUIRED,
     optional={
         "paymentManagerArn": st.sampled_from([MANAGER_ARN, OTHER_MANAGER_ARN]),
         "userId": st.text(header_chars, max_size=120).map(str.strip),  # HTTP would trim edge space: invalid
         "agentName": st.text(header_chars, max_size=256).map(str.strip),
         "limits": limits,
         "clientToken": valid_tokens,
-        "correlationId": st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=128),
+        "correlationId": st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=128),
     },
 )
 
