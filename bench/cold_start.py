@@ -22,7 +22,10 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bench.common import Info, Result
 
 TARGET = 1.15  # the worker against bare boto3, at a full core, tracing off
 TEMPLATE_TARGET = 1.35  # the same at the template's share: reported beside it, held to issue 13's bound
@@ -97,87 +100,114 @@ def _layer_available() -> bool:
     return adot_site_packages() is not None
 
 
-def run(stack: Any, repeats: int) -> list[Any]:
-    """Parent side: at a full core the worker, bare boto3 and each tracing path; at the template's share the
-    worker, bare boto3 and the worker without bytecode. Medians with every sample kept."""
-    from bench.common import Info, Result
-    from bench.cpu_share import CpuShare
-
-    deployment = stack.deployment
-    package = deployment.with_bytecode
-    full_kinds = {"worker": ("worker", package, "none"), "bare": ("bare", package, "none")}
+def _tracing_paths() -> dict[str, str]:
+    """The tracing paths measured at a full core, each with its row's title: the layer's only where it is."""
     paths = {"xray": "tracing: the SDK in the package, spans to the X-Ray daemon (xray)"}
     if _layer_available():
         paths["adot"] = "tracing: AWS's managed OpenTelemetry layer (emulated)"
         paths["adot-lite"] = "tracing: the same layer in its fast-start mode"
+    return paths
+
+
+def _sample_at(
+    stack: Any, memory_mb: int, kinds: dict[str, tuple[str, Any, str]], repeats: int
+) -> tuple[dict[str, list[Any]], str]:
+    """:func:`sample_kinds` at the CPU share of ``memory_mb``, and that share in words."""
+    from bench.cpu_share import CpuShare
+
+    with CpuShare(memory_mb) as share:
+        return sample_kinds(stack, share, kinds, repeats), share.describe()
+
+
+def _column(samples: dict[str, list[Any]], label: str, key: str = "total_ms") -> list[float]:
+    return [s[key] for s in samples[label]]
+
+
+def _worker_against_bare(name: str, samples: dict[str, list[Any]], target: float, **rest: Any) -> Result:
+    """The worker's cold start against bare boto3's, sampled at one share: a figure with its target."""
+    from bench.common import Result
+
+    return Result.from_samples(
+        name, worker=_column(samples, "worker"), baseline=_column(samples, "bare"), unit="ms", target=target, **rest
+    )
+
+
+def _full_core_rows(at_full: Result, full: dict[str, list[Any]], paths: dict[str, str]) -> list[Result | Info]:
+    """The figure at a full core, its breakdown, CPU times and modules, then each tracing path against it."""
+    from bench.common import Info
+
+    bare_cpu = Info.median_of("  CPU time (user + sys), bare", _column(full, "bare", "cpu_ms"), "ms")
+    worker_cpu = Info.median_of(
+        "  CPU time (user + sys), worker", _column(full, "worker", "cpu_ms"), "ms", bare_cpu.figure
+    )
+    rows: list[Result | Info] = [
+        at_full,
+        Info.median_of("  worker: init (import of the handler module)", _column(full, "worker", "import_ms"), "ms"),
+        Info.median_of(
+            "  worker: first invocation (settings, clients, calls)", _column(full, "worker", "first_batch_ms"), "ms"
+        ),
+        Info.median_of("  bare: import boto3, clients, calls", _column(full, "bare", "first_batch_ms"), "ms"),
+        worker_cpu,
+        bare_cpu,
+        Info.median_of(
+            "  modules loaded, worker",
+            _column(full, "worker", "modules"),
+            "",
+            Info.median_of("", _column(full, "bare", "modules"), "").figure,
+        ),
+    ]
+    for path, title in paths.items():
+        rows.append(Info.median_of(f"  {title}", _column(full, f"worker {path}"), "ms", at_full.figure))
+        rows.append(
+            Info.median_of(
+                "    its CPU time (user + sys)", _column(full, f"worker {path}", "cpu_ms"), "ms", worker_cpu.figure
+            )
+        )
+    return rows
+
+
+def _template_rows(at_template: Result, template: dict[str, list[Any]]) -> list[Result | Info]:
+    """The figure at the template's share, then the worker without bytecode against it."""
+    from bench.common import Info
+
+    return [
+        at_template,
+        Info.median_of(
+            "  worker without bytecode in the package", _column(template, "no bytecode"), "ms", at_template.baseline
+        ),
+        Info.median_of(
+            "    its init (import of the handler module)", _column(template, "no bytecode", "import_ms"), "ms"
+        ),
+    ]
+
+
+def run(stack: Any, repeats: int) -> list[Any]:
+    """Parent side: at a full core the worker, bare boto3 and each tracing path; at the template's share the
+    worker, bare boto3 and the worker without bytecode. Medians with every sample kept."""
+    deployment = stack.deployment
+    package = deployment.with_bytecode
+    paths = _tracing_paths()
+    full_kinds = {"worker": ("worker", package, "none"), "bare": ("bare", package, "none")}
     full_kinds.update({f"worker {path}": ("worker", package, path) for path in paths})
-    with CpuShare(FULL_CORE_MB) as share:
-        full = sample_kinds(stack, share, full_kinds, repeats)
-        full_where = share.describe()
+    full, full_where = _sample_at(stack, FULL_CORE_MB, full_kinds, repeats)
     template_kinds = {
         "worker": ("worker", package, "none"),
         "no bytecode": ("worker", deployment.without_bytecode, "none"),
         "bare": ("bare", package, "none"),
     }
-    with CpuShare(deployment.memory_mb) as share:
-        template = sample_kinds(stack, share, template_kinds, repeats)
-        template_where = share.describe()
-
-    def column(samples: dict[str, list[Any]], label: str, key: str = "total_ms") -> list[float]:
-        return [s[key] for s in samples[label]]
-
-    at_full = Result.from_samples(
+    template, template_where = _sample_at(stack, deployment.memory_mb, template_kinds, repeats)
+    at_full = _worker_against_bare(
         f"cold start at a full core ({FULL_CORE_MB} MB), 1-record batch, tracing off",
-        worker=column(full, "worker"),
-        baseline=column(full, "bare"),
-        unit="ms",
-        target=TARGET,
+        full,
+        TARGET,
         notes=[f"cold start: CPU share {full_where} and {template_where}; package copies: {deployment.read_only}"],
     )
-    at_template = Result.from_samples(
+    at_template = _worker_against_bare(
         f"cold start at the template's {deployment.memory_mb} MB, 1-record batch, tracing off",
-        worker=column(template, "worker"),
-        baseline=column(template, "bare"),
-        unit="ms",
-        target=TEMPLATE_TARGET,
+        template,
+        TEMPLATE_TARGET,
     )
-    bare_cpu = Info.median_of("  CPU time (user + sys), bare", column(full, "bare", "cpu_ms"), "ms")
-    worker_cpu = Info.median_of(
-        "  CPU time (user + sys), worker", column(full, "worker", "cpu_ms"), "ms", bare_cpu.figure
-    )
-    rows: list[Any] = [
-        at_full,
-        Info.median_of("  worker: init (import of the handler module)", column(full, "worker", "import_ms"), "ms"),
-        Info.median_of(
-            "  worker: first invocation (settings, clients, calls)", column(full, "worker", "first_batch_ms"), "ms"
-        ),
-        Info.median_of("  bare: import boto3, clients, calls", column(full, "bare", "first_batch_ms"), "ms"),
-        worker_cpu,
-        bare_cpu,
-        Info.median_of(
-            "  modules loaded, worker",
-            column(full, "worker", "modules"),
-            "",
-            Info.median_of("", column(full, "bare", "modules"), "").figure,
-        ),
-    ]
-    for path, title in paths.items():
-        rows.append(Info.median_of(f"  {title}", column(full, f"worker {path}"), "ms", at_full.figure))
-        rows.append(
-            Info.median_of(
-                "    its CPU time (user + sys)", column(full, f"worker {path}", "cpu_ms"), "ms", worker_cpu.figure
-            )
-        )
-    rows += [
-        at_template,
-        Info.median_of(
-            "  worker without bytecode in the package", column(template, "no bytecode"), "ms", at_template.baseline
-        ),
-        Info.median_of(
-            "    its init (import of the handler module)", column(template, "no bytecode", "import_ms"), "ms"
-        ),
-    ]
-    return rows
+    return _full_core_rows(at_full, full, paths) + _template_rows(at_template, template)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bench.cpu_share import CpuShare
@@ -224,20 +224,12 @@ class Result:
         return f"<= {self.target:g} {self.unit}" if self.absolute else f"<= {self.target:.2f}x"
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "figure": self.figure,
-            "baseline": self.baseline,
-            "baseline_name": self.baseline_name,
-            "unit": self.unit,
-            "ratio": self.ratio,
-            "target": self.target_text(),
-            "passed": self.passed,
-            "notes": self.notes,
-            "samples": self.samples,
-            "baseline_samples": self.baseline_samples,
-            "paired_ratios": self.paired_ratios,
-        }
+        """Every field, the target in words (which say whether it is ``absolute``), and the ratio, the verdict
+        and the paired ratios they give."""
+        fields = asdict(self)
+        del fields["absolute"]
+        derived = {"target": self.target_text(), "ratio": self.ratio, "passed": self.passed}
+        return fields | derived | {"paired_ratios": self.paired_ratios}
 
 
 @dataclass
@@ -259,13 +251,7 @@ class Info:
         return f"{fmt(min(self.samples), self.unit)}-{fmt(max(self.samples), self.unit)}" if self.samples else ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "figure": self.figure,
-            "unit": self.unit,
-            "relative_to": self.relative_to,
-            "samples": self.samples,
-        }
+        return asdict(self)
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 The event source runs the handler the template names, by import path, after the function's environment is in
 place; everything else the sandbox needs of the worker (its composition root for the soak's faulty ports,
-the request token, the poison codes, the payments client's attempts) is imported here and nowhere else.
+the request token, the poison codes, the payments client's attempts, the payments API's service and operation
+names) is imported here and nowhere else.
 """
 
 from __future__ import annotations
@@ -13,7 +14,13 @@ from adapters.clients import ClientSettings
 from domain.dead_letter import DeadLetter, LetterAttribute
 from domain.errors import PoisonCode
 from domain.events import EventEntry
-from domain.ports import DeadLetterSender, EventPublisher
+from domain.ports import (
+    CREATE_PAYMENT_SESSION,
+    GET_PAYMENT_SESSION,
+    PAYMENTS_SERVICE,
+    DeadLetterSender,
+    EventPublisher,
+)
 from domain.tokens import first_delivery_token
 from handlers import dependencies
 from handlers.dependencies import PAYMENTS_CLIENT, Dependencies
@@ -21,6 +28,9 @@ from handlers.settings import Settings, load_settings
 
 __all__ = [
     "CLIENT_TOKEN_ATTRIBUTE",
+    "CREATE_PAYMENT_SESSION",
+    "GET_PAYMENT_SESSION",
+    "PAYMENTS_SERVICE",
     "POISON_CODES",
     "ClientSettings",
     "DeadLetter",

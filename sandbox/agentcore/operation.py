@@ -12,9 +12,10 @@ from typing import Any, Final
 import botocore.session
 from botocore.model import OperationModel, ServiceModel, StructureShape
 
-SERVICE_NAME: Final = "bedrock-agentcore"
-CREATE_PAYMENT_SESSION: Final = "CreatePaymentSession"
-GET_PAYMENT_SESSION: Final = "GetPaymentSession"
+from sandbox.worker_code import CREATE_PAYMENT_SESSION as CREATE_PAYMENT_SESSION
+from sandbox.worker_code import GET_PAYMENT_SESSION as GET_PAYMENT_SESSION
+from sandbox.worker_code import PAYMENTS_SERVICE
+
 OPERATION_NAMES: Final = (CREATE_PAYMENT_SESSION, GET_PAYMENT_SESSION)  # the operations the fake serves
 CONTROL_PREFIX: Final = "/_sandbox/"
 
@@ -126,7 +127,7 @@ def load_api_spec(names: Iterable[str] = OPERATION_NAMES) -> ApiSpec:
 
 @functools.cache
 def _service_model() -> ServiceModel:
-    return botocore.session.get_session().get_service_model(SERVICE_NAME)
+    return botocore.session.get_session().get_service_model(PAYMENTS_SERVICE)
 
 
 @functools.cache

@@ -237,10 +237,17 @@ def adapt_for_moto(template: dict[str, Any], stack_name: str, supported: frozens
     * Queues without ``QueueName`` are named ``<stack>-<LogicalId>`` (instead of a random suffix), so the
       endpoints in ``events/env.json`` stay fixed.
     """
-    resources: dict[str, Any] = template["Resources"]
-    notes: list[str] = []
+    notes = map_keys_as_strings(template)
+    notes += _disable_queue_event_sources(template["Resources"])
+    notes += _bus_refs_as_names(template)
+    notes += drop_unsupported(template, supported)
+    notes += _name_queues(template["Resources"], stack_name)
+    return notes
 
-    notes += map_keys_as_strings(template)
+
+def _disable_queue_event_sources(resources: dict[str, Any]) -> list[str]:
+    """Each SQS event source mapping created disabled, what the template said kept in its ``Metadata``."""
+    notes: list[str] = []
     for logical_id, resource in resources.items():
         if resource.get("Type") != "AWS::Lambda::EventSourceMapping":
             continue
@@ -251,8 +258,12 @@ def adapt_for_moto(template: dict[str, Any], stack_name: str, supported: frozens
             resource.setdefault("Metadata", {})[TEMPLATE_ENABLED_KEY] = properties.get("Enabled", True)
             properties["Enabled"] = False
             notes.append(f"{logical_id}: created disabled; the sandbox's event source polls {source} instead")
+    return notes
 
-    buses = {k for k, r in resources.items() if r.get("Type") == "AWS::Events::EventBus"}
+
+def _bus_refs_as_names(template: dict[str, Any]) -> list[str]:
+    """Each ``Ref`` of an event bus, in the resources and the outputs, as ``GetAtt <bus>.Name``."""
+    buses = {k for k, r in template["Resources"].items() if r.get("Type") == "AWS::Events::EventBus"}
     bus_refs: list[str] = []
 
     def bus_ref(node: dict[str, Any]) -> Any | None:
@@ -261,14 +272,14 @@ def adapt_for_moto(template: dict[str, Any], stack_name: str, supported: frozens
             return {"Fn::GetAtt": [node["Ref"], "Name"]}
         return None
 
-    template["Resources"] = resources = replace_references(resources, bus_ref, lambda s: s)
+    template["Resources"] = replace_references(template["Resources"], bus_ref, lambda s: s)
     template["Outputs"] = replace_references(template.get("Outputs") or {}, bus_ref, lambda s: s)
-    for name in sorted(set(bus_refs)):
-        notes.append(f"Ref {name} (an event bus) replaced by GetAtt {name}.Name")
+    return [f"Ref {name} (an event bus) replaced by GetAtt {name}.Name" for name in sorted(set(bus_refs))]
 
-    notes += drop_unsupported(template, supported)
-    resources = template["Resources"]
 
+def _name_queues(resources: dict[str, Any], stack_name: str) -> list[str]:
+    """Each queue the template leaves unnamed (in some settings or all) named ``<stack>-<LogicalId>``."""
+    notes: list[str] = []
     for logical_id, resource in resources.items():
         if resource.get("Type") != "AWS::SQS::Queue":
             continue

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from domain.dead_letter import DeadLetter
 from domain.events import EventEntry
 from domain.retry_delay import VisibilityChange
+
+# The payments API behind ``PaymentsApi``, as botocore's service model names it and its two operations (the
+# port's two methods): spans name the calls by them, the operator's command makes its client by the service's
+# name, and the sandbox's fake serves these operations.
+PAYMENTS_SERVICE: Final = "bedrock-agentcore"
+CREATE_PAYMENT_SESSION: Final = "CreatePaymentSession"
+GET_PAYMENT_SESSION: Final = "GetPaymentSession"
 
 
 class PaymentsApi(Protocol):

@@ -35,6 +35,12 @@ def _matching(pattern: re.Pattern[str], kind: str) -> AfterValidator:
     return AfterValidator(check)
 
 
+def _model_text(minimum: int, maximum: int, pattern: re.Pattern[str], kind: str) -> tuple[Any, ...]:
+    """A string as botocore's model bounds it, as ``Annotated`` metadata: ``minimum`` to ``maximum`` characters,
+    then the whole value matching ``pattern`` (a ``pattern_mismatch`` that names ``kind``)."""
+    return Field(min_length=minimum, max_length=maximum), _matching(pattern, kind)
+
+
 def _header_safe(value: str) -> str:
     """A value that travels as an HTTP header arrives as sent: no control character, nothing HTTP would trim."""
     if CONTROL_PATTERN.search(value) is not None:
@@ -54,8 +60,7 @@ def _positive_amount(value: str) -> str:
 
 ManagerArn = Annotated[
     str,
-    Field(min_length=c.PAYMENT_MANAGER_ARN_MIN, max_length=c.PAYMENT_MANAGER_ARN_MAX),
-    _matching(c.PAYMENT_MANAGER_ARN_RE, "payment manager ARN"),
+    *_model_text(c.PAYMENT_MANAGER_ARN_MIN, c.PAYMENT_MANAGER_ARN_MAX, c.PAYMENT_MANAGER_ARN_RE, "payment manager ARN"),
 ]
 AmountValue = Annotated[
     str,
@@ -64,14 +69,10 @@ AmountValue = Annotated[
     _matching(c.AMOUNT_VALUE_RE, "model's amount"),  # 18 integer digits at most
 ]
 PaymentSessionId = Annotated[
-    str,
-    Field(min_length=c.PAYMENT_SESSION_ID_MIN, max_length=c.PAYMENT_SESSION_ID_MAX),
-    _matching(c.PAYMENT_SESSION_ID_RE, "payment session ID"),
+    str, *_model_text(c.PAYMENT_SESSION_ID_MIN, c.PAYMENT_SESSION_ID_MAX, c.PAYMENT_SESSION_ID_RE, "payment session ID")
 ]
 ClientTokenText = Annotated[
-    str,
-    Field(min_length=c.CLIENT_TOKEN_MIN, max_length=c.CLIENT_TOKEN_MAX),
-    _matching(c.CLIENT_TOKEN_RE, "client token"),
+    str, *_model_text(c.CLIENT_TOKEN_MIN, c.CLIENT_TOKEN_MAX, c.CLIENT_TOKEN_RE, "client token")
 ]
 
 

@@ -27,7 +27,7 @@ from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from domain.dead_letter import DeadLetter, LetterAttribute
 from domain.errors import ApiError, TransientError
 from domain.events import EventEntry
-from domain.ports import DeadLetterSender, EventPublisher, PaymentsApi
+from domain.ports import CREATE_PAYMENT_SESSION, GET_PAYMENT_SESSION, DeadLetterSender, EventPublisher, PaymentsApi
 from handlers.observability import SERVICE
 from service.record_scope import current_record
 
@@ -130,10 +130,10 @@ class TracedPaymentsApi:
         self._spans = spans
 
     def create_payment_session(self, params: Mapping[str, Any], *, deadline: float) -> Mapping[str, Any]:
-        return self._traced("CreatePaymentSession", self._api.create_payment_session, params, deadline, CREATED)
+        return self._traced(CREATE_PAYMENT_SESSION, self._api.create_payment_session, params, deadline, CREATED)
 
     def get_payment_session(self, params: Mapping[str, Any], *, deadline: float) -> Mapping[str, Any]:
-        return self._traced("GetPaymentSession", self._api.get_payment_session, params, deadline, FOUND)
+        return self._traced(GET_PAYMENT_SESSION, self._api.get_payment_session, params, deadline, FOUND)
 
     def _traced(
         self,

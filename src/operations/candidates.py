@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from domain.errors import PoisonMessage, WorkerErrorCode
 from domain.parsing import ManagerPolicy, parse_request
+from domain.ports import PAYMENTS_SERVICE
 from operations.aws import CONFIG, error_code
 from operations.letters import DEFAULT_VISIBILITY_SECONDS, Letter, Scan
 from operations.queues import QueueProblem
@@ -43,10 +44,10 @@ def stack_managers(cloudformation: Any, stack: str) -> ManagerPolicy:
 
 
 def agentcore_client() -> Any:
-    """A ``bedrock-agentcore`` client from the environment."""
+    """A client of the payments API (``bedrock-agentcore``) from the environment."""
     import boto3
 
-    return boto3.session.Session().client("bedrock-agentcore", config=CONFIG)
+    return boto3.session.Session().client(PAYMENTS_SERVICE, config=CONFIG)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,35 +24,24 @@ pytestmark = pytest.mark.e2e
 SEED = 20261126
 
 
-def _run(moto_server: MotoServer, name: str) -> tuple[SoakReport, str]:
-    out = io.StringIO()
-    options = scenario(name, short=True, seed=SEED)
-    options = dataclasses.replace(options, stack=dataclasses.replace(options.stack, name=f"e2e-soak-{name}"))
-    return run_soak(options, out, aws_endpoint=moto_server.endpoint_url), out.getvalue()
+def _short_soak(name: str, what: str) -> Any:
+    """A module-scoped fixture named ``name``: that short scenario's soak against the session's moto server
+    (``what`` it runs), its report and its output."""
+
+    def run(moto_server: MotoServer) -> tuple[SoakReport, str]:
+        out = io.StringIO()
+        options = scenario(name, short=True, seed=SEED)
+        options = dataclasses.replace(options, stack=dataclasses.replace(options.stack, name=f"e2e-soak-{name}"))
+        return run_soak(options, out, aws_endpoint=moto_server.endpoint_url), out.getvalue()
+
+    run.__doc__ = f"The short {name} soak: {what}."
+    return pytest.fixture(scope="module", name=name)(run)
 
 
-@pytest.fixture(scope="module")
-def standard(moto_server: MotoServer) -> tuple[SoakReport, str]:
-    """The short standard soak against the session's moto server: 100 requests, 4 pollers, every fault."""
-    return _run(moto_server, "standard")
-
-
-@pytest.fixture(scope="module")
-def backstop(moto_server: MotoServer) -> tuple[SoakReport, str]:
-    """The short backstop soak: the worker's DLQ sends refused until SQS's redrive policy moves the messages."""
-    return _run(moto_server, "backstop")
-
-
-@pytest.fixture(scope="module")
-def fifo(moto_server: MotoServer) -> tuple[SoakReport, str]:
-    """The short FIFO soak: FIFO queues, six interleaved message groups, faults at every boundary."""
-    return _run(moto_server, "fifo")
-
-
-@pytest.fixture(scope="module")
-def fair(moto_server: MotoServer) -> tuple[SoakReport, str]:
-    """The short fair-queue soak: standard queues, four tenants' MessageGroupIds, one noisy, every fault."""
-    return _run(moto_server, "fair")
+standard = _short_soak("standard", "100 requests, 4 pollers, every fault")
+backstop = _short_soak("backstop", "the worker's DLQ sends refused until SQS's redrive policy moves the messages")
+fifo = _short_soak("fifo", "FIFO queues, six interleaved message groups, faults at every boundary")
+fair = _short_soak("fair", "standard queues, four tenants' MessageGroupIds, one noisy, every fault")
 
 
 # -- the standard scenario --------------------------------------------------------------------------------

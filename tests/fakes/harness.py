@@ -15,7 +15,7 @@ from domain.events import DetailType, EventEntry
 from domain.parsing import ManagerPolicy
 from domain.record_state import AdmissionRules
 from domain.records import AgeLimit, InboundRecord
-from domain.report import BatchReport
+from domain.report import BatchReport, RecordResult
 from domain.retry_delay import RetryDelay
 from domain.token_record import RecordPolicy
 from service.batch import BatchService, WorkerConfig
@@ -130,3 +130,9 @@ class Harness:
 
     def events(self, detail_type: DetailType | None = None) -> list[EventEntry]:
         return [e for e in self.publisher.received if detail_type is None or e.detail_type is detail_type]
+
+
+def only_result(report: BatchReport) -> RecordResult:
+    """The result of a batch of one record."""
+    (result,) = report.results
+    return result

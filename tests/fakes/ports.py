@@ -60,6 +60,15 @@ class FakePaymentsApi:
     def answer(self, client_token: str, answer: Answer) -> None:
         self.answers[client_token] = answer
 
+    def hold_calls_until(self, ready: Callable[[FakePaymentsApi], bool], timeout: float = 5) -> None:
+        """Make every call wait, while it counts as in flight, until ``ready(self)`` holds (``timeout`` s at most)."""
+
+        def hold(api: FakePaymentsApi) -> None:
+            with api.condition:
+                api.condition.wait_for(lambda: ready(api), timeout=timeout)
+
+        self.gate = hold
+
     def get_payment_session(self, params: Mapping[str, Any], *, deadline: float) -> Mapping[str, Any]:
         """A session this fake created (or a test put in ``sessions``); unknown: ``ResourceNotFoundException``."""
         with self.condition:

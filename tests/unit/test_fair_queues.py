@@ -6,30 +6,20 @@ deduplication ID (which a standard DLQ refuses).
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 from domain.errors import ApiError
 from domain.outcomes import Outcome
 from tests.fakes.harness import MAX_RECEIVE, Harness, attribute, record, token_of
-from tests.fakes.ports import FakePaymentsApi
 from tests.unit.test_fifo_groups import fifo, outcomes
 
 
-def test_a_throttled_tenant_record_holds_back_nothing_and_the_batch_runs_in_parallel() -> None:
+def test_a_throttled_tenant_record_holds_back_nothing_and_the_batch_runs_in_parallel(harness: Harness) -> None:
     # Given a fair queue's batch: tenant A's first record throttled, A's others and tenant B's beside them,
     # and an API that holds every call until all six are in flight at once (or five seconds pass)
     total = 6
-
-    def hold(api: FakePaymentsApi) -> None:
-        with api.condition:
-            api.condition.wait_for(lambda: api.in_flight >= total, timeout=5)
-
     batch = [record(name, group_id=name[0].upper()) for name in ("a1", "a2", "b1", "a3", "b2", "b3")]
-    with ThreadPoolExecutor(max_workers=10) as executor:
-        harness = Harness(executor)
-        harness.api.gate = hold
-        harness.api.answer(token_of("a1"), ApiError("ThrottlingException", "slow", 429))
-        report = harness.run(*batch)
+    harness.api.hold_calls_until(lambda api: api.in_flight >= total)
+    harness.api.answer(token_of("a1"), ApiError("ThrottlingException", "slow", 429))
+    report = harness.run(*batch)
 
     # Then only the throttled record is handed back; A's other records were created, all six calls at once
     assert outcomes(report) == {
@@ -44,19 +34,13 @@ def test_a_throttled_tenant_record_holds_back_nothing_and_the_batch_runs_in_para
     assert harness.api.peak_in_flight == total
 
 
-def test_ungrouped_records_beside_a_grouped_one_are_not_made_one_serial_group() -> None:
-    # Given a standard queue's batch where one record carries a MessageGroupId and four do not
+def test_ungrouped_records_beside_a_grouped_one_are_not_made_one_serial_group(harness: Harness) -> None:
+    # Given a standard queue's batch where one record carries a MessageGroupId and four do not,
+    # and an API that holds every call until all five are in flight at once (or five seconds pass)
     total = 5
-
-    def hold(api: FakePaymentsApi) -> None:
-        with api.condition:
-            api.condition.wait_for(lambda: api.in_flight >= total, timeout=5)
-
     batch = [record("t1", group_id="tenant"), *(record(f"u{i}") for i in range(4))]
-    with ThreadPoolExecutor(max_workers=10) as executor:
-        harness = Harness(executor)
-        harness.api.gate = hold
-        report = harness.run(*batch)
+    harness.api.hold_calls_until(lambda api: api.in_flight >= total)
+    report = harness.run(*batch)
     # Then all five calls were in flight together
     assert set(outcomes(report).values()) == {Outcome.CREATED}
     assert harness.api.peak_in_flight == total

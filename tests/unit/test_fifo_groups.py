@@ -153,15 +153,10 @@ def test_a_group_that_cannot_finish_before_the_deadline_hands_back_its_remaining
 def test_groups_run_concurrently_within_max_concurrency(limit: int) -> None:
     # Given 6 groups of 2 records, and an API that holds each call until `limit` are in flight (or all started)
     total = 12
-
-    def hold(api: FakePaymentsApi) -> None:
-        with api.condition:
-            api.condition.wait_for(lambda: api.peak_in_flight >= limit or len(api.calls) == total, timeout=5)
-
     batch = [fifo(f"g{g}r{r}", f"group-{g}") for r in range(2) for g in range(6)]
     with ThreadPoolExecutor(max_workers=limit) as executor:
         harness = Harness(executor)
-        harness.api.gate = hold
+        harness.api.hold_calls_until(lambda api: api.peak_in_flight >= limit or len(api.calls) == total)
         report = harness.run(*batch)
     # Then every record was created with exactly `limit` calls (one per group) in flight at the peak
     assert set(outcomes(report).values()) == {Outcome.CREATED}
