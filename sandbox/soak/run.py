@@ -19,12 +19,12 @@ from sandbox.aws.server import MotoServer, client
 from sandbox.aws.sqs import OutgoingMessage, drain, queue_depth, send_messages
 from sandbox.aws.stack import DeployedStack, deploy_stack
 from sandbox.lambda_.event_source import Invocation, SqsEventSource
-from sandbox.soak.injection import NO_FAULTS, InvocationFaults, Wiring, wire
+from sandbox.soak.injection import FaultyPorts, InvocationFaults
 from sandbox.soak.operator import CommandFailed, Operator, delete_poison, redrive_round
 from sandbox.soak.report import SoakReport, account_requests, tenant_drain_times
 from sandbox.soak.scenarios import SoakOptions
 from sandbox.soak.workload import Request, build_requests, script_fates
-from sandbox.worker_code import load_settings, real_handler, use_dependencies
+from sandbox.worker_code import real_handler, wire_worker
 
 
 @contextmanager
@@ -116,13 +116,10 @@ def feed(
     return True
 
 
-def _fix(api: PaymentsApiServer, wiring: Wiring, faults: InvocationFaults) -> None:
+def _fix(api: PaymentsApiServer, wiring: FaultyPorts, faults: InvocationFaults) -> None:
     """The operator found and fixed the cause: no more random, injected or scripted faults of the ports."""
     api.set_faults(throttle_rate=0.0, error_rate=0.0)
-    wiring.publisher.injector.faults = NO_FAULTS
-    wiring.dead_letters.injector.faults = NO_FAULTS
-    wiring.publisher.refusals.lift()
-    wiring.dead_letters.refusals.lift()
+    wiring.fix()
     faults.off()
 
 
@@ -143,7 +140,7 @@ class _Run:
     requests: list[Request] = dataclasses.field(init=False)
     faults: InvocationFaults = dataclasses.field(init=False)
     source: SqsEventSource = dataclasses.field(init=False)
-    wiring: Wiring = dataclasses.field(init=False)
+    wiring: FaultyPorts = dataclasses.field(init=False)
     watch: _Watch = dataclasses.field(init=False)
     notes: list[str] = dataclasses.field(default_factory=list)
     drained: bool = False
@@ -227,10 +224,10 @@ def _start_workers(stack: ExitStack, run: _Run, rng: random.Random) -> None:
     )
     run.source.start()
     stack.callback(run.source.stop)
-    run.wiring = wire(load_settings(), payments_client=options.payments_client, seed=options.seed)
-    run.wiring.publisher.injector.faults = options.publisher_faults
-    run.wiring.dead_letters.injector.faults = options.dead_letter_faults
-    use_dependencies(run.wiring.dependencies)
+    run.wiring = FaultyPorts(payments_client=options.payments_client, seed=options.seed)
+    run.wiring.publisher_injector.faults = options.publisher_faults
+    run.wiring.dead_letter_injector.faults = options.dead_letter_faults
+    wire_worker(run.wiring)
     run.faults.open()
     run.watch = _Watch(run.source, tap, run.out)
 
