@@ -167,11 +167,12 @@ class Sandbox(Service):
             gate.wire(config.handler or import_handler(stack))
 
     def stop(self) -> None:
-        """Stop the event source, remove the tap, stop the payments API and moto (idempotent)."""
+        """Stop the event source, the payments API and moto (idempotent); in a moto that outlives the sandbox
+        (``aws_endpoint``), remove the tap."""
         if self._event_source is not None:
             self._event_source.stop()
             self._event_source = None
-        if self._tap is not None:
+        if self._tap is not None and not self._own_moto:
             self._tap.stop()
         self.payments_api.stop()
         if self._own_moto:
