@@ -6,9 +6,10 @@ what the worker could not dead-letter) and **fifo** (FIFO queues, message groups
 ``--pollers K`` (default 4, concurrent "Lambda instances"), ``--seed S``, ``--short`` (the version
 ``make test`` runs).
 
-The sandbox is the real one: moto in server mode, ``template.yaml`` deployed into it (with a visibility
-timeout and a function timeout of seconds, so that retries take seconds), the local SQS event source running
-the real handler, the fake payments API over HTTP, and an EventBridge tap. Faults, and how they are injected:
+The sandbox is the real one, a :class:`sandbox.local_cloud.Sandbox`: moto in server mode, ``template.yaml``
+deployed into it (with a visibility timeout and a function timeout of seconds, so that retries take seconds),
+the local SQS event source running the real handler, the fake payments API over HTTP, and an EventBridge tap.
+Faults, and how they are injected:
 
 * payments API: random throttling (429) and 5xx (the fake's seeded ``throttle_rate``/``error_rate``); per
   request, scripted by client token: answers slower than the client's read timeout (``delay_next``, some on
