@@ -1,13 +1,14 @@
 """The sandbox's one door into the worker's code (``src/``): every name the sandbox takes from it.
 
 The event source runs the handler the template names, by import path, after the function's environment is in
-place; everything else the sandbox needs of the worker (its composition root for the soak's faulty ports,
-the request token, the poison codes, the payments client's attempts, the payments API's service and operation
-names) is imported here and nowhere else.
+place; everything else the sandbox needs of the worker (its composition root and its AWS ports, around which
+the demo and the soak put ports of their own; the request token, the poison codes, the payments client's
+attempts; the payments API's service and operation names) is imported here and nowhere else.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final
 
 from adapters.clients import ClientSettings
@@ -23,7 +24,7 @@ from domain.ports import (
 )
 from domain.tokens import first_delivery_token
 from handlers import dependencies
-from handlers.dependencies import PAYMENTS_CLIENT, Dependencies
+from handlers.dependencies import PAYMENTS_CLIENT, Dependencies, Ports, aws_ports
 from handlers.settings import Settings, load_settings
 
 __all__ = [
@@ -38,7 +39,9 @@ __all__ = [
     "Dependencies",
     "EventEntry",
     "EventPublisher",
+    "Ports",
     "Settings",
+    "aws_ports",
     "build_dependencies",
     "cold_start",
     "first_delivery_token",
@@ -46,6 +49,7 @@ __all__ = [
     "payments_attempts",
     "real_handler",
     "use_dependencies",
+    "wire_worker",
 ]
 
 POISON_CODES: Final = frozenset(code.value for code in PoisonCode)
@@ -57,6 +61,15 @@ use_dependencies: Final = dependencies.override
 def cold_start() -> None:
     """Forget the worker's cached settings and clients: the next invocation is a cold start."""
     dependencies.reset()
+
+
+def wire_worker(ports: Callable[[Settings], Ports]) -> Dependencies:
+    """Run the worker on the ports ``ports`` builds from its settings (call once the function's environment is
+    in place, e.g. after the event source started: its start is a cold start)."""
+    settings = load_settings()
+    wired = build_dependencies(settings, ports(settings))
+    use_dependencies(wired)
+    return wired
 
 
 def payments_attempts() -> int:

@@ -24,7 +24,14 @@ from sandbox.aws.sqs import QueueMessage
 from sandbox.demo.tables import print_table
 from sandbox.local_cloud import Sandbox
 from sandbox.operator_command import COMMAND, command_line, run_command
-from sandbox.worker_code import EventEntry, EventPublisher, build_dependencies, load_settings, use_dependencies
+from sandbox.worker_code import (
+    EventEntry,
+    EventPublisher,
+    aws_ports,
+    build_dependencies,
+    load_settings,
+    use_dependencies,
+)
 
 REFUSED: Final = "PutEvents entry refused (scripted by the demo)"
 COMMAND_TIMEOUT_SECONDS: Final = 120.0
@@ -46,14 +53,11 @@ def refusing_events_of(inner: EventPublisher, correlation_ids: Collection[str]) 
 
 def refuse_events_of(correlation_ids: Collection[str]) -> RefusingPublisher:
     """Wire the worker with its publisher in :func:`refusing_events_of` (call once the event source has started)."""
-    wrapped: dict[str, RefusingPublisher] = {}
-
-    def wrap(publisher: EventPublisher) -> EventPublisher:
-        wrapped["publisher"] = refusing_events_of(publisher, correlation_ids)
-        return wrapped["publisher"]
-
-    use_dependencies(build_dependencies(load_settings(), wrap_publisher=wrap))
-    return wrapped["publisher"]
+    settings = load_settings()
+    aws = aws_ports(settings)
+    publisher = refusing_events_of(aws.publisher, correlation_ids)
+    use_dependencies(build_dependencies(settings, replace(aws, publisher=publisher)))
+    return publisher
 
 
 # ---------------------------------------------------------------------------------------------------------

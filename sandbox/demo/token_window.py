@@ -104,7 +104,8 @@ def run_once(
             create_table_from_template(boto3.client("dynamodb", region_name=REGION), table)
         environment = _environment(window_seconds, dlq_url=dlq_url, bus=bus, table=table, payments=api.endpoint_url)
         with applied_environment(environment):
-            deps = dependencies.build(parse_settings(environment), payments_client=PAYMENTS_CLIENT)
+            settings = parse_settings(environment)
+            deps = dependencies.build(settings, dependencies.aws_ports(settings, payments_client=PAYMENTS_CLIENT))
             try:
                 firsts = [_request(i) for i in range(requests)]
                 for i in late:

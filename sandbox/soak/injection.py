@@ -1,8 +1,8 @@
 """Faults the soak injects at the worker's own boundaries: its ports (by composition) and its invocations.
 
-* :func:`wire`: ``handlers.dependencies.build`` with a ``PutEvents`` publisher and a DLQ sender that fail as
-  a whole call, per entry, or with their answer lost after the work was done (:class:`CallFaults`), and
-  that refuse chosen entries, by request, a scripted number of times (:class:`sandbox.aws.refusals.Refusals`);
+* :class:`FaultyPorts`: the worker's ports with a ``PutEvents`` publisher and a DLQ sender that fail as a
+  whole call, per entry, or with their answer lost after the work was done (:class:`CallFaults`), and that
+  refuse chosen entries, by request, a scripted number of times (:class:`sandbox.aws.refusals.Refusals`);
 * :class:`InvocationFaults`: a handler around the real one that gives some invocations a short deadline and
   loses some after the handler returned (Lambda then hands the whole batch back).
 """
@@ -15,20 +15,21 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Final, TypeVar
 
 from sandbox.aws.refusals import RefusingPort
 from sandbox.lambda_.event_source import Handler
+from sandbox.service import started
 from sandbox.worker_code import (
     ClientSettings,
     DeadLetter,
     DeadLetterSender,
-    Dependencies,
     EventEntry,
     EventPublisher,
+    Ports,
     Settings,
-    build_dependencies,
+    aws_ports,
 )
 
 INJECTED: Final = "injected by the soak"
@@ -162,46 +163,44 @@ class FaultyDeadLetters(_FaultyPort[DeadLetterSender, DeadLetter]):
         return self._call(letters, lambda kept: self.inner.send(kept, deadline=deadline))
 
 
-@dataclass(frozen=True, slots=True)
-class Wiring:
-    """The worker's dependencies as the soak (or the fuzz tests) build them, with the faulty ports."""
+class FaultyPorts:
+    """The ports the soak (or the fuzz tests) run the worker on: its AWS ports, the publisher and the DLQ sender
+    in faulty ports around them (:class:`FaultyPublisher`, :class:`FaultyDeadLetters`).
 
-    dependencies: Dependencies
-    publisher: FaultyPublisher
-    dead_letters: FaultyDeadLetters
-
-
-def wire(
-    settings: Settings,
-    *,
-    payments_client: ClientSettings,
-    seed: int | None = None,
-) -> Wiring:
-    """``handlers.dependencies.build`` with a chosen payments client and faulty publisher and DLQ sender.
-
-    Faults start off: set ``publisher.injector.faults`` and ``dead_letters.injector.faults``. The pools are
-    ``MAX_CONCURRENCY`` large, as in ``build``: the sandbox's event source already multiplies that variable by
-    its pollers, which all share this one wiring.
+    Call it with the worker's settings to build them (``SandboxConfig.worker_ports`` does, once the function's
+    environment is in place); :attr:`publisher` and :attr:`dead_letters` are then the faulty ports. Their
+    injectors exist from the start, seeded by ``seed``: set ``publisher_injector.faults`` and
+    ``dead_letter_injector.faults`` at any time. The clients' pools are ``MAX_CONCURRENCY`` large, as Lambda's:
+    the sandbox's event source already multiplies that variable by its pollers, which all share these ports.
     """
-    rng = random.Random(seed)
-    injectors = (FaultInjector(rng=random.Random(rng.random())), FaultInjector(rng=random.Random(rng.random())))
-    wrapped: dict[str, Any] = {}
 
-    def faulty_publisher(publisher: EventPublisher) -> EventPublisher:
-        wrapped["publisher"] = FaultyPublisher(publisher, injectors[0])
-        return wrapped["publisher"]  # type: ignore[no-any-return]
+    def __init__(self, *, payments_client: ClientSettings, seed: int | None = None) -> None:
+        rng = random.Random(seed)
+        self.publisher_injector = FaultInjector(rng=random.Random(rng.random()))
+        self.dead_letter_injector = FaultInjector(rng=random.Random(rng.random()))
+        self.payments_client = payments_client
+        self._publisher: FaultyPublisher | None = None
+        self._dead_letters: FaultyDeadLetters | None = None
 
-    def faulty_dead_letters(sender: DeadLetterSender) -> DeadLetterSender:
-        wrapped["dead_letters"] = FaultyDeadLetters(sender, injectors[1])
-        return wrapped["dead_letters"]  # type: ignore[no-any-return]
+    def __call__(self, settings: Settings) -> Ports:
+        aws = aws_ports(settings, payments_client=self.payments_client)
+        self._publisher = FaultyPublisher(aws.publisher, self.publisher_injector)
+        self._dead_letters = FaultyDeadLetters(aws.dead_letters, self.dead_letter_injector)
+        return replace(aws, publisher=self._publisher, dead_letters=self._dead_letters)
 
-    wiring = build_dependencies(
-        settings,
-        payments_client=payments_client,
-        wrap_publisher=faulty_publisher,
-        wrap_dead_letters=faulty_dead_letters,
-    )
-    return Wiring(wiring, wrapped["publisher"], wrapped["dead_letters"])
+    @property
+    def publisher(self) -> FaultyPublisher:
+        return started(self._publisher, "the soak's ports")
+
+    @property
+    def dead_letters(self) -> FaultyDeadLetters:
+        return started(self._dead_letters, "the soak's ports")
+
+    def fix(self) -> None:
+        """The operator found and fixed the cause: no more injected faults or refusals."""
+        self.publisher_injector.faults = self.dead_letter_injector.faults = NO_FAULTS
+        self.publisher.refusals.lift()
+        self.dead_letters.refusals.lift()
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -221,10 +220,8 @@ class InvocationFaultCounts:
 
 
 class InvocationFaults:
-    """A handler around the real one: a short deadline for some invocations, some lost after their work.
-
-    Invocations wait for :meth:`open` first, so none runs before the soak's own wiring is in place.
-    """
+    """A handler around the real one (``handler()``): a short deadline for some invocations, some lost after
+    their work. (The sandbox holds invocations back until the worker runs on the soak's ports.)"""
 
     def __init__(
         self, handler: Callable[[], Handler], *, short_deadline: float, lost: float, rng: random.Random
@@ -235,10 +232,6 @@ class InvocationFaults:
         self.counts = InvocationFaultCounts()
         self._rng = rng
         self._lock = threading.Lock()
-        self._open = threading.Event()
-
-    def open(self) -> None:
-        self._open.set()
 
     def off(self) -> None:
         """The cause is fixed: no more injected faults."""
@@ -246,8 +239,6 @@ class InvocationFaults:
             self.short_deadline = self.lost = 0.0
 
     def __call__(self, event: dict[str, Any], context: Any) -> Any:
-        if not self._open.wait(timeout=120):
-            raise RuntimeError("the soak's wiring was never put in place")
         with self._lock:
             self.counts.invocations += 1
             cut = self._rng.random() < self.short_deadline

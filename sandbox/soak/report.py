@@ -89,13 +89,22 @@ class SoakReport:
         return not self.failures
 
     def table(self) -> str:
-        account = self.accounting
-        faults = self.api_faults
-        other_faults = sum(v for k, v in faults.items() if k not in TRANSIENT_CODES)
-        rows = [
+        """The figures as a Markdown table: the run, what became of the requests, the faults injected."""
+        rows = [*self._run_rows(), *self._outcome_rows(), *self._fault_rows()]
+        if self.drain_seconds:
+            rows.append(("time to drain the requests (before redrives)", self._drain()))
+        rows.append(("duration", f"{self.duration:.0f} s"))
+        width = max(len(name) for name, _ in rows)
+        lines = [f"| {'figure'.ljust(width)} | value |", f"|{'-' * (width + 2)}|-------|"]
+        lines += [f"| {name.ljust(width)} | {value} |" for name, value in rows]
+        return "\n".join(lines)
+
+    def _run_rows(self) -> list[tuple[str, str]]:
+        """What was sent, and how the sandbox carried it."""
+        return [
             ("scenario", f"{self.scenario}{' (FIFO queues)' if self.fifo else ''}"),
             ("requests", f"{self.requests} ({self.requests - self.poison} valid, {self.poison} poison)"),
-            *([("message groups", str(account.groups))] if self.fifo else []),
+            *([("message groups", str(self.accounting.groups))] if self.fifo else []),
             *([("fair queue tenants", self._tenants())] if self.tenant_drain else []),
             ("pollers (Lambda instances)", str(self.pollers)),
             ("API calls", f"{self.api_calls} ({self.idempotent_replays} idempotent replays)"),
@@ -106,6 +115,12 @@ class SoakReport:
                 f"{self.redriven} in {self.redrive_rounds} rounds ({self.derived_tokens} moved by SQS's redrive "
                 "policy, their token derived from the message ID)",
             ),
+        ]
+
+    def _outcome_rows(self) -> list[tuple[str, str]]:
+        """What became of the requests, each invariant's count among them."""
+        account = self.accounting
+        return [
             ("created", str(account.outcomes["created"])),
             ("failed", str(account.outcomes["failed"])),
             ("dead-lettered", str(account.outcomes["dead-lettered"])),
@@ -121,6 +136,13 @@ class SoakReport:
             ("poison or unknown tokens at the API (must be 0)", str(account.poison_at_api)),
             ("created sessions never announced (must be 0)", str(account.unannounced)),
             ("events published (duplicate announcements)", f"{self.events} ({account.duplicate_announcements})"),
+        ]
+
+    def _fault_rows(self) -> list[tuple[str, str]]:
+        """The faults injected at each boundary."""
+        faults = self.api_faults
+        other_faults = sum(v for k, v in faults.items() if k not in TRANSIENT_CODES)
+        return [
             (
                 "faults: API",
                 f"{faults.get('ThrottlingException', 0)} throttled, {faults.get('InternalServerException', 0)} 5xx, "
@@ -144,13 +166,7 @@ class SoakReport:
                 f"{self.invocation_faults.lost_after_work} lost after their work, "
                 f"{self.whole_batches_handed_back} whole batches handed back",
             ),
-            *([("time to drain the requests (before redrives)", self._drain())] if self.drain_seconds else []),
-            ("duration", f"{self.duration:.0f} s"),
         ]
-        width = max(len(name) for name, _ in rows)
-        lines = [f"| {'figure'.ljust(width)} | value |", f"|{'-' * (width + 2)}|-------|"]
-        lines += [f"| {name.ljust(width)} | {value} |" for name, value in rows]
-        return "\n".join(lines)
 
     def _tenants(self) -> str:
         tenants = self.accounting.tenant_requests
@@ -231,6 +247,86 @@ class Accounting:
     letters_off_group: int = 0
 
 
+@dataclass
+class _Announcements:
+    """What the events said: each session announced, each final failure, and the failures announced after the
+    session existed."""
+
+    created_ids: Counter[str] = field(default_factory=Counter)  # announcements by paymentSessionId
+    announced_tokens: Counter[str] = field(default_factory=Counter)  # PaymentSessionCreated by clientToken
+    final_failures: set[str] = field(default_factory=set)  # clientTokens announced failed, not retryable
+    as_failed: int = 0  # see Accounting.announced_as_failed
+    on_lost_answer: int = 0  # see Accounting.failed_on_lost_answer
+
+
+def _sessions_by_token(sessions: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
+    by_token: dict[str, list[Mapping[str, Any]]] = {}
+    for session in sessions:
+        by_token.setdefault(str(session["client_token"]), []).append(session)
+    return by_token
+
+
+def _announcements(
+    events: Sequence[tuple[float, Mapping[str, Any]]], sessions_by_token: Mapping[str, Sequence[Mapping[str, Any]]]
+) -> _Announcements:
+    """Read the events (each with the epoch second it was read at) against the sessions the API created."""
+    seen = _Announcements()
+    for read_at, event in events:
+        detail = event["detail"]
+        token = detail["clientToken"]
+        if event["detail-type"] == "PaymentSessionCreated":
+            seen.created_ids[detail["paymentSession"]["paymentSessionId"]] += 1
+            seen.announced_tokens[token] += 1
+            continue
+        if detail["error"]["retryable"] is False:
+            seen.final_failures.add(token)
+        if detail["error"]["code"] in API_ERROR_CODES:
+            continue  # the API answered this receive with an error: it could not know of a session
+        if any(_epoch(str(s["created_at"])) <= read_at for s in sessions_by_token.get(token, [])):
+            if detail["error"]["code"] in UNKNOWN_ANSWER_CODES:
+                seen.on_lost_answer += 1
+            else:
+                seen.as_failed += 1
+    return seen
+
+
+def _ends(
+    requests: Sequence[Request], created: Set[str], final_failures: Set[str], dead_bodies: Set[str]
+) -> tuple[Counter[str], list[int], int]:
+    """(outcomes, the indexes of the requests that ended nowhere, the requests that ended more than once)."""
+    outcomes: Counter[str] = Counter()
+    lost: list[int] = []
+    ended_twice = 0
+    for request in requests:
+        ends = [request.token in created, request.token in final_failures, request.body in dead_bodies]
+        ended_twice += sum(ends) > 1
+        if ends[0]:
+            outcomes["created"] += 1
+        elif ends[1]:
+            outcomes["failed"] += 1
+        elif ends[2]:
+            outcomes["dead-lettered"] += 1
+        else:
+            lost.append(request.index)
+    return outcomes, lost, ended_twice
+
+
+def _double_sessions(sessions: Sequence[Mapping[str, Any]], by_token: Mapping[str, Sequence[Any]]) -> int:
+    """Sessions beyond the first of one user (one request each), and beyond the first of one client token."""
+    by_user = Counter(str(session["request"].get("userId", "")) for session in sessions)
+    double = sum(n - 1 for n in by_user.values() if n > 1)
+    return double + sum(len(found) - 1 for found in by_token.values() if len(found) > 1)
+
+
+def _poison_at_api(
+    requests: Sequence[Request], sessions: Sequence[Mapping[str, Any]], calls_by_token: Mapping[str, int]
+) -> int:
+    """Calls with a token no valid request carries, and sessions made of a poison body's data."""
+    valid_tokens = {r.token for r in requests if not r.poison}
+    poison = sum(1 for token in calls_by_token if token not in valid_tokens)
+    return poison + sum(1 for s in sessions if str(s["request"].get("userId", "")).startswith("poison-"))
+
+
 def account_requests(
     requests: Sequence[Request],
     *,
@@ -243,64 +339,21 @@ def account_requests(
 ) -> Accounting:
     """Each request's end, from the API's sessions and calls, the events (each with the epoch second it was
     read at) and the letters left in the DLQ."""
-    valid_tokens = {r.token for r in requests if not r.poison}
-    sessions_by_token: dict[str, list[Mapping[str, Any]]] = {}
-    sessions_by_user: Counter[str] = Counter()
-    for session in sessions:
-        sessions_by_token.setdefault(str(session["client_token"]), []).append(session)
-        sessions_by_user[str(session["request"].get("userId", ""))] += 1
-    created_ids: Counter[str] = Counter()
-    final_failures: set[str] = set()
-    announced_tokens: Counter[str] = Counter()
-    announced_as_failed = failed_on_lost_answer = 0
-    for read_at, event in events:
-        detail = event["detail"]
-        token = detail["clientToken"]
-        if event["detail-type"] == "PaymentSessionCreated":
-            created_ids[detail["paymentSession"]["paymentSessionId"]] += 1
-            announced_tokens[token] += 1
-            continue
-        if detail["error"]["retryable"] is False:
-            final_failures.add(token)
-        if detail["error"]["code"] in API_ERROR_CODES:
-            continue  # the API answered this receive with an error: it could not know of a session
-        if any(_epoch(str(s["created_at"])) <= read_at for s in sessions_by_token.get(token, [])):
-            if detail["error"]["code"] in UNKNOWN_ANSWER_CODES:
-                failed_on_lost_answer += 1
-            else:
-                announced_as_failed += 1
+    sessions_by_token = _sessions_by_token(sessions)
+    seen = _announcements(events, sessions_by_token)
     dead_bodies = {str(m["Body"]) for m in dead_letters}
-
-    outcomes: Counter[str] = Counter()
-    lost: list[int] = []
-    ended_twice = 0
-    for request in requests:
-        ends = [request.token in sessions_by_token, request.token in final_failures, request.body in dead_bodies]
-        ended_twice += sum(ends) > 1
-        if ends[0]:
-            outcomes["created"] += 1
-        elif ends[1]:
-            outcomes["failed"] += 1
-        elif ends[2]:
-            outcomes["dead-lettered"] += 1
-        else:
-            lost.append(request.index)
-
-    double = sum(n - 1 for n in sessions_by_user.values() if n > 1)
-    double += sum(len(found) - 1 for found in sessions_by_token.values() if len(found) > 1)
-    poison_at_api = sum(1 for token in calls_by_token if token not in valid_tokens)
-    poison_at_api += sum(1 for s in sessions if str(s["request"].get("userId", "")).startswith("poison-"))
+    outcomes, lost, ended_twice = _ends(requests, sessions_by_token.keys(), seen.final_failures, dead_bodies)
     through_dlq = set(redriven_tokens) | {r.token for r in requests if r.body in dead_bodies}
     groups, violations = order_violations(requests, calls_by_token, through_dlq=through_dlq)
     return Accounting(
         outcomes=outcomes,
         lost=lost,
-        double_sessions=double,
-        poison_at_api=poison_at_api,
-        unannounced=sum(1 for s in sessions if created_ids[s["payment_session_id"]] == 0),
-        duplicate_announcements=sum(n - 1 for n in announced_tokens.values() if n > 1),
-        announced_as_failed=announced_as_failed,
-        failed_on_lost_answer=failed_on_lost_answer,
+        double_sessions=_double_sessions(sessions, sessions_by_token),
+        poison_at_api=_poison_at_api(requests, sessions, calls_by_token),
+        unannounced=sum(1 for s in sessions if seen.created_ids[s["payment_session_id"]] == 0),
+        duplicate_announcements=sum(n - 1 for n in seen.announced_tokens.values() if n > 1),
+        announced_as_failed=seen.as_failed,
+        failed_on_lost_answer=seen.on_lost_answer,
         ended_twice=ended_twice,
         groups=groups,
         order_violations=violations,

@@ -1,5 +1,5 @@
-"""One soak run: the sandbox up, the requests fed under faults, the DLQ redriven by the operator's command,
-then the report."""
+"""One soak run: a :class:`~sandbox.local_cloud.Sandbox` with the worker on the soak's faulty ports, the
+requests fed under faults, the DLQ redriven by the operator's command, then the report."""
 
 from __future__ import annotations
 
@@ -10,21 +10,18 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from typing import IO, Any
 
-from sandbox.agentcore import PaymentsApiServer
-from sandbox.aws.event_tap import EventTap
-from sandbox.aws.server import MotoServer, client
-from sandbox.aws.sqs import OutgoingMessage, drain, queue_depth, send_messages
-from sandbox.aws.stack import DeployedStack, deploy_stack
+from sandbox.aws.sqs import OutgoingMessage, drain, queue_depth
 from sandbox.lambda_.event_source import Invocation, SqsEventSource
-from sandbox.soak.injection import NO_FAULTS, InvocationFaults, Wiring, wire
+from sandbox.local_cloud import Sandbox, SandboxConfig
+from sandbox.soak.injection import FaultyPorts, InvocationFaults
 from sandbox.soak.operator import CommandFailed, Operator, delete_poison, redrive_round
 from sandbox.soak.report import SoakReport, account_requests, tenant_drain_times
 from sandbox.soak.scenarios import SoakOptions
-from sandbox.soak.workload import Request, build_requests, script_fates
-from sandbox.worker_code import load_settings, real_handler, use_dependencies
+from sandbox.soak.workload import Request, script_fates
+from sandbox.worker_code import real_handler
 
 
 @contextmanager
@@ -38,9 +35,9 @@ class _Watch:
     queue grows, so no queue is left to fill up), each event stamped with the time it was read, and a line
     of progress is printed every 10 s."""
 
-    def __init__(self, source: SqsEventSource, tap: EventTap, out: IO[str]) -> None:
-        self.source = source
-        self.tap = tap
+    def __init__(self, sandbox: Sandbox, out: IO[str]) -> None:
+        self.source: SqsEventSource = sandbox.event_source
+        self.tap = sandbox.tap
         self.out = out
         self.events: list[tuple[float, dict[str, Any]]] = []  # (epoch seconds read at, event)
         self._last_print = time.monotonic()
@@ -81,51 +78,6 @@ def _message(request: Request, seed: int, *, fifo: bool) -> OutgoingMessage:
     return OutgoingMessage(request.body, request.attributes, group_id=request.group, deduplication_id=deduplication)
 
 
-def feed(
-    watch: _Watch,
-    sqs: Any,
-    queue_url: str,
-    requests: Sequence[Request],
-    *,
-    script: Any,
-    seed: int,
-    fifo: bool,
-    max_backlog: int,
-    timeout: float,
-) -> bool:
-    """Send the requests by tens, in order, while the queue's backlog is under ``max_backlog``, scripting their fates.
-
-    A fate keyed by a body token is scripted before its request is sent; one keyed by a derived token only
-    after (the token needs the message ID), so a poller may rarely receive the request first. Returns
-    whether every request was sent; ``False`` when the backlog stayed full for ``timeout`` seconds.
-    """
-    for start in range(0, len(requests), 10):
-        stuck_until = time.monotonic() + timeout
-        while watch.source.queue_depth()["visible"] >= max_backlog:
-            if time.monotonic() > stuck_until:
-                return False
-            watch.tick("sending")
-            time.sleep(0.2)
-        chunk = requests[start : start + 10]
-        script([r for r in chunk if r.body_token])
-        ids = send_messages(sqs, queue_url, [_message(r, seed, fifo=fifo) for r in chunk])
-        for request, message_id in zip(chunk, ids, strict=True):
-            request.message_id = message_id
-        script([r for r in chunk if not r.body_token])
-        watch.tick("sending")
-    return True
-
-
-def _fix(api: PaymentsApiServer, wiring: Wiring, faults: InvocationFaults) -> None:
-    """The operator found and fixed the cause: no more random, injected or scripted faults of the ports."""
-    api.set_faults(throttle_rate=0.0, error_rate=0.0)
-    wiring.publisher.injector.faults = NO_FAULTS
-    wiring.dead_letters.injector.faults = NO_FAULTS
-    wiring.publisher.refusals.lift()
-    wiring.dead_letters.refusals.lift()
-    faults.off()
-
-
 @dataclasses.dataclass
 class _Run:
     """What one soak has set up and seen so far, phase by phase."""
@@ -133,18 +85,13 @@ class _Run:
     options: SoakOptions
     out: IO[str]
     started: float
-    endpoint: str
-    api: PaymentsApiServer
-    deployed: DeployedStack
+    sandbox: Sandbox
+    ports: FaultyPorts
+    faults: InvocationFaults
+    requests: list[Request]
+    watch: _Watch
     worker_receives: int
     queue_receives: int
-    # Set by _start_workers:
-    sqs: Any = dataclasses.field(init=False)
-    requests: list[Request] = dataclasses.field(init=False)
-    faults: InvocationFaults = dataclasses.field(init=False)
-    source: SqsEventSource = dataclasses.field(init=False)
-    wiring: Wiring = dataclasses.field(init=False)
-    watch: _Watch = dataclasses.field(init=False)
     notes: list[str] = dataclasses.field(default_factory=list)
     drained: bool = False
     drain_seconds: float | None = None
@@ -165,103 +112,110 @@ class _Run:
 
 def run_soak(options: SoakOptions, out: IO[str] | None = None, *, aws_endpoint: str | None = None) -> SoakReport:
     """Run one soak; ``aws_endpoint`` reuses a running moto (a stack of its own is deployed into it)."""
-    rng = random.Random(options.seed)
-    with ExitStack() as stack:
-        run = _deploy(stack, options, out or sys.stdout, aws_endpoint)
-        _start_workers(stack, run, rng)
-        _send_requests(run)
-        _redrive_until_done(run)
-        if not run.drained:
-            run.notes.append(f"the request queue did not drain within {options.phase_timeout:.0f} s")
-        leftovers = run.poison_letters + drain(run.sqs, run.deployed.dead_letter_queue.url)  # stay dead-lettered
-        queue_left = run.source.queue_depth()
-        queue_left["invocations running"] = run.source.in_flight
-        run.watch.read()
-        snapshot = run.api.snapshot()
-        invocations: list[Invocation] = run.source.invocations
+    started = time.monotonic()
+    ports = FaultyPorts(payments_client=options.payments_client, seed=options.seed)
+    ports.publisher_injector.faults = options.publisher_faults
+    ports.dead_letter_injector.faults = options.dead_letter_faults
+    faults = InvocationFaults(
+        real_handler,
+        short_deadline=options.short_deadline_rate,
+        lost=options.lost_invocation_rate,
+        rng=random.Random(random.Random(options.seed).random()),
+    )
+    with _function_output(options.function_log) as sink:
+        config = soak_sandbox(options, aws_endpoint=aws_endpoint, output=sink, handler=faults, ports=ports)
+        with Sandbox(config) as sandbox:
+            run = _begin(options, out or sys.stdout, started, sandbox, ports, faults)
+            _send_requests(run)
+            _redrive_until_done(run)
+            if not run.drained:
+                run.notes.append(f"the request queue did not drain within {options.phase_timeout:.0f} s")
+            leftovers = run.poison_letters + drain(sandbox.sqs, sandbox.stack.dead_letter_queue.url)  # stay there
+            queue_left = sandbox.event_source.queue_depth()
+            queue_left["invocations running"] = sandbox.event_source.in_flight
+            run.watch.read()
+            snapshot = sandbox.payments_api.snapshot()
+            invocations: list[Invocation] = sandbox.event_source.invocations
     return _report(run, leftovers, queue_left, snapshot, invocations)
 
 
-def _deploy(stack: ExitStack, options: SoakOptions, out: IO[str], aws_endpoint: str | None) -> _Run:
-    """moto (unless one runs), the fake payments API with the scenario's faults, and the template's stack."""
-    started = time.monotonic()
-    endpoint = aws_endpoint or stack.enter_context(MotoServer()).endpoint_url
-    api_faults = dataclasses.replace(options.api_faults, seed=options.seed)
-    api = stack.enter_context(PaymentsApiServer(faults=api_faults))
-    deployed = deploy_stack(endpoint, options.stack)
+def soak_sandbox(
+    options: SoakOptions, *, aws_endpoint: str | None, output: IO[str], handler: InvocationFaults, ports: FaultyPorts
+) -> SandboxConfig:
+    """The sandbox of a soak: the scenario's stack and pollers, the fake API's faults seeded with the soak's
+    seed, the handler under ``handler``'s faults, the worker on ``ports``; moto at ``aws_endpoint`` if given."""
+    return SandboxConfig(
+        stack=options.stack,
+        aws_endpoint=aws_endpoint,
+        pollers=options.pollers,
+        api_faults=dataclasses.replace(options.api_faults, seed=options.seed),
+        function_output=output,
+        handler=handler,
+        worker_ports=ports,
+    )
+
+
+def _begin(
+    options: SoakOptions, out: IO[str], started: float, sandbox: Sandbox, ports: FaultyPorts, faults: InvocationFaults
+) -> _Run:
+    """The run on a sandbox that is up: its requests drawn, its receive limits read from the deployed stack."""
+    deployed = sandbox.stack
     worker_receives = int(deployed.function.environment.get("MAX_RECEIVE_COUNT", "5"))
     policy = deployed.request_queue.redrive_policy
     queue_receives = policy.max_receive_count if policy else worker_receives
-    run = _Run(options, out, started, endpoint, api, deployed, worker_receives, queue_receives)
-    out.write(f"soak: {options.command()}; stack deployed at {run.elapsed():.0f} s\n")
+    requests = options.build_requests(own_source=deployed.event_source_name)
+    watch = _Watch(sandbox, out)
+    run = _Run(options, out, started, sandbox, ports, faults, requests, watch, worker_receives, queue_receives)
+    out.write(f"soak: {options.command()}; sandbox up at {run.elapsed():.0f} s\n")
     run.say(f"MAX_RECEIVE_COUNT {worker_receives}, the request queue's redrive maxReceiveCount {queue_receives}")
     for note in deployed.notes:
         run.say(f"stack: {note}")
     return run
 
 
-def _start_workers(stack: ExitStack, run: _Run, rng: random.Random) -> None:
-    """The event source, then the soak's wiring (the function's environment is in place once it started)."""
-    options, deployed = run.options, run.deployed
-    tap = stack.enter_context(EventTap(deployed))
-    run.sqs = client("sqs", run.endpoint, deployed.region)
-    run.requests = build_requests(
-        options.requests,
-        options.seed,
-        poison_share=options.poison_share,
-        own_source=deployed.event_source_name,
-        mix=options.mix,
-        groups=options.groups,
-        tenants=options.tenants,
-        noisy_share=options.noisy_share,
+def _script(run: _Run, chunk: Sequence[Request]) -> None:
+    """Each request's fate, at the fake API and at the worker's ports."""
+    script_fates(
+        run.sandbox.payments_api,
+        run.ports,
+        chunk,
+        worker_receives=run.worker_receives,
+        queue_receives=run.queue_receives,
+        attempts_per_receive=run.options.payments_client.total_max_attempts,
+        slow_ms=run.options.slow_answer_ms,
     )
-    run.faults = InvocationFaults(
-        real_handler,
-        short_deadline=options.short_deadline_rate,
-        lost=options.lost_invocation_rate,
-        rng=random.Random(rng.random()),
-    )
-    sink = stack.enter_context(_function_output(options.function_log))
-    run.source = SqsEventSource(
-        deployed, payments_endpoint=run.api.endpoint_url, pollers=options.pollers, handler=run.faults, output=sink
-    )
-    run.source.start()
-    stack.callback(run.source.stop)
-    run.wiring = wire(load_settings(), payments_client=options.payments_client, seed=options.seed)
-    run.wiring.publisher.injector.faults = options.publisher_faults
-    run.wiring.dead_letters.injector.faults = options.dead_letter_faults
-    use_dependencies(run.wiring.dependencies)
-    run.faults.open()
-    run.watch = _Watch(run.source, tap, run.out)
+
+
+def feed(run: _Run) -> bool:
+    """Send the requests by tens, in order, while the queue's backlog is under ``max_backlog``, scripting their fates.
+
+    A fate keyed by a body token is scripted before its request is sent; one keyed by a derived token only
+    after (the token needs the message ID), so a poller may rarely receive the request first. Returns
+    whether every request was sent; ``False`` when the backlog stayed full for ``phase_timeout`` seconds.
+    """
+    options, watch = run.options, run.watch
+    for start in range(0, len(run.requests), 10):
+        stuck_until = time.monotonic() + options.phase_timeout
+        while watch.source.queue_depth()["visible"] >= options.max_backlog:
+            if time.monotonic() > stuck_until:
+                return False
+            watch.tick("sending")
+            time.sleep(0.2)
+        chunk = run.requests[start : start + 10]
+        _script(run, [r for r in chunk if r.body_token])
+        ids = run.sandbox.send([_message(r, options.seed, fifo=options.fifo) for r in chunk])
+        for request, message_id in zip(chunk, ids, strict=True):
+            request.message_id = message_id
+        _script(run, [r for r in chunk if not r.body_token])
+        watch.tick("sending")
+    return True
 
 
 def _send_requests(run: _Run) -> None:
     """The first phase: every request sent (each one's fate scripted first), then the queue drained."""
     options = run.options
-
-    def script(chunk: Sequence[Request]) -> None:
-        script_fates(
-            run.api,
-            run.wiring,
-            chunk,
-            worker_receives=run.worker_receives,
-            queue_receives=run.queue_receives,
-            attempts_per_receive=options.payments_client.total_max_attempts,
-            slow_ms=options.slow_answer_ms,
-        )
-
     fed_at, run.fed_at_epoch = time.monotonic(), time.time()
-    sent = feed(
-        run.watch,
-        run.sqs,
-        run.deployed.request_queue.url,
-        run.requests,
-        script=script,
-        seed=options.seed,
-        fifo=options.fifo,
-        max_backlog=options.max_backlog,
-        timeout=options.phase_timeout,
-    )
+    sent = feed(run)
     if not sent:
         run.notes.append(f"the workers took no request for {options.phase_timeout:.0f} s: sending stopped")
     run.drained = sent and run.watch.drain(options.phase_timeout, "requests")
@@ -270,16 +224,23 @@ def _send_requests(run: _Run) -> None:
     run.say(f"requests sent, queue {'drained' if run.drained else 'NOT drained'} at {run.elapsed():.0f} s")
 
 
+def _fix(run: _Run) -> None:
+    """The operator found and fixed the cause: no more random, injected or scripted faults of the ports."""
+    run.sandbox.payments_api.set_faults(throttle_rate=0.0, error_rate=0.0)
+    run.ports.fix()
+    run.faults.off()
+
+
 def _redrive_until_done(run: _Run) -> None:
     """The operator's rounds: fix the faults, redrive with the command, delete the poison, until nothing moves."""
-    options = run.options
-    operator = Operator(run.endpoint, run.deployed.name, run.deployed.region)
-    dlq_url = run.deployed.dead_letter_queue.url
+    options, sandbox = run.options, run.sandbox
+    operator = Operator(sandbox.aws_endpoint, sandbox.stack.name, sandbox.stack.region)
+    dlq_url = sandbox.stack.dead_letter_queue.url
     for round_number in range(1, options.max_redrive_rounds + 1):
         if not run.drained:
             break
         if round_number == (1 if options.fixed_before_redrive else 2):
-            _fix(run.api, run.wiring, run.faults)
+            _fix(run)
         try:
             moved = redrive_round(operator)
         except CommandFailed as error:
@@ -287,10 +248,10 @@ def _redrive_until_done(run: _Run) -> None:
             break
         if not moved.moved:
             # Nothing more to move: the operator deletes the poison, which may uncover more (FIFO).
-            deleted = delete_poison(run.sqs, dlq_url)
+            deleted = delete_poison(sandbox.sqs, dlq_url)
             run.poison_letters += deleted
             run.say(f"poison deleted from the DLQ: {len(deleted)}")
-            if deleted and queue_depth(run.sqs, dlq_url)["visible"]:
+            if deleted and queue_depth(sandbox.sqs, dlq_url)["visible"]:
                 continue
             break
         run.rounds += 1
@@ -309,7 +270,7 @@ def _report(
     snapshot: dict[str, Any],
     invocations: list[Invocation],
 ) -> SoakReport:
-    options, requests, watch, wiring = run.options, run.requests, run.watch, run.wiring
+    options, requests, watch, ports = run.options, run.requests, run.watch, run.ports
     return SoakReport(
         scenario=options.scenario,
         command=options.command(),
@@ -341,10 +302,10 @@ def _report(
         redriven=run.redriven,
         derived_tokens=run.derived,
         redrive_rounds=run.rounds,
-        publisher=wiring.publisher.injector.counts,
-        dead_letter_sends=wiring.dead_letters.injector.counts,
-        refused_events=wiring.publisher.refusals.refused,
-        refused_letters=wiring.dead_letters.refusals.refused,
+        publisher=ports.publisher.injector.counts,
+        dead_letter_sends=ports.dead_letters.injector.counts,
+        refused_events=ports.publisher.refusals.refused,
+        refused_letters=ports.dead_letters.refusals.refused,
         invocation_faults=run.faults.counts,
         duration=run.elapsed(),
         fifo=options.fifo,

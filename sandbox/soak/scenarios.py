@@ -24,7 +24,7 @@ from typing import Any, Final
 from sandbox.agentcore import FaultSettings
 from sandbox.aws.stack import StackSpec, Tuning, max_receive_count_parameters
 from sandbox.soak.injection import NO_FAULTS, CallFaults
-from sandbox.soak.workload import SHORT_REQUESTS, STANDARD_MIX, Fate, Mix
+from sandbox.soak.workload import SHORT_REQUESTS, STANDARD_MIX, Fate, Mix, Request, build_requests
 from sandbox.worker_code import ClientSettings
 
 SCENARIOS: Final = ("standard", "backstop", "fifo", "fair")
@@ -37,6 +37,8 @@ DEAD_LETTER_FAULTS: Final = CallFaults(fail_call=0.1, fail_entry=0.05, lose_answ
 BACKSTOP_MIX: Final = Mix(
     {Fate.EXHAUSTED: 0.25, Fate.UNPUBLISHED: 0.25, Fate.SLOW: 0.05}, refuse_dead_letters=1.0, refuse_always=0.75
 )
+# The options that shape the requests, named as ``build_requests`` names its parameters.
+WORKLOAD_OPTIONS: Final = ("poison_share", "mix", "groups", "tenants", "noisy_share")
 FIFO_MIX: Final = Mix({Fate.FINAL: 0.03, Fate.EXHAUSTED: 0.02, Fate.SLOW: 0.05, Fate.SLOW_EVERY_ATTEMPT: 0.02})
 
 
@@ -95,6 +97,11 @@ class SoakOptions:
     @property
     def fifo(self) -> bool:
         return self.groups > 0
+
+    def build_requests(self, *, own_source: str) -> list[Request]:
+        """The run's requests and their fates, drawn from ``seed`` (``own_source``: the worker's event source)."""
+        workload = {name: getattr(self, name) for name in WORKLOAD_OPTIONS}
+        return build_requests(self.requests, self.seed, own_source=own_source, **workload)
 
     def command(self) -> str:
         size = "--short" if self.short else f"--requests {self.requests}"

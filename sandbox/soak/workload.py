@@ -20,7 +20,7 @@ from typing import Any, Final
 from sandbox.agentcore import PaymentsApiServer
 from sandbox.demo.fair_tenants import NOISY as NOISY_TENANT
 from sandbox.demo.load import FOREIGN_MANAGER, POISON_KINDS, poison_body, random_request
-from sandbox.soak.injection import Wiring, require_probability
+from sandbox.soak.injection import FaultyPorts, require_probability
 from sandbox.worker_code import first_delivery_token
 
 SHORT_REQUESTS: Final = 100  # the standard soak in make test
@@ -204,7 +204,7 @@ _VALIDATION_MEMBERS: Final = {"reason": "FieldValidationFailed", "fieldList": [{
 
 def script_fates(
     api: PaymentsApiServer,
-    wiring: Wiring,
+    wiring: FaultyPorts,
     requests: Sequence[Request],
     *,
     worker_receives: int,

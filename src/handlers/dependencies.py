@@ -1,13 +1,14 @@
-"""Composition root: builds the worker and its clients once per execution environment, lazily.
+"""Composition root: the worker from its settings and its ports, built once per execution environment, lazily.
 
-Nothing here runs at import time; tests call ``reset()`` or ``override()`` to replace the wiring.
+``build(settings, ports)`` wires the worker on whatever ports it is given: Lambda's are the AWS ones,
+``aws_ports(settings)``; tests, the sandbox's soak and the benchmarks pass fakes or faulty ones in. Nothing
+here runs at import time; tests call ``reset()`` or ``override()`` to replace the wiring.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Final
@@ -18,8 +19,9 @@ from adapters.event_publisher import EventBridgePublisher
 from adapters.idempotency_table import DynamoDbTokenTable
 from adapters.payments_api import PaymentsApiClient
 from adapters.visibility import SqsVisibility
-from domain.ports import DeadLetterSender, EventPublisher, PaymentsApi
+from domain.ports import DeadLetterSender, EventPublisher, PaymentsApi, VisibilitySetter
 from domain.record_state import AdmissionRules
+from domain.token_record import TokenTable
 from handlers.cold_start import collector_paused
 from handlers.settings import Settings, get_settings
 from handlers.tracing import from_environment
@@ -36,67 +38,68 @@ AWS_CLIENT: Final = ClientSettings(connect_timeout=1.0, read_timeout=3.0, total_
 
 
 @dataclass(frozen=True, slots=True)
+class Ports:
+    """Everything the worker calls outside itself. ``records``: the idempotency table (``None``: no record)."""
+
+    api: PaymentsApi
+    publisher: EventPublisher
+    dead_letters: DeadLetterSender
+    visibility: VisibilitySetter
+    records: TokenTable | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Dependencies:
     settings: Settings
     worker: BatchService
     executor: ThreadPoolExecutor
 
 
-def build(
-    settings: Settings,
-    *,
-    payments_client: ClientSettings = PAYMENTS_CLIENT,
-    wrap_publisher: Callable[[EventPublisher], EventPublisher] | None = None,
-    wrap_dead_letters: Callable[[DeadLetterSender], DeadLetterSender] | None = None,
-    spans: PortSpans | None = None,
-) -> Dependencies:
-    """Wire the worker for ``settings``: one pool of threads and connections as large as the concurrency.
+def aws_ports(settings: Settings, *, payments_client: ClientSettings = PAYMENTS_CLIENT) -> Ports:
+    """The botocore adapters ``settings`` name, each client's pool of connections as large as the concurrency.
 
-    The keyword arguments serve the sandbox's soak: another payments client (shorter timeouts) and
-    wrappers around the publisher and the dead-letter sender (injected faults). Lambda uses the defaults, and
-    ``spans`` when tracing is on (``handlers.tracing``): a span around each port's call.
+    ``payments_client``: the payments API's timeouts and attempts (the sandbox's soak passes shorter ones).
     """
     pool = settings.max_concurrency
-    executor = ThreadPoolExecutor(max_workers=pool, thread_name_prefix="record")
-    publisher: EventPublisher = EventBridgePublisher.create(
-        replace(AWS_CLIENT, max_pool_connections=pool),
-        bus_name=settings.event_bus_name,
-        source=settings.event_source,
+    aws = replace(AWS_CLIENT, max_pool_connections=pool)
+    table = settings.idempotency_table_name
+    return Ports(
+        api=PaymentsApiClient.create(replace(payments_client, max_pool_connections=pool)),
+        publisher=EventBridgePublisher.create(aws, bus_name=settings.event_bus_name, source=settings.event_source),
+        dead_letters=SqsDeadLetterSender.create(aws, queue_url=settings.dead_letter_queue_url),
+        visibility=SqsVisibility.create(aws),
+        records=DynamoDbTokenTable.create(aws, table) if table else None,
     )
-    dead_letters: DeadLetterSender = SqsDeadLetterSender.create(
-        replace(AWS_CLIENT, max_pool_connections=pool), queue_url=settings.dead_letter_queue_url
-    )
-    api: PaymentsApi = PaymentsApiClient.create(replace(payments_client, max_pool_connections=pool))
+
+
+def build(settings: Settings, ports: Ports, *, spans: PortSpans | None = None) -> Dependencies:
+    """Wire the worker for ``settings`` on ``ports``, with one pool of threads as large as the concurrency.
+
+    ``spans`` (when tracing is on, ``handlers.tracing``): a span around each call of the API, the publisher
+    and the dead-letter sender.
+    """
+    executor = ThreadPoolExecutor(max_workers=settings.max_concurrency, thread_name_prefix="record")
     if spans is not None:
-        api, publisher, dead_letters = (
-            spans.wrap_api(api),
-            spans.wrap_publisher(publisher),
-            spans.wrap_dead_letters(dead_letters),
+        ports = replace(
+            ports,
+            api=spans.wrap_api(ports.api),
+            publisher=spans.wrap_publisher(ports.publisher),
+            dead_letters=spans.wrap_dead_letters(ports.dead_letters),
         )
-    records = (
-        TokenRecords(
-            DynamoDbTokenTable.create(replace(AWS_CLIENT, max_pool_connections=pool), settings.idempotency_table_name),
-            settings.record_policy,
-        )
-        if settings.idempotency_table_name
-        else None
+    rules = AdmissionRules(
+        event_source=settings.event_source,
+        managers=settings.managers,
+        max_receive_count=settings.max_receive_count,
+        age_limit=settings.age_limit,
     )
     worker = BatchService(
-        WorkerConfig(
-            AdmissionRules(
-                event_source=settings.event_source,
-                managers=settings.managers,
-                max_receive_count=settings.max_receive_count,
-                age_limit=settings.age_limit,
-            ),
-            retry_delay=settings.retry_delay,
-        ),
-        api=api,
-        publisher=wrap_publisher(publisher) if wrap_publisher else publisher,
-        dead_letters=wrap_dead_letters(dead_letters) if wrap_dead_letters else dead_letters,
+        WorkerConfig(rules, retry_delay=settings.retry_delay),
+        api=ports.api,
+        publisher=ports.publisher,
+        dead_letters=ports.dead_letters,
         executor=executor,
-        visibility=SqsVisibility.create(replace(AWS_CLIENT, max_pool_connections=pool)),
-        records=records,
+        visibility=ports.visibility,
+        records=None if ports.records is None else TokenRecords(ports.records, settings.record_policy),
     )
     return Dependencies(settings=settings, worker=worker, executor=executor)
 
@@ -106,18 +109,19 @@ _current: Dependencies | None = None
 
 
 def get_dependencies() -> Dependencies:
-    """The wiring of this execution environment, built on first use."""
+    """The wiring of this execution environment, built on first use: the AWS ports, traced when asked."""
     global _current
     if _current is None:
         with _lock:
             if _current is None:
                 with collector_paused(freeze=True):
-                    _current = build(get_settings(), spans=from_environment(os.environ))
+                    settings = get_settings()
+                    _current = build(settings, aws_ports(settings), spans=from_environment(os.environ))
     return _current
 
 
 def override(dependencies: Dependencies) -> None:
-    """Use ``dependencies`` from now on (tests, sandbox, benchmarks)."""
+    """Use ``dependencies`` from now on (tests, sandbox, benchmarks: ``build`` on ports of their own)."""
     global _current
     reset()
     _current = dependencies

@@ -22,7 +22,7 @@ from handlers import dependencies
 from handlers.settings import Settings
 from sandbox.agentcore import PaymentsApiServer
 from sandbox.aws.sqs import drain
-from sandbox.soak import NO_FAULTS, Wiring, wire
+from sandbox.soak import NO_FAULTS, FaultyPorts
 from tests.support import AWS_ENDPOINT_VARIABLES, EVENT_SOURCE, MANAGER_ARN, OTHER_MANAGER_ARN, worker_resources
 
 MAX_RECEIVE_COUNT: Final = 5
@@ -52,7 +52,7 @@ class FuzzEnvironment:
     dead_letter_queue_url: str
     capture_queue_url: str
     api: PaymentsApiServer
-    wiring: Wiring
+    wiring: FaultyPorts
 
     def _drain(self, queue_url: str) -> list[dict[str, Any]]:
         return drain(self.sqs, queue_url)
@@ -68,8 +68,8 @@ class FuzzEnvironment:
     def fresh(self) -> None:
         """Before an example: no sessions, no faults, empty queues."""
         self.api.reset()
-        self.wiring.publisher.injector.faults = NO_FAULTS
-        self.wiring.dead_letters.injector.faults = NO_FAULTS
+        self.wiring.publisher_injector.faults = NO_FAULTS
+        self.wiring.dead_letter_injector.faults = NO_FAULTS
         self.dead_letters()
         self.published()
 
@@ -101,8 +101,8 @@ def fuzz_environment(payments_server: PaymentsApiServer) -> Iterator[FuzzEnviron
             max_receive_count=MAX_RECEIVE_COUNT,
             max_concurrency=10,
         )
-        wiring = wire(worker_settings, payments_client=FUZZ_PAYMENTS_CLIENT, seed=0)
-        dependencies.override(wiring.dependencies)
+        wiring = FaultyPorts(payments_client=FUZZ_PAYMENTS_CLIENT, seed=0)
+        dependencies.override(dependencies.build(worker_settings, wiring(worker_settings)))
         try:
             yield FuzzEnvironment(sqs, dlq_url, capture_url, payments_server, wiring)
         finally:

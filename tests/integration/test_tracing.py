@@ -57,7 +57,8 @@ def spans(aws: Any, payments_api: Any, monkeypatch: pytest.MonkeyPatch) -> Itera
     monkeypatch.setenv("_X_AMZN_TRACE_ID", LAMBDA_TRACE)
     exporter = InMemorySpanExporter()
     port_spans = PortSpans.exporting_to(exporter)
-    dependencies.override(dependencies.build(get_settings(), spans=port_spans))
+    settings = get_settings()
+    dependencies.override(dependencies.build(settings, dependencies.aws_ports(settings), spans=port_spans))
     yield exporter
     dependencies.reset()
     port_spans.shutdown()
@@ -163,7 +164,7 @@ imported = sorted(m for m in sys.modules if m.split(".")[0] in ("aws_xray_sdk", 
 from handlers import dependencies
 from handlers.settings import get_settings
 from handlers.tracing import from_environment
-dependencies.build(get_settings(), spans=from_environment(os.environ))
+dependencies.build(get_settings(), dependencies.aws_ports(get_settings()), spans=from_environment(os.environ))
 wired = sorted(m for m in sys.modules if m.split(".")[0] in ("aws_xray_sdk", "opentelemetry"))
 print(json.dumps({"imported": imported, "wired": wired}))
 """
