@@ -22,10 +22,11 @@ from domain.ports import (
     DeadLetterSender,
     EventPublisher,
 )
+from domain.records import InboundRecord
 from domain.tokens import first_delivery_token
 from handlers import dependencies
 from handlers.dependencies import PAYMENTS_CLIENT, Dependencies, Ports, aws_ports
-from handlers.settings import Settings, load_settings
+from handlers.settings import Settings, load_settings, parse_settings
 
 __all__ = [
     "CLIENT_TOKEN_ATTRIBUTE",
@@ -39,6 +40,7 @@ __all__ = [
     "Dependencies",
     "EventEntry",
     "EventPublisher",
+    "InboundRecord",
     "Ports",
     "Settings",
     "aws_ports",
@@ -46,6 +48,7 @@ __all__ = [
     "cold_start",
     "first_delivery_token",
     "load_settings",
+    "parse_settings",
     "payments_attempts",
     "real_handler",
     "use_dependencies",

@@ -22,12 +22,9 @@ from typing import Any, Final
 
 from moto import mock_aws
 
-from adapters.clients import ClientSettings
-from domain.records import InboundRecord
-from handlers import dependencies
-from handlers.settings import parse_settings
 from sandbox.agentcore import PaymentsApiServer
 from sandbox.lambda_.environment import applied_environment
+from sandbox.worker_code import ClientSettings, InboundRecord, aws_ports, build_dependencies, parse_settings
 from scripts.transform import load
 
 REGION: Final = "us-east-1"
@@ -105,7 +102,7 @@ def run_once(
         environment = _environment(window_seconds, dlq_url=dlq_url, bus=bus, table=table, payments=api.endpoint_url)
         with applied_environment(environment):
             settings = parse_settings(environment)
-            deps = dependencies.build(settings, dependencies.aws_ports(settings, payments_client=PAYMENTS_CLIENT))
+            deps = build_dependencies(settings, aws_ports(settings, payments_client=PAYMENTS_CLIENT))
             try:
                 firsts = [_request(i) for i in range(requests)]
                 for i in late:

@@ -108,3 +108,20 @@ def test_the_domain_imports_neither_botocore_nor_powertools_nor_the_environment(
         if name.split(".")[0] == "domain" and external_imports(path) & forbidden
     }
     assert offenders == {}
+
+
+SANDBOX_DOOR = ROOT / "sandbox" / "worker_code.py"
+
+
+def test_the_sandbox_takes_the_workers_code_through_its_one_door_only() -> None:
+    # Given every module of the sandbox and the packages of src/
+    packages = set(ALLOWED)
+    # When each one's imports are read
+    strays = {
+        str(path.relative_to(ROOT)): sorted(names)
+        for path in (ROOT / "sandbox").rglob("*.py")
+        if path != SANDBOX_DOOR
+        and (names := {name for name in external_imports(path) if name.split(".")[0] in packages})
+    }
+    # Then only sandbox/worker_code.py imports src/ (the event source loads the handler by the template's path)
+    assert strays == {}
