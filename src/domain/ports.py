@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from domain.dead_letter import DeadLetter
 from domain.events import EventEntry
-from domain.retry_delay import VisibilityChange
+
+
+@dataclass(frozen=True, slots=True)
+class VisibilityChange:
+    """Hide one received message for ``seconds`` from now (``ChangeMessageVisibility`` on its receipt handle)."""
+
+    message_id: str
+    receipt_handle: str
+    queue_arn: str
+    seconds: int
 
 
 class PaymentsApi(Protocol):

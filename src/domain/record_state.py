@@ -12,13 +12,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from domain.dead_letter import DeadLetter, LetterAttribute, dead_letter
-from domain.errors import ErrorReport, FieldProblem, PoisonCode, PoisonMessage
-from domain.events import DetailType, EventEntry, Subject, created_event, failed_event
+from domain.errors import FieldProblem, PoisonCode, PoisonMessage
+from domain.events import DetailType, EventEntry, error_detail, event_entry, session_json
 from domain.outcomes import ApiObservation, Decision, LookupObservation, Outcome, Seen, decide
 from domain.parsing import ManagerPolicy, parse_message
-from domain.records import AgeLimit, InboundRecord
+from domain.records import InboundRecord
 from domain.report import RecordResult
 from domain.request import EffectiveRequest, is_valid_payment_session_id
+from domain.time_policy import AgeLimit
 from domain.token_record import OutcomeUnknown, RecordObservation
 from domain.tokens import choose_token, poison_token
 
@@ -69,6 +70,9 @@ class RecordState:
     def letter_failed(self, why: str) -> RecordState:
         return replace(self, seen=replace(self.seen, letter_failure=why))
 
+    def delayed(self, seconds: int) -> RecordState:
+        return replace(self, seen=replace(self.seen, retry_delay_seconds=seconds))
+
     # -- what the stages send -----------------------------------------------------------------------------------
     def create_params(self) -> dict[str, Any]:
         """``create_payment_session``'s keyword arguments; only a request with a token is ever sent."""
@@ -82,22 +86,27 @@ class RecordState:
             raise TypeError("a record without a request or a claimed session reached the lookup stage")
         return self.request.lookup_params(self.claimed_session_id)
 
-    @property
-    def subject(self) -> Subject | None:
-        """What this record's events are about; ``None`` for poison, which has no request to announce."""
+    def _entry(self, detail_type: DetailType, part: dict[str, Any]) -> EventEntry | None:
+        """An event about this record's request; ``None`` for poison, which has no request to announce."""
         if self.request is None or self.token is None:
             return None
-        return Subject(self.token, self.record.message_id, self.request, self.record.trace_header)
+        return event_entry(
+            detail_type,
+            part,
+            client_token=self.token,
+            message_id=self.record.message_id,
+            request=self.request,
+            trace_header=self.record.trace_header,
+        )
 
     def event(self) -> EventEntry | None:
         """The event the outcome publishes, if it publishes one."""
-        decision, subject = self.decision, self.subject
-        if subject is None or decision.publish is None:
-            return None
-        created = self.seen.created
+        decision, created = self.decision, self.seen.created
         if decision.publish is DetailType.CREATED and created is not None:
-            return created_event(subject, created.session)
-        return self._failed_event(decision.error, retryable=False)
+            return self._entry(DetailType.CREATED, session_json(created.session))
+        if decision.publish is None or decision.error is None:
+            return None
+        return self._entry(DetailType.FAILED, error_detail(decision.error, retryable=False))
 
     def letter(self) -> DeadLetter:
         """The record's dead letter (CONTRACT section 5)."""
@@ -122,15 +131,9 @@ class RecordState:
     def announcement(self) -> EventEntry | None:
         """``PaymentSessionCreationFailed`` with ``retryable: true`` for a dead-lettered retried cause."""
         decision = self.decision
-        if not decision.announce or decision.outcome is not Outcome.DEAD_LETTERED:
+        if not decision.announce or decision.outcome is not Outcome.DEAD_LETTERED or decision.error is None:
             return None
-        return self._failed_event(decision.error, retryable=True)
-
-    def _failed_event(self, error: ErrorReport | None, *, retryable: bool) -> EventEntry | None:
-        subject = self.subject
-        if subject is None or error is None:
-            return None
-        return failed_event(subject, error, retryable=retryable)
+        return self._entry(DetailType.FAILED, error_detail(decision.error, retryable=True))
 
     def result(self) -> RecordResult:
         decision = self.decision
@@ -142,13 +145,13 @@ class RecordState:
             client_token=self.token,
             correlation_id=request.correlationId if request else None,
             user_id=request.userId if request else None,
-            error_code=decision.error.code if decision.error else None,
-            error_message=decision.error.message if decision.error else None,
+            error=decision.error,
             payment_session_id=self.seen.session_id,
             api_called=self.seen.api_called,
             letter_failed=self.seen.letter_failure is not None,
             publish_failed=self.seen.publish_failure is not None,
             record_failure=self.seen.record_failure,
+            retry_delay_seconds=self.seen.retry_delay_seconds,
         )
 
 

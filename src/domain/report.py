@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from domain.errors import ApiError
 from domain.outcomes import Outcome
 
 
@@ -17,14 +18,21 @@ class RecordResult:
     client_token: str | None = None
     correlation_id: str | None = None
     user_id: str | None = None
-    error_code: str | None = None
-    error_message: str | None = None
+    error: ApiError | None = None  # the outcome's error (every outcome but created)
     payment_session_id: str | None = None
     api_called: bool = False
     letter_failed: bool = False  # its copy to the DLQ failed (or could not be made) in this invocation
     publish_failed: bool = False  # its outcome's event failed to publish in this invocation
-    retry_delay_seconds: int | None = None  # a retried record hidden this long by the worker (domain.retry_delay)
+    retry_delay_seconds: int | None = None  # a retried record hidden this long by the worker (domain.time_policy)
     record_failure: str | None = None  # the idempotency record's request was refused (DynamoDB's error code)
+
+    @property
+    def error_code(self) -> str | None:
+        return self.error.code if self.error is not None else None
+
+    @property
+    def error_message(self) -> str | None:
+        return self.error.message if self.error is not None else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,12 +14,10 @@ from adapters.idempotency_table import DynamoDbTokenTable
 from domain.events import DetailType, EventEntry
 from domain.parsing import ManagerPolicy
 from domain.record_state import AdmissionRules
-from domain.records import AgeLimit, InboundRecord
+from domain.records import InboundRecord
 from domain.report import BatchReport
-from domain.retry_delay import RetryDelay
-from domain.token_record import RecordPolicy
+from domain.time_policy import AgeLimit, Budget, RecordPolicy, RetryDelay
 from service.batch import BatchService, WorkerConfig
-from service.budget import Budget
 from service.idempotency import TokenRecords
 from tests.fakes.ports import (
     FakeClock,

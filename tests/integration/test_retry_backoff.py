@@ -111,7 +111,7 @@ def test_the_adapter_answers_per_entry_and_never_raises_for_a_bad_handle_or_queu
     from adapters.clients import ClientSettings, make_client
     from adapters.deadline import DeadlineGuard
     from adapters.visibility import SqsVisibility
-    from domain.retry_delay import VisibilityChange
+    from domain.ports import VisibilityChange
 
     url, arn = request_queue
     aws.sqs.send_message(QueueUrl=url, MessageBody="{}")

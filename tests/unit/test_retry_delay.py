@@ -12,8 +12,8 @@ import pytest
 
 from domain.errors import ApiError
 from domain.outcomes import Outcome
-from domain.records import MILLIS_PER_MINUTE, AgeLimit, InboundRecord
-from domain.retry_delay import SQS_MAX_VISIBILITY_SECONDS, RetryDelay, retry_delays
+from domain.records import MILLIS_PER_MINUTE, InboundRecord
+from domain.time_policy import SQS_MAX_VISIBILITY_SECONDS, AgeLimit, RetryDelay, retry_delays
 from tests.fakes.harness import Harness, token_of
 from tests.fakes.harness import record as harness_record
 from tests.fakes.ports import FakePaymentsApi, FakeVisibilitySetter
