@@ -39,11 +39,15 @@ class ManagerPolicy:
         )
 
 
+class DuplicateKey(ValueError):
+    """A JSON object names one key twice: raised by the strict parser's hook, read back as poison."""
+
+
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise ValueError("duplicate key")
+            raise DuplicateKey
         out[key] = value
     return out
 
@@ -69,8 +73,10 @@ def strict_json_loads(text: str, where: str = "body") -> Any:
         kind = "nesting too deep"
     except json.JSONDecodeError as exc:
         kind = f"not JSON ({exc.msg})"
-    except ValueError as exc:  # duplicate keys, NaN/Infinity, integers beyond the digit limit
-        kind = "duplicate key" if str(exc) == "duplicate key" else "not JSON (invalid number or constant)"
+    except DuplicateKey:
+        kind = "duplicate key"
+    except ValueError:  # NaN/Infinity, integers beyond the digit limit
+        kind = "not JSON (invalid number or constant)"
     raise PoisonMessage(PoisonCode.MALFORMED_JSON, (FieldProblem(where, kind),))
 
 
