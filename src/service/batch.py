@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from domain.errors import ApiError, Reach, WorkerErrorCode
 from domain.outcomes import SESSION_UNKNOWN_ERRORS, ApiObservation, Created, LookupObservation, Outcome, SessionUnknown
@@ -28,21 +28,21 @@ from domain.record_state import AdmissionRules, RecordState, admit
 from domain.records import InboundRecord
 from domain.report import BatchReport
 from domain.time_policy import Budget, RetryDelay, retry_delays
-from service.calls import Late, Ran, Runner
+from service.calls import LATE_REASONS, Ran, Runner
 from service.idempotency import TokenRecords
 from service.stages import Stage, each, in_tens, per_record
 
-
-def _late(late: Late) -> ApiError:
-    if late is Late.NOT_STARTED:
-        return ApiError(WorkerErrorCode.TIMEOUT, "no time left in the invocation to call the API", reach=Reach.NOT_SENT)
-    return ApiError(WorkerErrorCode.TIMEOUT, "the API call did not finish within the invocation", reach=Reach.IN_FLIGHT)
+# What a payments API call that did not run to its end amounts to (``Ran.late``).
+_API_LATE: Final[Mapping[Reach, str]] = {
+    Reach.NOT_SENT: "no time left in the invocation to call the API",
+    Reach.IN_FLIGHT: "the API call did not finish within the invocation",
+}
 
 
 def api_observation(ran: Ran[Mapping[str, Any]]) -> ApiObservation:
     """What one ``create_payment_session`` call amounted to."""
     if ran.late is not None:
-        return _late(ran.late)
+        return ApiError(WorkerErrorCode.TIMEOUT, _API_LATE[ran.late], reach=ran.late)
     if isinstance(ran.error, ApiError):
         return ran.error
     if ran.error is not None:
@@ -163,7 +163,7 @@ class BatchService:
         )
         out = list(states)
         for indexes, result in zip(members, ran, strict=True):
-            why = result.late.value if result.late is not None else "the group did not finish"
+            why = LATE_REASONS[result.late] if result.late is not None else "the group did not finish"
             finished = result.value or [states[i].held(why) for i in indexes]
             for index, state in zip(indexes, finished, strict=True):
                 out[index] = state

@@ -6,35 +6,36 @@ before its deadline; on an executor it stops waiting at ``wait_until`` and repor
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass
-from enum import Enum
-from typing import Generic, TypeVar
+from typing import Final, Generic, TypeVar
+
+from domain.errors import Reach
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-
-class Late(Enum):
-    """Why a call did not run to its end within the invocation; the value is the reason its item is given."""
-
-    NOT_STARTED = "no time left in the invocation"
-    NOT_FINISHED = "the call did not finish within the invocation"
+# A call that did not run to its end within the invocation (``Ran.late``), and the reason its item is given.
+LATE_REASONS: Final[Mapping[Reach, str]] = {
+    Reach.NOT_SENT: "no time left in the invocation",
+    Reach.IN_FLIGHT: "the call did not finish within the invocation",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class Ran(Generic[R]):
-    """What became of one call: its value, the exception it raised, or why it did not run to the end."""
+    """What became of one call: its value, the exception it raised, or how far it got when it did not run to the
+    end (``Reach.NOT_SENT``: never started; ``Reach.IN_FLIGHT``: not back when the invocation stopped waiting)."""
 
     value: R | None = None
     error: Exception | None = None
-    late: Late | None = None
+    late: Reach | None = None
 
 
 def _run(call: Callable[[T], R], item: T, deadline: float, clock: Callable[[], float], min_start: float) -> Ran[R]:
     if clock() + min_start > deadline:
-        return Ran(late=Late.NOT_STARTED)
+        return Ran(late=Reach.NOT_SENT)
     try:
         return Ran(value=call(item))
     except Exception as error:  # noqa: BLE001 - one call's surprise is that item's result, never the batch's
@@ -66,7 +67,7 @@ class Runner:
         for future in futures:
             if future in not_done:
                 future.cancel()  # a call still queued never starts; one in flight is bounded by its deadline
-                results.append(Ran(late=Late.NOT_FINISHED))
+                results.append(Ran(late=Reach.IN_FLIGHT))
             else:
                 results.append(future.result())
         return results

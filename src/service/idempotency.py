@@ -36,7 +36,7 @@ from domain.token_record import (
     TokenTable,
     request_hash,
 )
-from service.calls import Ran, Runner
+from service.calls import LATE_REASONS, Ran, Runner
 from service.stages import Stage, each
 
 NO_TIME: Final = "NoTimeLeft"
@@ -47,7 +47,9 @@ def _refused(ran: Ran[Any]) -> Refused:
         return Refused(ran.error)
     if ran.error is not None:
         return Refused(ApiError(type(ran.error).__name__, "unexpected"))
-    return Refused(ApiError(NO_TIME, ran.late.value if ran.late is not None else "the record's request did not finish"))
+    return Refused(
+        ApiError(NO_TIME, LATE_REASONS[ran.late] if ran.late is not None else "the record's request did not finish")
+    )
 
 
 class TokenRecords:

@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 from domain.constraints import MAX_BATCH_ENTRIES
 from domain.record_state import RecordState
 from domain.time_policy import Budget
-from service.calls import Ran, Runner
+from service.calls import LATE_REASONS, Ran, Runner
 from service.record_scope import for_record
 
 T = TypeVar("T")
@@ -80,7 +80,7 @@ def chunks(items: Sequence[T], size: int = MAX_BATCH_ENTRIES) -> Iterator[Sequen
 def per_item(ran: Ran[list[str | None]], count: int) -> list[str | None]:
     """One ``None`` (accepted) or reason per item of a chunk sent in one call."""
     if ran.late is not None:
-        return [ran.late.value] * count
+        return [LATE_REASONS[ran.late]] * count
     if ran.error is not None:
         return [f"unexpected {type(ran.error).__name__}"] * count
     if ran.value is None or len(ran.value) != count:

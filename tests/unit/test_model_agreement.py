@@ -313,4 +313,4 @@ def test_the_batch_limit_is_the_entries_eventbridge_put_events_takes() -> None:
     assert isinstance(entries, StructureShape)
 
     # Then the one batch limit every adapter and the batch service cut to is the model's maximum
-    assert c.MAX_BATCH_ENTRIES == entries.members["Entries"].metadata["max"]
+    assert entries.members["Entries"].metadata["max"] == c.MAX_BATCH_ENTRIES
