@@ -24,7 +24,7 @@ class PaymentsApi(Protocol):
     def create_payment_session(self, params: Mapping[str, Any], *, deadline: float) -> Mapping[str, Any]:
         """Create a session; return the API's ``paymentSession``.
 
-        Raises ``ApiError`` for an answer of the API and ``TransientError`` for a timeout or network error.
+        Raises ``ApiError``: the API's answer, or a call without one (``ApiError.reach``: a timeout, a network error).
         No attempt starts after ``deadline`` (a ``time.monotonic()`` value).
         """
         ...
@@ -36,7 +36,7 @@ class PaymentsApi(Protocol):
 
 class EventPublisher(Protocol):
     def publish(self, entries: Sequence[EventEntry], *, deadline: float) -> list[str | None]:
-        """Publish at most 10 entries in one call; per entry ``None`` when accepted, else why not.
+        """Publish at most ``MAX_BATCH_ENTRIES`` entries in one call; per entry ``None`` when accepted, else why not.
 
         A failure of the whole call is reported on every entry rather than raised.
         """
@@ -45,11 +45,13 @@ class EventPublisher(Protocol):
 
 class DeadLetterSender(Protocol):
     def send(self, letters: Sequence[DeadLetter], *, deadline: float) -> list[str | None]:
-        """Send at most 10 messages to the dead-letter queue; per message ``None`` when sent, else why not."""
+        """Send at most ``MAX_BATCH_ENTRIES`` messages to the dead-letter queue; per message ``None`` when sent,
+        else why not."""
         ...
 
 
 class VisibilitySetter(Protocol):
     def hide(self, changes: Sequence[VisibilityChange], *, deadline: float) -> list[str | None]:
-        """Set at most 10 received messages' visibility in one call; per message ``None`` when set, else why not."""
+        """Set at most ``MAX_BATCH_ENTRIES`` received messages' visibility in one call; per message ``None`` when
+        set, else why not."""
         ...

@@ -1,4 +1,4 @@
-"""The worker hides a retried record for its retry delay (domain.retry_delay): the real handler, moto's SQS.
+"""The worker hides a retried record for its retry delay (domain.time_policy): the real handler, moto's SQS.
 
 The request queue's visibility timeout is 0, so without the worker's delay a handed-back record is visible
 again at once: what hides it can only be the worker's ChangeMessageVisibility on the record's receipt handle.

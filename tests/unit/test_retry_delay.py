@@ -1,4 +1,4 @@
-"""The retry delay (domain.retry_delay): exponential in the receive count, jittered, capped, within the age limit."""
+"""The retry delay (domain.time_policy): exponential in the receive count, jittered, capped, within the age limit."""
 
 from __future__ import annotations
 
