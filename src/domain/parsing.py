@@ -7,6 +7,7 @@ the input's values.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -39,17 +40,18 @@ class ManagerPolicy:
         )
 
 
-class DuplicateKey(ValueError):
-    """A JSON object names one key twice: raised by the strict parser's hook, read back as poison."""
+def _unique_keys(where: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """The parser's object hook: an object that names one key twice is poison (``MalformedJson`` at ``where``)."""
 
+    def build(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                raise PoisonMessage(PoisonCode.MALFORMED_JSON, (FieldProblem(where, "duplicate key"),))
+            out[key] = value
+        return out
 
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise DuplicateKey
-        out[key] = value
-    return out
+    return build
 
 
 def _reject_constant(name: str) -> Any:
@@ -65,7 +67,7 @@ def strict_json_loads(text: str, where: str = "body") -> Any:
     try:
         return json.loads(
             text,
-            object_pairs_hook=_reject_duplicate_keys,
+            object_pairs_hook=_unique_keys(where),
             parse_constant=_reject_constant,
             parse_float=Decimal,
         )
@@ -73,8 +75,6 @@ def strict_json_loads(text: str, where: str = "body") -> Any:
         kind = "nesting too deep"
     except json.JSONDecodeError as exc:
         kind = f"not JSON ({exc.msg})"
-    except DuplicateKey:
-        kind = "duplicate key"
     except ValueError:  # NaN/Infinity, integers beyond the digit limit
         kind = "not JSON (invalid number or constant)"
     raise PoisonMessage(PoisonCode.MALFORMED_JSON, (FieldProblem(where, kind),))
