@@ -122,14 +122,6 @@ class EnvelopeId:
     id: str
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedMessage:
-    """A valid request, and the innermost envelope it came in, if any."""
-
-    request: EffectiveRequest
-    envelope: EnvelopeId | None
-
-
 def _is_sns_notification(doc: dict[str, Any]) -> bool:
     return doc.get("Type") == "Notification" and "Message" in doc
 
@@ -207,13 +199,16 @@ def validate_message(document: Any) -> PaymentSessionRequest:
         raise PoisonMessage(PoisonCode.INVALID_REQUEST, _problems(exc)) from None
 
 
-def parse_message(body: str, *, own_event_source: str, managers: ManagerPolicy) -> ParsedMessage:
-    """From an SQS body to the effective request and its envelope, in one pass, or ``PoisonMessage``."""
+def parse_message(
+    body: str, *, own_event_source: str, managers: ManagerPolicy
+) -> tuple[EffectiveRequest, EnvelopeId | None]:
+    """From an SQS body to the effective request and the innermost envelope it came in (if any), in one pass, or
+    ``PoisonMessage``."""
     document, envelope = unwrap_envelopes(strict_json_loads(body), own_event_source)
     message = validate_message(document)
-    return ParsedMessage(message.resolved(managers.resolve(message.paymentManagerArn)), envelope)
+    return message.resolved(managers.resolve(message.paymentManagerArn)), envelope
 
 
 def parse_request(body: str, *, own_event_source: str, managers: ManagerPolicy) -> EffectiveRequest:
     """From an SQS body to the effective request, or ``PoisonMessage`` naming what is wrong."""
-    return parse_message(body, own_event_source=own_event_source, managers=managers).request
+    return parse_message(body, own_event_source=own_event_source, managers=managers)[0]

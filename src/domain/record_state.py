@@ -163,9 +163,9 @@ def admit(record: InboundRecord, rules: AdmissionRules, now: int) -> RecordState
         poison = PoisonMessage(PoisonCode.INVALID_REQUEST, (FieldProblem("messageId", "missing"),))
         return RecordState(record, None, None, record.sent_timestamp, last_receive, Seen(poison=poison))
     try:
-        parsed = parse_message(record.body, own_event_source=rules.event_source, managers=rules.managers)
+        request, envelope = parse_message(record.body, own_event_source=rules.event_source, managers=rules.managers)
         attribute = record.string_attribute(LetterAttribute.CLIENT_TOKEN)
-        token = choose_token(parsed.request.clientToken, attribute, record.message_id, parsed.envelope).value
+        token = choose_token(request.clientToken, attribute, record.message_id, envelope).value
         first_enqueued = record.first_enqueued()
     except PoisonMessage as poison:
         return RecordState(
@@ -174,7 +174,7 @@ def admit(record: InboundRecord, rules: AdmissionRules, now: int) -> RecordState
     expired = rules.age_limit.expired(first_enqueued, now)
     claimed = _claimed_session_id(record)
     seen = Seen(expired=expired, claimed=claimed is not None)
-    return RecordState(record, token, parsed.request, first_enqueued, last_receive, seen, claimed)
+    return RecordState(record, token, request, first_enqueued, last_receive, seen, claimed)
 
 
 def _claimed_session_id(record: InboundRecord) -> str | None:
