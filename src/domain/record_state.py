@@ -12,12 +12,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from domain.dead_letter import DeadLetter, LetterAttribute, dead_letter
-from domain.errors import FieldProblem, PoisonCode, PoisonMessage
+from domain.errors import ApiError, FieldProblem, PoisonCode, PoisonMessage
 from domain.events import DetailType, EventEntry, error_detail, event_entry, session_json
 from domain.outcomes import ApiObservation, Decision, LookupObservation, Outcome, Seen, decide
 from domain.parsing import ManagerPolicy, parse_message
 from domain.records import InboundRecord
-from domain.report import RecordResult
 from domain.request import EffectiveRequest, is_valid_payment_session_id
 from domain.time_policy import AgeLimit
 from domain.token_record import OutcomeUnknown, RecordObservation
@@ -64,10 +63,10 @@ class RecordState:
     def held(self, why: str) -> RecordState:
         return replace(self, seen=replace(self.seen, held=why))
 
-    def publish_failed(self, why: str) -> RecordState:
+    def failed_to_publish(self, why: str) -> RecordState:
         return replace(self, seen=replace(self.seen, publish_failure=why))
 
-    def letter_failed(self, why: str) -> RecordState:
+    def failed_to_dead_letter(self, why: str) -> RecordState:
         return replace(self, seen=replace(self.seen, letter_failure=why))
 
     def delayed(self, seconds: int) -> RecordState:
@@ -135,24 +134,71 @@ class RecordState:
             return None
         return self._entry(DetailType.FAILED, error_detail(decision.error, retryable=True))
 
-    def result(self) -> RecordResult:
-        decision = self.decision
-        request = self.request
-        return RecordResult(
-            message_id=self.record.message_id,
-            outcome=decision.outcome,
-            receive_count=self.record.receive_count,
-            client_token=self.token,
-            correlation_id=request.correlationId if request else None,
-            user_id=request.userId if request else None,
-            error=decision.error,
-            payment_session_id=self.seen.session_id,
-            api_called=self.seen.api_called,
-            letter_failed=self.seen.letter_failure is not None,
-            publish_failed=self.seen.publish_failure is not None,
-            record_failure=self.seen.record_failure,
-            retry_delay_seconds=self.seen.retry_delay_seconds,
-        )
+    # -- how it ended: what the handler logs and counts (never the body; ``userId`` only hashed) -------------------
+    @property
+    def message_id(self) -> str:
+        return self.record.message_id
+
+    @property
+    def receive_count(self) -> int:
+        return self.record.receive_count
+
+    @property
+    def client_token(self) -> str | None:
+        return self.token
+
+    @property
+    def correlation_id(self) -> str | None:
+        return self.request.correlationId if self.request is not None else None
+
+    @property
+    def user_id(self) -> str | None:
+        return self.request.userId if self.request is not None else None
+
+    @property
+    def outcome(self) -> Outcome:
+        return self.decision.outcome
+
+    @property
+    def error(self) -> ApiError | None:
+        """The outcome's error (every outcome but created)."""
+        return self.decision.error
+
+    @property
+    def error_code(self) -> str | None:
+        return self.error.code if self.error is not None else None
+
+    @property
+    def error_message(self) -> str | None:
+        return self.error.message if self.error is not None else None
+
+    @property
+    def payment_session_id(self) -> str | None:
+        return self.seen.session_id
+
+    @property
+    def api_called(self) -> bool:
+        return self.seen.api_called
+
+    @property
+    def letter_failed(self) -> bool:
+        """Its copy to the DLQ failed (or could not be made) in this invocation."""
+        return self.seen.letter_failure is not None
+
+    @property
+    def publish_failed(self) -> bool:
+        """Its outcome's event failed to publish in this invocation."""
+        return self.seen.publish_failure is not None
+
+    @property
+    def retry_delay_seconds(self) -> int | None:
+        """A retried record hidden this long by the worker (``domain.time_policy``)."""
+        return self.seen.retry_delay_seconds
+
+    @property
+    def record_failure(self) -> str | None:
+        """Why the idempotency record's request was refused (DynamoDB's error code)."""
+        return self.seen.record_failure
 
 
 def admit(record: InboundRecord, rules: AdmissionRules, now: int) -> RecordState:

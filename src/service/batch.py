@@ -111,7 +111,7 @@ class BatchService:
         states = self._by_queue_kind(states, deadline)
         if self._hide is not None:
             states = self._hide.run(states, self._concurrent, deadline)
-        return BatchReport(tuple(state.result() for state in states))
+        return BatchReport(tuple(states))
 
     def _retry_delays(self, states: Sequence[RecordState]) -> list[tuple[int, VisibilityChange]]:
         """Each retried record with a receipt handle, and its retry delay (``domain.time_policy``; none when off)."""
@@ -220,12 +220,12 @@ def _stages(
     outcome_event = Stage(
         each(RecordState.event),
         in_tens(publish),
-        lambda state, _, why: state if why is None else state.publish_failed(why),
+        lambda state, _, why: state if why is None else state.failed_to_publish(why),
     )
     dead_letter = Stage(
         each(lambda state: state.letter() if state.decision.dead_letter else None),
         in_tens(lambda part, by: dead_letters.send(part, deadline=by)),
-        lambda state, _, why: state if why is None else state.letter_failed(why),
+        lambda state, _, why: state if why is None else state.failed_to_dead_letter(why),
     )
     # Best effort: the records are already safe in the DLQ, so a failure here changes no outcome.
     announce = Stage(each(RecordState.announcement), in_tens(publish), lambda state, _, why: state)

@@ -16,8 +16,9 @@ from domain.constraints import MAX_BATCH_ENTRIES
 from domain.errors import ApiError, Reach, WorkerErrorCode
 from domain.events import DetailType
 from domain.outcomes import Outcome
+from domain.record_state import RecordState
 from domain.records import InboundRecord
-from domain.report import BatchReport, RecordResult
+from domain.report import BatchReport
 from domain.time_policy import Budget
 from domain.tokens import derive_token
 from tests.fakes.harness import BUDGET, MAX_RECEIVE, TRACE, Harness, attribute, record, token_of
@@ -70,7 +71,7 @@ POISON: list[tuple[str, str]] = [
 POISON_IDS = ["malformed", "not-object", "unknown-field", "manager", "loop"]
 
 
-def only_result(report: BatchReport) -> RecordResult:
+def only_result(report: BatchReport) -> RecordState:
     (result,) = report.results
     return result
 
