@@ -22,11 +22,12 @@ from adapters.idempotency_table import DynamoDbTokenTable, to_item
 from domain.outcomes import Created
 from domain.parsing import ManagerPolicy
 from domain.record_state import AdmissionRules, admit
-from domain.records import AgeLimit, InboundRecord
-from domain.token_record import ItemState, RecordPolicy, TokenItem
+from domain.records import InboundRecord
+from domain.time_policy import AgeLimit, RecordPolicy
+from domain.token_record import ItemState, TokenItem
 from sandbox.aws.server import MotoServer
 from sandbox.lambda_.environment import applied_environment
-from service.calls import ConcurrentRunner
+from service.calls import Runner
 from service.idempotency import TokenRecords
 
 MANAGER: Final = "arn:aws:bedrock-agentcore:us-east-1:123456789012:payment-manager/bench-manager-a1b2c3d4e5"
@@ -57,12 +58,12 @@ def _states(run: int, batch: int) -> list[Any]:
 def record_batches(table: str, run: int, batches: int, pool: ThreadPoolExecutor) -> tuple[float, float]:
     """The record's stages on ``batches`` batches: (CPU seconds, wall seconds)."""
     records = TokenRecords(DynamoDbTokenTable.create(ClientSettings(max_pool_connections=BATCH), table), RecordPolicy())
-    runner = ConcurrentRunner(pool, time.monotonic, 0.1)
+    runner = Runner(time.monotonic, 0.1, pool)
     cpu, wall = time.process_time(), time.perf_counter()
     for batch in range(batches):
-        states = records.claim(_states(run, batch), runner, time.monotonic() + 30)
+        states = records.claim.run(_states(run, batch), runner, time.monotonic() + 30)
         states = [state.answered(Created(SESSION)) for state in states]
-        records.settle(states, runner, time.monotonic() + 30)
+        records.settle.run(states, runner, time.monotonic() + 30)
     return time.process_time() - cpu, time.perf_counter() - wall
 
 

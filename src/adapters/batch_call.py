@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Any, TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from adapters.deadline import DeadlineExceeded, DeadlineGuard
+from adapters.aws_errors import CALL_FAILURES, api_error
+from adapters.deadline import DeadlineGuard
+from domain.constraints import MAX_BATCH_ENTRIES
+from domain.errors import Reach
 
 T = TypeVar("T")
-
-# What a batch call may raise instead of answering: its entries all failed.
-CALL_FAILURES: Final = (ClientError, BotoCoreError, DeadlineExceeded)
 
 # One answer per entry: None when it was taken, else why not.
 Answers = list[str | None]
@@ -26,9 +24,8 @@ Answers = list[str | None]
 
 def failure_reason(error: Exception) -> str:
     """What the entries of a failed call are told: the AWS error code, else the kind of failure."""
-    if isinstance(error, ClientError):
-        return str(error.response.get("Error", {}).get("Code", "Unknown"))
-    return type(error).__name__
+    failure = api_error(error)
+    return failure.code if failure.reach is Reach.ANSWERED else failure.message
 
 
 def one_group(entries: Sequence[T]) -> list[Sequence[T]]:
@@ -40,12 +37,11 @@ def one_group(entries: Sequence[T]) -> list[Sequence[T]]:
 class BatchCall:
     """One batch operation of an AWS API, as an adapter makes it.
 
-    ``operation`` is the API's name for it, ``max_entries`` the most it takes, ``failed`` what each entry of a
-    request that raised is told, before the reason.
+    ``operation`` is the API's name for it (it takes at most ``MAX_BATCH_ENTRIES``), ``failed`` what each entry of
+    a request that raised is told, before the reason.
     """
 
     operation: str
-    max_entries: int
     failed: str
     guard: DeadlineGuard
 
@@ -63,8 +59,8 @@ class BatchCall:
         """
         if not entries:
             return []
-        if len(entries) > self.max_entries:
-            raise ValueError(f"{self.operation} takes at most {self.max_entries} entries, got {len(entries)}")
+        if len(entries) > MAX_BATCH_ENTRIES:
+            raise ValueError(f"{self.operation} takes at most {MAX_BATCH_ENTRIES} entries, got {len(entries)}")
         answers: Answers = []
         with self.guard.bounded_by(deadline):
             for group in groups(entries):

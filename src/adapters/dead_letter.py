@@ -15,7 +15,6 @@ from adapters.clients import ClientSettings, LazyClient, make_client
 from adapters.deadline import DeadlineGuard
 from domain.dead_letter import MAX_MESSAGE_BYTES, DeadLetter
 
-MAX_ENTRIES: Final = 10
 MAX_BATCH_BYTES: Final = MAX_MESSAGE_BYTES  # SQS: the messages of one SendMessageBatch together, as for one
 
 
@@ -53,7 +52,7 @@ class SqsDeadLetterSender:
 
     def __init__(self, client: Any, guard: DeadlineGuard, *, queue_url: str) -> None:
         self._client = client
-        self._call = BatchCall("SendMessageBatch", MAX_ENTRIES, failed="send to the DLQ failed", guard=guard)
+        self._call = BatchCall("SendMessageBatch", failed="send to the DLQ failed", guard=guard)
         self._queue_url = queue_url
 
     @classmethod

@@ -1,4 +1,4 @@
-"""Bound every attempt of a boto3 call by the caller's deadline.
+"""Bound every attempt of a boto3 call by the caller's deadline (the rule: ``domain.time_policy.attempt_timeout``).
 
 botocore fires ``before-send`` before each HTTP attempt (retries included) with the prepared request,
 whose ``context["read_timeout"]`` overrides the client's read timeout for that attempt. The deadline is
@@ -11,13 +11,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Final
+from typing import Any
 
-MIN_ATTEMPT_SECONDS: Final = 0.05
-
-
-class DeadlineExceeded(Exception):
-    """No time is left for another attempt of the call."""
+from adapters.aws_errors import deadline_exceeded
+from domain.time_policy import attempt_timeout
 
 
 class DeadlineGuard:
@@ -44,9 +41,9 @@ class DeadlineGuard:
         deadline: float | None = getattr(self._local, "deadline", None)
         if deadline is None:
             return
-        left = deadline - self._clock()
-        if left < MIN_ATTEMPT_SECONDS:
-            raise DeadlineExceeded(f"{left:.3f}s left before the deadline")
+        timeout = attempt_timeout(self._read_timeout, deadline, self._clock())
+        if timeout is None:
+            raise deadline_exceeded()
         context = getattr(request, "context", None)
         if isinstance(context, dict):
-            context["read_timeout"] = min(self._read_timeout, left)
+            context["read_timeout"] = timeout

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any
 
 from adapters.batch_call import Answers, BatchCall
 from adapters.clients import ClientSettings, make_client
 from adapters.deadline import DeadlineGuard
 from domain.events import EventEntry
-
-MAX_ENTRIES: Final = 10
 
 
 class EventBridgePublisher:
@@ -19,7 +17,7 @@ class EventBridgePublisher:
 
     def __init__(self, client: Any, guard: DeadlineGuard, *, bus_name: str, source: str) -> None:
         self._client = client
-        self._call = BatchCall("PutEvents", MAX_ENTRIES, failed="PutEvents failed", guard=guard)
+        self._call = BatchCall("PutEvents", failed="PutEvents failed", guard=guard)
         self._bus_name = bus_name
         self._source = source
 

@@ -19,8 +19,10 @@ from typing import Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from adapters.aws_errors import api_error
 from adapters.clients import ClientSettings, make_client
-from domain.token_record import ITEM_KEY, TTL_ATTRIBUTE, ItemState, TokenItem, TokenTableError
+from domain.errors import ApiError
+from domain.token_record import ITEM_KEY, TTL_ATTRIBUTE, ItemState, TokenItem
 
 CONDITION_FAILED: Final = "ConditionalCheckFailedException"
 
@@ -41,7 +43,7 @@ def to_item(item: TokenItem) -> dict[str, dict[str, str]]:
 
 
 def from_item(raw: Mapping[str, Mapping[str, str]]) -> TokenItem:
-    """An item DynamoDB returned; one this module did not write is a ``TokenTableError``, never a guess."""
+    """An item DynamoDB returned; one this module did not write is an ``ApiError``, never a guess."""
     try:
         session = raw.get("session")
         return TokenItem(
@@ -54,14 +56,7 @@ def from_item(raw: Mapping[str, Mapping[str, str]]) -> TokenItem:
             session=json.loads(session["S"]) if session is not None else None,
         )
     except (KeyError, TypeError, ValueError) as error:
-        raise TokenTableError("MalformedItem", f"the token's item cannot be read ({type(error).__name__})") from None
-
-
-def _refused(error: Exception) -> TokenTableError:
-    if isinstance(error, ClientError):
-        details = error.response.get("Error", {})
-        return TokenTableError(str(details.get("Code") or "Unknown"), str(details.get("Message") or ""))
-    return TokenTableError(type(error).__name__)
+        raise ApiError("MalformedItem", f"the token's item cannot be read ({type(error).__name__})") from None
 
 
 class DynamoDbTokenTable:
@@ -104,7 +99,7 @@ class DynamoDbTokenTable:
                 TableName=self._table, Key={ITEM_KEY: {"S": client_token}}, ConsistentRead=True
             )
         except (ClientError, BotoCoreError) as error:
-            raise _refused(error) from error
+            raise api_error(error) from error
         raw = answer.get("Item")
         return from_item(raw) if raw else None
 
@@ -142,11 +137,11 @@ class DynamoDbTokenTable:
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != CONDITION_FAILED:
-                raise _refused(error) from error
+                raise api_error(error) from error
             raw: Any = error.response.get("Item")
             if not raw:
-                raise TokenTableError(CONDITION_FAILED, "the token's item is gone") from error
+                raise ApiError(CONDITION_FAILED, "the token's item is gone") from error
             return from_item(raw)
         except BotoCoreError as error:
-            raise _refused(error) from error
+            raise api_error(error) from error
         return None

@@ -7,14 +7,12 @@ the account and the name, so the sandbox's endpoint serves as AWS's does, withou
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any
 
 from adapters.batch_call import Answers, BatchCall, answers_of
 from adapters.clients import ClientSettings, LazyClient, make_client
 from adapters.deadline import DeadlineGuard
-from domain.retry_delay import VisibilityChange
-
-MAX_ENTRIES: Final = 10
+from domain.ports import VisibilityChange
 
 
 def queue_url(endpoint_url: str, queue_arn: str) -> str | None:
@@ -30,7 +28,7 @@ class SqsVisibility:
 
     def __init__(self, client: Any, guard: DeadlineGuard) -> None:
         self._client = client
-        self._call = BatchCall("ChangeMessageVisibilityBatch", MAX_ENTRIES, failed="visibility not set", guard=guard)
+        self._call = BatchCall("ChangeMessageVisibilityBatch", failed="visibility not set", guard=guard)
 
     @classmethod
     def create(cls, settings: ClientSettings) -> SqsVisibility:

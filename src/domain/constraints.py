@@ -1,6 +1,8 @@
-"""Constraints of ``CreatePaymentSession`` as botocore's service model states them (API 2024-02-28).
+"""Constraints of the AWS APIs the worker calls: ``CreatePaymentSession`` as botocore's service model states
+them (API 2024-02-28), and the entries one batch call of SQS or EventBridge takes.
 
-``tests/unit/test_model_agreement.py`` loads the model and proves every figure here agrees with it.
+``tests/unit/test_model_agreement.py`` loads the models and proves every figure here agrees with them (SQS's
+batch limit is documented, not modelled: its figure is EventBridge's, which the model states).
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ CURRENCIES: Final = get_args(Currency)
 # Our own rule (CONTRACT section 1), not the model's: correlationId is echoed in events and logs.
 CORRELATION_ID_MIN: Final = 1
 CORRELATION_ID_MAX: Final = 128
+
+# Entries one batch call takes: EventBridge ``PutEvents``, SQS ``SendMessageBatch`` and
+# ``ChangeMessageVisibilityBatch`` (CONTRACT section 10). Every batch of the worker is cut to it.
+MAX_BATCH_ENTRIES: Final = 10
 
 # AWS patterns are whole-value matches.
 PAYMENT_MANAGER_ARN_RE: Final = re.compile(PAYMENT_MANAGER_ARN_PATTERN)

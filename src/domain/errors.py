@@ -1,10 +1,10 @@
-"""Error codes (CONTRACT sections 3 and 5) and the errors the domain raises or is given."""
+"""Error codes (CONTRACT sections 3 and 5), the poison a body can be, and the one form of every other error."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Final
 
 
@@ -80,40 +80,38 @@ def truncate(text: str, limit: int = MAX_ERROR_MESSAGE_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-@dataclass(eq=False)
+class Reach(Enum):
+    """How far a call that gave no result got: what the API may have done with it."""
+
+    ANSWERED = "answered"  # the API answered with this error: it did what its code says, nothing more
+    UNANSWERED = "unanswered"  # sent, then no answer (a timeout, a network error, a surprise): it may have acted
+    NOT_SENT = "not sent"  # no time was left to start it: the API never saw it
+    IN_FLIGHT = "in flight"  # not back when the invocation stopped waiting: it may still reach the API
+
+
+@dataclass  # compared by value, hence unhashable: never a key of a set or a dict
 class ApiError(Exception):
-    """An error answered by the payments API, as its error code and fields (adapters build it)."""
+    """An error as CONTRACT sections 4 and 5 state one: an error code, a message, and what the API added.
+
+    The one form of an error the domain and the service speak: what an AWS API answered (the adapters translate
+    botocore's errors into it, ``adapters/aws_errors.py``), what became of a call without an answer (``reach``,
+    with the worker's codes ``Timeout``, ``NetworkError``, ``InternalError``), and the error an outcome reports
+    (a poison code, ``RequestExpired``, ...). The message is cut to ``MAX_ERROR_MESSAGE_CHARS``.
+    """
 
     code: str
     message: str
     http_status: int | None = None
     reason: str | None = None
     field_list: tuple[dict[str, str], ...] | None = None
+    reach: Reach = Reach.ANSWERED
+
+    def __post_init__(self) -> None:
+        self.message = truncate(self.message)
 
     def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorReport:
-    """The error of an outcome: its ``ErrorCode`` and message, and what the API added (CONTRACT section 4)."""
-
-    code: str
-    message: str
-    reason: str | None = None
-    field_list: tuple[dict[str, str], ...] | None = None
-
-    @classmethod
-    def of(cls, error: ApiError) -> ErrorReport:
-        return cls(error.code, truncate(error.message), error.reason, error.field_list)
-
-
-@dataclass(eq=False)
-class TransientError(Exception):
-    """A failure without an API answer: timeout, network error, or a failed dependency call."""
-
-    code: WorkerErrorCode
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
+        """``Code: message`` as the API said it (the code alone without a message); a call without an answer by
+        its message alone, the kind of failure (``ReadTimeoutError``)."""
+        if self.reach is not Reach.ANSWERED:
+            return self.message or self.code
+        return f"{self.code}: {self.message}" if self.message else self.code

@@ -15,7 +15,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.errors import ErrorReport
+from domain.errors import ApiError
 from domain.request import EffectiveRequest, PaymentSession
 
 SCHEMA_VERSION: Final = "1.0"
@@ -96,26 +96,8 @@ def _iso(value: Any) -> Any:
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class Subject:
-    """What an event is about: one request, the token its call carried, the SQS record it came in."""
-
-    client_token: str
-    message_id: str
-    request: EffectiveRequest
-    trace_header: str | None = None
-
-    def entry(self, detail_type: DetailType, key: str, value: Any) -> EventEntry:
-        """The entry of ``detail_type``: the details every event has, plus ``key`` (its own part)."""
-        detail: dict[str, Any] = {
-            "schemaVersion": SCHEMA_VERSION,
-            "clientToken": self.client_token,
-            "messageId": self.message_id,
-            "correlationId": self.request.correlationId,
-            "request": self.request.terms(),
-            key: value,
-        }
-        return EventEntry(detail_type, detail, (self.request.paymentManagerArn,), self.trace_header)
+# The key of each event's own part of its detail.
+PART_KEYS: Final[Mapping[DetailType, str]] = {DetailType.CREATED: "paymentSession", DetailType.FAILED: "error"}
 
 
 def session_json(payment_session: Mapping[str, Any]) -> dict[str, Any]:
@@ -123,12 +105,7 @@ def session_json(payment_session: Mapping[str, Any]) -> dict[str, Any]:
     return _iso(dict(payment_session))  # type: ignore[no-any-return]
 
 
-def created_event(subject: Subject, payment_session: Mapping[str, Any]) -> EventEntry:
-    """``PaymentSessionCreated`` for a session the API returned."""
-    return subject.entry(DetailType.CREATED, "paymentSession", session_json(payment_session))
-
-
-def error_detail(error: ErrorReport, *, retryable: bool) -> dict[str, Any]:
+def error_detail(error: ApiError, *, retryable: bool) -> dict[str, Any]:
     """The ``error`` object: code, message, retryable, and ``reason``/``fieldList`` when the API gave them."""
     out: dict[str, Any] = {"code": str(error.code), "message": error.message, "retryable": retryable}
     if error.reason is not None:
@@ -138,6 +115,23 @@ def error_detail(error: ErrorReport, *, retryable: bool) -> dict[str, Any]:
     return out
 
 
-def failed_event(subject: Subject, error: ErrorReport, *, retryable: bool) -> EventEntry:
-    """``PaymentSessionCreationFailed``: a final error, or a retried cause that was dead-lettered."""
-    return subject.entry(DetailType.FAILED, "error", error_detail(error, retryable=retryable))
+def event_entry(
+    detail_type: DetailType,
+    part: dict[str, Any],
+    *,
+    client_token: str,
+    message_id: str,
+    request: EffectiveRequest,
+    trace_header: str | None = None,
+) -> EventEntry:
+    """The entry of ``detail_type`` about one request, the token its call carried and the SQS record it came in:
+    the details every event has, and ``part``, the event's own (``session_json`` or ``error_detail``)."""
+    detail: dict[str, Any] = {
+        "schemaVersion": SCHEMA_VERSION,
+        "clientToken": client_token,
+        "messageId": message_id,
+        "correlationId": request.correlationId,
+        "request": request.terms(),
+        PART_KEYS[detail_type]: part,
+    }
+    return EventEntry(detail_type, detail, (request.paymentManagerArn,), trace_header)

@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from domain.outcomes import Answered, ApiObservation, Created, Unavailable
+from domain.errors import ApiError, Reach
+from domain.outcomes import ApiObservation, Created
 from domain.token_record import InProgress, ItemState, OutcomeUnknown, Replay, Reused, TokenItem
 
 
@@ -60,11 +61,11 @@ def settlement(api: ApiObservation) -> Settlement:
     match api:
         case Created():
             return Settlement.CREATED
-        case Answered(error) if error.http_status is not None and error.http_status < 500:
+        case ApiError(reach=Reach.ANSWERED, http_status=int(status)) if status < 500:
             return Settlement.REMOVE
-        case Unavailable(called=False):
+        case ApiError(reach=Reach.NOT_SENT):
             return Settlement.REMOVE
-        case Unavailable(in_flight=True):
+        case ApiError(reach=Reach.IN_FLIGHT):
             return Settlement.KEEP
         case _:
             return Settlement.RELEASE

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Final
 
-from domain.errors import ApiError, ErrorReport, PoisonMessage, WorkerErrorCode, truncate
+from domain.errors import ApiError, PoisonMessage, Reach, WorkerErrorCode
 from domain.events import DetailType
 from domain.token_record import Holding, InProgress, OutcomeUnknown, RecordObservation, Refused, Replay, Reused
 
@@ -49,7 +49,10 @@ SESSION_UNKNOWN_ERRORS: Final = frozenset({"ResourceNotFoundException", "Validat
 
 
 def is_final(error: ApiError) -> bool:
-    """Whether an API answer ends the request (failed) rather than asking for another try (retried)."""
+    """Whether an API error ends the request (failed) rather than asking for another try (retried).
+
+    A call without an answer carries a worker's code (``Timeout``, ...), never one of ``FINAL_API_ERRORS``.
+    """
     server_error = error.http_status is not None and error.http_status >= 500
     return not server_error and error.code in FINAL_API_ERRORS
 
@@ -69,27 +72,8 @@ class Created:
         return value if isinstance(value, str) else None
 
 
-@dataclass(frozen=True, slots=True)
-class Answered:
-    """The API answered with an error."""
-
-    error: ApiError
-
-
-@dataclass(frozen=True, slots=True)
-class Unavailable:
-    """No answer: a timeout, a network error, an unexpected exception, or no time left to call (``called``).
-
-    ``in_flight``: the call had not returned when the invocation stopped waiting; it may still reach the API.
-    """
-
-    code: str
-    message: str
-    called: bool = True
-    in_flight: bool = False
-
-
-ApiObservation = Created | Answered | Unavailable
+# What one payments API call amounted to: a session, or the error it answered or ended in (``ApiError.reach``).
+ApiObservation = Created | ApiError
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +84,7 @@ class SessionUnknown:
 
 
 # What the lookup of a claimed session amounted to: confirmed (``Created``), unknown, or no answer to rely on.
-LookupObservation = Created | SessionUnknown | Answered | Unavailable
+LookupObservation = Created | SessionUnknown | ApiError
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +101,7 @@ class Seen:
     api: ApiObservation | None = None  # API stage
     publish_failure: str | None = None  # publish stage: why the outcome's event was not published
     letter_failure: str | None = None  # dead-letter stage: why the copy to the DLQ failed
+    retry_delay_seconds: int | None = None  # retry delay stage: a retried record hidden this long by the worker
 
     @property
     def needs_lookup(self) -> bool:
@@ -166,7 +151,9 @@ class Seen:
 
     @property
     def api_called(self) -> bool:
-        return isinstance(self.api, Created | Answered) or (isinstance(self.api, Unavailable) and self.api.called)
+        return isinstance(self.api, Created) or (
+            isinstance(self.api, ApiError) and self.api.reach is not Reach.NOT_SENT
+        )
 
 
 # -- what follows from it ---------------------------------------------------------------------------------------
@@ -175,25 +162,25 @@ class Seen:
 @dataclass(frozen=True, slots=True)
 class Decision:
     outcome: Outcome
-    error: ErrorReport | None = None
+    error: ApiError | None = None
     publish: DetailType | None = None  # the event the outcome publishes (the publish stage)
     dead_letter: bool = False  # the record is copied to the DLQ (the dead-letter stage)
     announce: bool = False  # PaymentSessionCreationFailed, retryable, best effort (the announce stage)
 
 
-_NOT_CALLED: Final = ErrorReport(WorkerErrorCode.INTERNAL_ERROR, "the API stage did not run for this record")
-_NOT_LOOKED_UP: Final = ErrorReport(WorkerErrorCode.INTERNAL_ERROR, "the claimed session was not looked up")
-_EXPIRED: Final = ErrorReport(WorkerErrorCode.REQUEST_EXPIRED, "older than MAX_REQUEST_AGE_MINUTES")
+_NOT_CALLED: Final = ApiError(WorkerErrorCode.INTERNAL_ERROR, "the API stage did not run for this record")
+_NOT_LOOKED_UP: Final = ApiError(WorkerErrorCode.INTERNAL_ERROR, "the claimed session was not looked up")
+_EXPIRED: Final = ApiError(WorkerErrorCode.REQUEST_EXPIRED, "older than MAX_REQUEST_AGE_MINUTES")
 
 
 def decide(seen: Seen, *, last_receive: bool) -> Decision:
     """The outcome table (CONTRACT section 3). ``last_receive``: ``ApproximateReceiveCount >= MAX_RECEIVE_COUNT``."""
     if seen.held is not None:
         # Handed back untouched (FIFO, behind a retried record of its group), poison too: it was never sent.
-        return Decision(Outcome.RETRIED, ErrorReport(WorkerErrorCode.HELD_BACK, seen.held))
+        return Decision(Outcome.RETRIED, ApiError(WorkerErrorCode.HELD_BACK, seen.held))
     if seen.poison is not None:
         # Poison never becomes valid: dead-lettered on any receive, never announced.
-        return _to_dead_letter_queue(seen, ErrorReport(seen.poison.code, str(seen.poison)), announce=False)
+        return _to_dead_letter_queue(seen, ApiError(seen.poison.code, str(seen.poison)), announce=False)
     if isinstance(seen.record, OutcomeUnknown):
         # Attempted before the token window with an unknown outcome: never sent again, never failed.
         return _to_dead_letter_queue(seen, seen.record.report, announce=False)
@@ -208,39 +195,26 @@ def decide(seen: Seen, *, last_receive: bool) -> Decision:
     return _to_dead_letter_queue(seen, cause, announce=seen.session_id is None and not may_exist)
 
 
-def _retried_cause(seen: Seen) -> ErrorReport | None:
+def _retried_cause(seen: Seen) -> ApiError | None:
     if seen.publish_failure is not None:
-        return ErrorReport(
-            WorkerErrorCode.EVENT_PUBLISH_FAILED, truncate(f"event not published: {seen.publish_failure}")
-        )
+        return ApiError(WorkerErrorCode.EVENT_PUBLISH_FAILED, f"event not published: {seen.publish_failure}")
     if seen.created is not None:
         return None
     if seen.claim_open:
         # The claimed session may exist: never fail it as expired, never create it again, until the API says.
         # Any answer but "unknown" (throttling, access denied, a 5xx) leaves the claim open: retried.
-        if isinstance(seen.lookup, Answered):
-            return ErrorReport.of(seen.lookup.error)
-        return _unanswered(seen.lookup, _NOT_LOOKED_UP)
+        if isinstance(seen.lookup, ApiError):
+            return seen.lookup
+        return _NOT_LOOKED_UP
     if isinstance(seen.record, InProgress | Refused):
         return seen.record.report
     if isinstance(seen.record, Reused):
         return None
     if seen.expired:
         return None
-    return _unanswered(seen.api, _NOT_CALLED)
-
-
-def _unanswered(observation: LookupObservation | None, not_run: ErrorReport) -> ErrorReport | None:
-    """The retried cause of an API call's observation, or ``None`` when it ended the request."""
-    match observation:
-        case Unavailable(code, message, _):
-            return ErrorReport(code, truncate(message))
-        case Answered(error) if not is_final(error):
-            return ErrorReport.of(error)
-        case None:
-            return not_run
-        case _:
-            return None
+    if seen.api is None:
+        return _NOT_CALLED
+    return seen.api if isinstance(seen.api, ApiError) and not is_final(seen.api) else None
 
 
 def _final(seen: Seen) -> Decision:
@@ -251,14 +225,14 @@ def _final(seen: Seen) -> Decision:
         return Decision(Outcome.FAILED, seen.record.report, publish=DetailType.FAILED)
     if seen.expired:
         return Decision(Outcome.FAILED, _EXPIRED, publish=DetailType.FAILED)
-    if isinstance(seen.api, Answered):
-        return Decision(Outcome.FAILED, ErrorReport.of(seen.api.error), publish=DetailType.FAILED)
+    if isinstance(seen.api, ApiError):
+        return Decision(Outcome.FAILED, seen.api, publish=DetailType.FAILED)
     return Decision(Outcome.CREATED, publish=DetailType.CREATED)
 
 
-def _to_dead_letter_queue(seen: Seen, cause: ErrorReport, *, announce: bool) -> Decision:
+def _to_dead_letter_queue(seen: Seen, cause: ApiError, *, announce: bool) -> Decision:
     if seen.letter_failure is not None:
         # Handed back instead: the queue's redrive policy is the backstop that still moves it. Keep the cause.
-        message = truncate(f"{cause.message}; dead-letter send failed: {seen.letter_failure}")
+        message = f"{cause.message}; dead-letter send failed: {seen.letter_failure}"
         return Decision(Outcome.RETRIED, replace(cause, message=message))
     return Decision(Outcome.DEAD_LETTERED, cause, dead_letter=True, announce=announce)

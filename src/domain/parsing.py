@@ -7,6 +7,7 @@ the input's values.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -39,13 +40,18 @@ class ManagerPolicy:
         )
 
 
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError("duplicate key")
-        out[key] = value
-    return out
+def _unique_keys(where: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """The parser's object hook: an object that names one key twice is poison (``MalformedJson`` at ``where``)."""
+
+    def build(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                raise PoisonMessage(PoisonCode.MALFORMED_JSON, (FieldProblem(where, "duplicate key"),))
+            out[key] = value
+        return out
+
+    return build
 
 
 def _reject_constant(name: str) -> Any:
@@ -61,7 +67,7 @@ def strict_json_loads(text: str, where: str = "body") -> Any:
     try:
         return json.loads(
             text,
-            object_pairs_hook=_reject_duplicate_keys,
+            object_pairs_hook=_unique_keys(where),
             parse_constant=_reject_constant,
             parse_float=Decimal,
         )
@@ -69,8 +75,8 @@ def strict_json_loads(text: str, where: str = "body") -> Any:
         kind = "nesting too deep"
     except json.JSONDecodeError as exc:
         kind = f"not JSON ({exc.msg})"
-    except ValueError as exc:  # duplicate keys, NaN/Infinity, integers beyond the digit limit
-        kind = "duplicate key" if str(exc) == "duplicate key" else "not JSON (invalid number or constant)"
+    except ValueError:  # NaN/Infinity, integers beyond the digit limit
+        kind = "not JSON (invalid number or constant)"
     raise PoisonMessage(PoisonCode.MALFORMED_JSON, (FieldProblem(where, kind),))
 
 
@@ -114,14 +120,6 @@ class EnvelopeId:
     kind: EnvelopeKind
     scope: str
     id: str
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedMessage:
-    """A valid request, and the innermost envelope it came in, if any."""
-
-    request: EffectiveRequest
-    envelope: EnvelopeId | None
 
 
 def _is_sns_notification(doc: dict[str, Any]) -> bool:
@@ -201,13 +199,16 @@ def validate_message(document: Any) -> PaymentSessionRequest:
         raise PoisonMessage(PoisonCode.INVALID_REQUEST, _problems(exc)) from None
 
 
-def parse_message(body: str, *, own_event_source: str, managers: ManagerPolicy) -> ParsedMessage:
-    """From an SQS body to the effective request and its envelope, in one pass, or ``PoisonMessage``."""
+def parse_message(
+    body: str, *, own_event_source: str, managers: ManagerPolicy
+) -> tuple[EffectiveRequest, EnvelopeId | None]:
+    """From an SQS body to the effective request and the innermost envelope it came in (if any), in one pass, or
+    ``PoisonMessage``."""
     document, envelope = unwrap_envelopes(strict_json_loads(body), own_event_source)
     message = validate_message(document)
-    return ParsedMessage(message.resolved(managers.resolve(message.paymentManagerArn)), envelope)
+    return message.resolved(managers.resolve(message.paymentManagerArn)), envelope
 
 
 def parse_request(body: str, *, own_event_source: str, managers: ManagerPolicy) -> EffectiveRequest:
     """From an SQS body to the effective request, or ``PoisonMessage`` naming what is wrong."""
-    return parse_message(body, own_event_source=own_event_source, managers=managers).request
+    return parse_message(body, own_event_source=own_event_source, managers=managers)[0]

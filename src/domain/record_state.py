@@ -12,13 +12,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from domain.dead_letter import DeadLetter, LetterAttribute, dead_letter
-from domain.errors import ErrorReport, FieldProblem, PoisonCode, PoisonMessage
-from domain.events import DetailType, EventEntry, Subject, created_event, failed_event
+from domain.errors import ApiError, FieldProblem, PoisonCode, PoisonMessage
+from domain.events import DetailType, EventEntry, error_detail, event_entry, session_json
 from domain.outcomes import ApiObservation, Decision, LookupObservation, Outcome, Seen, decide
 from domain.parsing import ManagerPolicy, parse_message
-from domain.records import AgeLimit, InboundRecord
-from domain.report import RecordResult
+from domain.records import InboundRecord
 from domain.request import EffectiveRequest, is_valid_payment_session_id
+from domain.time_policy import AgeLimit
 from domain.token_record import OutcomeUnknown, RecordObservation
 from domain.tokens import choose_token, poison_token
 
@@ -63,11 +63,14 @@ class RecordState:
     def held(self, why: str) -> RecordState:
         return replace(self, seen=replace(self.seen, held=why))
 
-    def publish_failed(self, why: str) -> RecordState:
+    def failed_to_publish(self, why: str) -> RecordState:
         return replace(self, seen=replace(self.seen, publish_failure=why))
 
-    def letter_failed(self, why: str) -> RecordState:
+    def failed_to_dead_letter(self, why: str) -> RecordState:
         return replace(self, seen=replace(self.seen, letter_failure=why))
+
+    def delayed(self, seconds: int) -> RecordState:
+        return replace(self, seen=replace(self.seen, retry_delay_seconds=seconds))
 
     # -- what the stages send -----------------------------------------------------------------------------------
     def create_params(self) -> dict[str, Any]:
@@ -82,22 +85,27 @@ class RecordState:
             raise TypeError("a record without a request or a claimed session reached the lookup stage")
         return self.request.lookup_params(self.claimed_session_id)
 
-    @property
-    def subject(self) -> Subject | None:
-        """What this record's events are about; ``None`` for poison, which has no request to announce."""
+    def _entry(self, detail_type: DetailType, part: dict[str, Any]) -> EventEntry | None:
+        """An event about this record's request; ``None`` for poison, which has no request to announce."""
         if self.request is None or self.token is None:
             return None
-        return Subject(self.token, self.record.message_id, self.request, self.record.trace_header)
+        return event_entry(
+            detail_type,
+            part,
+            client_token=self.token,
+            message_id=self.record.message_id,
+            request=self.request,
+            trace_header=self.record.trace_header,
+        )
 
     def event(self) -> EventEntry | None:
         """The event the outcome publishes, if it publishes one."""
-        decision, subject = self.decision, self.subject
-        if subject is None or decision.publish is None:
-            return None
-        created = self.seen.created
+        decision, created = self.decision, self.seen.created
         if decision.publish is DetailType.CREATED and created is not None:
-            return created_event(subject, created.session)
-        return self._failed_event(decision.error, retryable=False)
+            return self._entry(DetailType.CREATED, session_json(created.session))
+        if decision.publish is None or decision.error is None:
+            return None
+        return self._entry(DetailType.FAILED, error_detail(decision.error, retryable=False))
 
     def letter(self) -> DeadLetter:
         """The record's dead letter (CONTRACT section 5)."""
@@ -122,34 +130,75 @@ class RecordState:
     def announcement(self) -> EventEntry | None:
         """``PaymentSessionCreationFailed`` with ``retryable: true`` for a dead-lettered retried cause."""
         decision = self.decision
-        if not decision.announce or decision.outcome is not Outcome.DEAD_LETTERED:
+        if not decision.announce or decision.outcome is not Outcome.DEAD_LETTERED or decision.error is None:
             return None
-        return self._failed_event(decision.error, retryable=True)
+        return self._entry(DetailType.FAILED, error_detail(decision.error, retryable=True))
 
-    def _failed_event(self, error: ErrorReport | None, *, retryable: bool) -> EventEntry | None:
-        subject = self.subject
-        if subject is None or error is None:
-            return None
-        return failed_event(subject, error, retryable=retryable)
+    # -- how it ended: what the handler logs and counts (never the body; ``userId`` only hashed) -------------------
+    @property
+    def message_id(self) -> str:
+        return self.record.message_id
 
-    def result(self) -> RecordResult:
-        decision = self.decision
-        request = self.request
-        return RecordResult(
-            message_id=self.record.message_id,
-            outcome=decision.outcome,
-            receive_count=self.record.receive_count,
-            client_token=self.token,
-            correlation_id=request.correlationId if request else None,
-            user_id=request.userId if request else None,
-            error_code=decision.error.code if decision.error else None,
-            error_message=decision.error.message if decision.error else None,
-            payment_session_id=self.seen.session_id,
-            api_called=self.seen.api_called,
-            letter_failed=self.seen.letter_failure is not None,
-            publish_failed=self.seen.publish_failure is not None,
-            record_failure=self.seen.record_failure,
-        )
+    @property
+    def receive_count(self) -> int:
+        return self.record.receive_count
+
+    @property
+    def client_token(self) -> str | None:
+        return self.token
+
+    @property
+    def correlation_id(self) -> str | None:
+        return self.request.correlationId if self.request is not None else None
+
+    @property
+    def user_id(self) -> str | None:
+        return self.request.userId if self.request is not None else None
+
+    @property
+    def outcome(self) -> Outcome:
+        return self.decision.outcome
+
+    @property
+    def error(self) -> ApiError | None:
+        """The outcome's error (every outcome but created)."""
+        return self.decision.error
+
+    @property
+    def error_code(self) -> str | None:
+        return self.error.code if self.error is not None else None
+
+    @property
+    def error_message(self) -> str | None:
+        return self.error.message if self.error is not None else None
+
+    @property
+    def payment_session_id(self) -> str | None:
+        return self.seen.session_id
+
+    @property
+    def api_called(self) -> bool:
+        return self.seen.api_called
+
+    @property
+    def letter_failed(self) -> bool:
+        """Its copy to the DLQ failed (or could not be made) in this invocation."""
+        return self.seen.letter_failure is not None
+
+    @property
+    def publish_failed(self) -> bool:
+        """Its outcome's event failed to publish in this invocation."""
+        return self.seen.publish_failure is not None
+
+    @property
+    def retry_delay_seconds(self) -> int | None:
+        """A retried record hidden this long by the worker (``domain.time_policy``)."""
+        return self.seen.retry_delay_seconds
+
+    @property
+    def record_failure(self) -> str | None:
+        """Why the idempotency record's request was refused (DynamoDB's error code)."""
+        return self.seen.record_failure
 
 
 def admit(record: InboundRecord, rules: AdmissionRules, now: int) -> RecordState:
@@ -160,9 +209,9 @@ def admit(record: InboundRecord, rules: AdmissionRules, now: int) -> RecordState
         poison = PoisonMessage(PoisonCode.INVALID_REQUEST, (FieldProblem("messageId", "missing"),))
         return RecordState(record, None, None, record.sent_timestamp, last_receive, Seen(poison=poison))
     try:
-        parsed = parse_message(record.body, own_event_source=rules.event_source, managers=rules.managers)
+        request, envelope = parse_message(record.body, own_event_source=rules.event_source, managers=rules.managers)
         attribute = record.string_attribute(LetterAttribute.CLIENT_TOKEN)
-        token = choose_token(parsed.request.clientToken, attribute, record.message_id, parsed.envelope).value
+        token = choose_token(request.clientToken, attribute, record.message_id, envelope).value
         first_enqueued = record.first_enqueued()
     except PoisonMessage as poison:
         return RecordState(
@@ -171,7 +220,7 @@ def admit(record: InboundRecord, rules: AdmissionRules, now: int) -> RecordState
     expired = rules.age_limit.expired(first_enqueued, now)
     claimed = _claimed_session_id(record)
     seen = Seen(expired=expired, claimed=claimed is not None)
-    return RecordState(record, token, parsed.request, first_enqueued, last_receive, seen, claimed)
+    return RecordState(record, token, request, first_enqueued, last_receive, seen, claimed)
 
 
 def _claimed_session_id(record: InboundRecord) -> str | None:

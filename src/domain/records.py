@@ -30,7 +30,7 @@ class InboundRecord:
     trace_header: str | None = None
     sent_timestamp: int | None = None  # the record's SentTimestamp, epoch milliseconds
     group_id: str | None = None  # MessageGroupId: on a FIFO queue, or a fair queue's tenant on a standard one
-    receipt_handle: str = ""  # what ChangeMessageVisibility needs (domain.retry_delay)
+    receipt_handle: str = ""  # what ChangeMessageVisibility needs (the retry delay)
 
     def string_attribute(self, name: str) -> str | None:
         value = self.message_attributes.get(name, {}).get("stringValue")
@@ -73,22 +73,3 @@ def parse_millis(value: Any) -> int | None:
     if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= _MAX_MILLIS_DIGITS:
         return int(value)
     return None
-
-
-@dataclass(frozen=True, slots=True)
-class AgeLimit:
-    """``MAX_REQUEST_AGE_MINUTES`` (CONTRACT section 6): ``0`` turns the check off."""
-
-    max_minutes: int
-
-    def expired(self, first_enqueued: int | None, now: int) -> bool:
-        """Whether a request first enqueued at ``first_enqueued`` is too old at ``now`` (epoch milliseconds)."""
-        if self.max_minutes == 0 or first_enqueued is None:
-            return False
-        return now - first_enqueued > self.max_minutes * MILLIS_PER_MINUTE
-
-    def remaining_ms(self, first_enqueued: int | None, now: int) -> int | None:
-        """Milliseconds until the request reaches the limit (negative once past it); ``None`` without a limit."""
-        if self.max_minutes == 0 or first_enqueued is None:
-            return None
-        return first_enqueued + self.max_minutes * MILLIS_PER_MINUTE - now

@@ -1,35 +1,18 @@
-"""How each record of a batch ended, and the Lambda response that follows (CONTRACT section 3)."""
+"""The Lambda response that follows from how each record of a batch ended (CONTRACT section 3)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from domain.outcomes import Outcome
-
-
-@dataclass(frozen=True, slots=True)
-class RecordResult:
-    """How one record ended; everything the handler logs and counts, and nothing it must not log."""
-
-    message_id: str
-    outcome: Outcome
-    receive_count: int
-    client_token: str | None = None
-    correlation_id: str | None = None
-    user_id: str | None = None
-    error_code: str | None = None
-    error_message: str | None = None
-    payment_session_id: str | None = None
-    api_called: bool = False
-    letter_failed: bool = False  # its copy to the DLQ failed (or could not be made) in this invocation
-    publish_failed: bool = False  # its outcome's event failed to publish in this invocation
-    retry_delay_seconds: int | None = None  # a retried record hidden this long by the worker (domain.retry_delay)
-    record_failure: str | None = None  # the idempotency record's request was refused (DynamoDB's error code)
+from domain.record_state import RecordState
 
 
 @dataclass(frozen=True, slots=True)
 class BatchReport:
-    results: tuple[RecordResult, ...]
+    """Each record as it ended, in batch order (``RecordState``: its outcome, error, and what the handler logs)."""
+
+    results: tuple[RecordState, ...]
 
     @property
     def batch_item_failures(self) -> list[dict[str, str]]:

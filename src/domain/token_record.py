@@ -19,18 +19,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Any, Final, Protocol
 
-from domain.errors import ErrorReport, WorkerErrorCode, truncate
-from domain.records import MILLIS_PER_MINUTE, AgeLimit
+from domain.errors import ApiError, WorkerErrorCode
 from domain.request import EffectiveRequest
 
 ITEM_KEY: Final = "clientToken"  # the table's partition key
 TTL_ATTRIBUTE: Final = "expiresAt"  # the table's TTL attribute (epoch seconds)
-# SQS keeps a message 14 days at the most: no replay of a token arrives later than that.
-SQS_RETENTION_MAX_MINUTES: Final = 14 * 24 * 60
 
 
 class ItemState(StrEnum):
@@ -51,17 +48,8 @@ class TokenItem:
     session: Mapping[str, Any] | None = None  # created: the paymentSession, JSON-ready (what the event needs)
 
 
-class TokenTableError(Exception):
-    """DynamoDB refused the request or could not be reached; ``code`` is the AWS error code (or the failure's)."""
-
-    def __init__(self, code: str, message: str = "") -> None:
-        super().__init__(f"{code}: {message}" if message else code)
-        self.code = code
-        self.message = message
-
-
 class TokenTable(Protocol):
-    """The record's table: every state change is one conditional request. Raises ``TokenTableError``."""
+    """The record's table: every state change is one conditional request. Raises ``ApiError``."""
 
     def attempt(self, item: TokenItem) -> TokenItem | None:
         """Write ``item`` (attempted) unless the token has an item: ``None`` when written, else the item found."""
@@ -91,28 +79,6 @@ def request_hash(request: EffectiveRequest) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class RecordPolicy:
-    """``CLIENT_TOKEN_WINDOW_MINUTES``, and ``MAX_REQUEST_AGE_MINUTES`` for how long an item must live."""
-
-    window_minutes: float = 60.0
-    age_limit: AgeLimit = field(default_factory=lambda: AgeLimit(1440))
-
-    @property
-    def window_ms(self) -> int:
-        return round(self.window_minutes * MILLIS_PER_MINUTE)
-
-    @property
-    def lifetime_minutes(self) -> int:
-        """How long after its first attempt a token's replay can arrive: the age limit, else SQS's retention."""
-        return self.age_limit.max_minutes or SQS_RETENTION_MAX_MINUTES
-
-    def expires_at(self, first_attempt_at: int) -> int:
-        """The item's TTL (epoch seconds): no replay of its token arrives later, and its window is over."""
-        lifetime_ms = max(self.lifetime_minutes * MILLIS_PER_MINUTE, self.window_ms)
-        return -(-(first_attempt_at + lifetime_ms) // 1000)
-
-
 # -- what the record stage observed of a record (``Seen.record``) -------------------------------------------------
 
 
@@ -137,8 +103,8 @@ class InProgress:
     holder_deadline: int
 
     @property
-    def report(self) -> ErrorReport:
-        return ErrorReport(WorkerErrorCode.TOKEN_IN_PROGRESS, "another delivery of this clientToken is being sent")
+    def report(self) -> ApiError:
+        return ApiError(WorkerErrorCode.TOKEN_IN_PROGRESS, "another delivery of this clientToken is being sent")
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +114,8 @@ class OutcomeUnknown:
     first_attempt_at: int
 
     @property
-    def report(self) -> ErrorReport:
-        return ErrorReport(
+    def report(self) -> ApiError:
+        return ApiError(
             WorkerErrorCode.OUTCOME_UNKNOWN,
             "first attempted before CLIENT_TOKEN_WINDOW_MINUTES with an unknown outcome: not sent again",
         )
@@ -160,8 +126,8 @@ class Reused:
     """The token's item holds another effective request: failed, not sent."""
 
     @property
-    def report(self) -> ErrorReport:
-        return ErrorReport(
+    def report(self) -> ApiError:
+        return ApiError(
             WorkerErrorCode.CLIENT_TOKEN_REUSED, "the clientToken was first used for another effective request"
         )
 
@@ -170,13 +136,11 @@ class Reused:
 class Refused:
     """DynamoDB refused the record's request or was unreachable: retried, the API not called."""
 
-    code: str
-    message: str
+    error: ApiError
 
     @property
-    def report(self) -> ErrorReport:
-        text = f"idempotency record: {self.code}" + (f": {self.message}" if self.message else "")
-        return ErrorReport(WorkerErrorCode.IDEMPOTENCY_RECORD_FAILED, truncate(text))
+    def report(self) -> ApiError:
+        return ApiError(WorkerErrorCode.IDEMPOTENCY_RECORD_FAILED, f"idempotency record: {self.error}")
 
 
 class Absent(Enum):

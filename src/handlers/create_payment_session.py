@@ -7,18 +7,16 @@ from handlers.cold_start import collector_paused
 with collector_paused(freeze=True):  # the imports below are most of the cold start (handlers.cold_start)
     import time
     from collections.abc import Mapping
-    from typing import TYPE_CHECKING, Any, Final
+    from typing import TYPE_CHECKING, Any
 
     from domain.records import InboundRecord, parse_millis
     from domain.report import BatchReport
+    from domain.time_policy import invocation_deadline
     from handlers.dependencies import get_dependencies
     from handlers.observability import logger, metrics, observe
 
 if TYPE_CHECKING:  # an annotation only: the runtime hands the handler its own context object
     from aws_lambda_powertools.utilities.typing import LambdaContext
-
-# Kept back from the invocation's remaining time to log, flush metrics and return.
-RETURN_RESERVE_SECONDS: Final = 0.3
 
 
 def to_inbound(record: Mapping[str, Any]) -> InboundRecord:
@@ -46,9 +44,9 @@ def to_inbound(record: Mapping[str, Any]) -> InboundRecord:
 
 
 def process_event(event: Mapping[str, Any], context: LambdaContext) -> BatchReport:
-    """Process an SQS event within the invocation's remaining time."""
+    """Process an SQS event within the invocation's remaining time, less its return reserve."""
     deps = get_dependencies()
-    deadline = time.monotonic() + context.get_remaining_time_in_millis() / 1000 - RETURN_RESERVE_SECONDS
+    deadline = invocation_deadline(time.monotonic(), context.get_remaining_time_in_millis())
     records = [to_inbound(record) for record in event.get("Records", [])]
     report = deps.worker.process(records, deadline)
     observe(report)

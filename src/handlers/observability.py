@@ -13,7 +13,8 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from domain.errors import WorkerErrorCode
 from domain.outcomes import Outcome
-from domain.report import BatchReport, RecordResult
+from domain.record_state import RecordState
+from domain.report import BatchReport
 
 SERVICE: Final = "payment-session-worker"
 NAMESPACE: Final = "PaymentSessionWorker"
@@ -39,7 +40,7 @@ def user_hash(user_id: str | None) -> str | None:
     return hashlib.sha256(user_id.encode("utf-8")).hexdigest()[:12]
 
 
-def log_record(result: RecordResult) -> None:
+def log_record(result: RecordState) -> None:
     """One line per record: IDs, token, outcome, error code and message; never the body or ``userId`` in clear.
 
     A record whose copy to the DLQ failed is an error whatever its outcome: it was poison or out of receives,

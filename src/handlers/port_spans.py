@@ -25,7 +25,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 from domain.dead_letter import DeadLetter, LetterAttribute
-from domain.errors import ApiError, TransientError
+from domain.errors import ApiError, Reach
 from domain.events import EventEntry
 from domain.ports import CREATE_PAYMENT_SESSION, GET_PAYMENT_SESSION, DeadLetterSender, EventPublisher, PaymentsApi
 from handlers.observability import SERVICE
@@ -153,8 +153,8 @@ class TracedPaymentsApi:
         with self._spans.span(f"BedrockAgentCore.{operation}", attributes, headers) as span:
             try:
                 session = call(params, deadline=deadline)
-            except (ApiError, TransientError) as error:
-                span.set_attribute(OUTCOME, API_ERROR if isinstance(error, ApiError) else UNAVAILABLE)
+            except ApiError as error:
+                span.set_attribute(OUTCOME, API_ERROR if error.reach is Reach.ANSWERED else UNAVAILABLE)
                 span.set_attribute(ERROR_CODE, str(error.code))
                 span.set_status(Status(StatusCode.ERROR, str(error.code)))
                 raise

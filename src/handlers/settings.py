@@ -16,10 +16,8 @@ from typing import Annotated, Final
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from domain.parsing import ManagerPolicy
-from domain.records import AgeLimit
 from domain.request import is_valid_payment_manager_arn
-from domain.retry_delay import SQS_MAX_VISIBILITY_SECONDS, RetryDelay
-from domain.token_record import SQS_RETENTION_MAX_MINUTES, RecordPolicy
+from domain.time_policy import SQS_MAX_VISIBILITY_SECONDS, SQS_RETENTION_MAX_MINUTES, AgeLimit, RecordPolicy, RetryDelay
 
 COUNT_MIN: Final = 1  # bounds of MAX_RECEIVE_COUNT and MAX_CONCURRENCY
 COUNT_MAX: Final = 1000

@@ -15,42 +15,45 @@ it changes no outcome and is reported (``IdempotencyRecordFailures``): the item 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, Final
 
+from domain.errors import ApiError
 from domain.events import session_json
 from domain.idempotency import Settlement, TakeOver, judge, settlement
 from domain.outcomes import Created
 from domain.record_state import RecordState
+from domain.time_policy import RecordPolicy
 from domain.token_record import (
     Absent,
     Holding,
     InProgress,
     ItemState,
     RecordObservation,
-    RecordPolicy,
     Refused,
     TokenItem,
     TokenTable,
-    TokenTableError,
     request_hash,
 )
-from service.calls import Ran, Runner
+from service.calls import LATE_REASONS, Ran, Runner
+from service.stages import Stage, each
 
 NO_TIME: Final = "NoTimeLeft"
 
 
 def _refused(ran: Ran[Any]) -> Refused:
-    if isinstance(ran.error, TokenTableError):
-        return Refused(ran.error.code, ran.error.message)
+    if isinstance(ran.error, ApiError):
+        return Refused(ran.error)
     if ran.error is not None:
-        return Refused(type(ran.error).__name__, "unexpected")
-    return Refused(NO_TIME, ran.late or "the record's request did not finish")
+        return Refused(ApiError(type(ran.error).__name__, "unexpected"))
+    return Refused(
+        ApiError(NO_TIME, LATE_REASONS[ran.late] if ran.late is not None else "the record's request did not finish")
+    )
 
 
 class TokenRecords:
-    """The record's two stages over one ``TokenTable``."""
+    """The record's two stages over one ``TokenTable``: ``claim`` before the API stage, ``settle`` after it."""
 
     def __init__(
         self,
@@ -64,23 +67,28 @@ class TokenRecords:
         self._policy = policy
         self._clock = clock
         self._wall_clock = wall_clock
+        # Each record that would call the API (or is too old to) learns what its token's item says.
+        self.claim: Final[Stage[RecordState, Ran[RecordObservation]]] = Stage(
+            each(lambda state: state if _due(state) else None),
+            self._claim_all,
+            lambda state, _, ran: state.recorded(ran.value if ran.value is not None else _refused(ran)),
+        )
+        # Each held item becomes created, is removed, or stays attempted, as its API call ended.
+        self.settle: Final[Stage[tuple[RecordState, Settlement], Ran[None]]] = Stage(
+            each(_settling),
+            lambda runner, due, deadline: runner.map(self._settle, due, deadline=deadline),
+            _settled,
+        )
 
     def _now(self) -> int:
         return int(self._wall_clock() * 1000)
 
     # -- before the API --------------------------------------------------------------------------------------------
-    def claim(self, states: list[RecordState], runner: Runner, deadline: float) -> list[RecordState]:
-        """Each record that would call the API (or is too old to) learns what its token's item says."""
-        indexes = [index for index, state in enumerate(states) if _due(state)]
-        if not indexes:
-            return states
+    def _claim_all(
+        self, runner: Runner, states: Sequence[RecordState], deadline: float
+    ) -> list[Ran[RecordObservation]]:
         holder = self._now() + max(0, int((deadline - self._clock()) * 1000))
-        ran = runner.map(lambda state: self._claim(state, holder), [states[i] for i in indexes], deadline=deadline)
-        out = list(states)
-        for index, result in zip(indexes, ran, strict=True):
-            observed: RecordObservation = result.value if result.value is not None else _refused(result)
-            out[index] = states[index].recorded(observed)
-        return out
+        return runner.map(lambda state: self._claim(state, holder), states, deadline=deadline)
 
     def _claim(self, state: RecordState, holder: int) -> RecordObservation:
         if state.request is None or state.token is None:
@@ -108,32 +116,32 @@ class TokenRecords:
         return InProgress(current.holder_deadline) if isinstance(again, TakeOver) else again
 
     # -- after the API ---------------------------------------------------------------------------------------------
-    def settle(self, states: list[RecordState], runner: Runner, deadline: float) -> list[RecordState]:
-        """Each held item becomes created, is removed, or stays attempted, as its API call ended."""
-        due = [
-            (index, state.seen.record.item, what)
-            for index, state in enumerate(states)
-            if isinstance(state.seen.record, Holding)
-            and state.seen.api is not None
-            and (what := settlement(state.seen.api)) is not Settlement.KEEP
-        ]
-        if not due:
-            return states
-        ran = runner.map(lambda entry: self._settle(states[entry[0]], entry[1], entry[2]), due, deadline=deadline)
-        out = list(states)
-        for (index, _, _), result in zip(due, ran, strict=True):
-            if result.error is not None or result.late is not None:
-                out[index] = states[index].record_settle_failed(_refused(result).report.message)
-        return out
-
-    def _settle(self, state: RecordState, item: TokenItem, what: Settlement) -> None:
-        api = state.seen.api
+    def _settle(self, due: tuple[RecordState, Settlement]) -> None:
+        state, what = due
+        held, api = state.seen.record, state.seen.api
+        if not isinstance(held, Holding):
+            raise TypeError("a record without a held item reached the settle stage")
+        item = held.item
         if what is Settlement.CREATED and isinstance(api, Created):
             self._table.created(item, session_json(api.session))
         elif what is Settlement.REMOVE:
             self._table.remove(item)
         elif what is Settlement.RELEASE:  # attempted still; one conditional write, only while this delivery holds it
             self._table.take_over(item, self._now())
+
+
+def _settling(state: RecordState) -> tuple[RecordState, Settlement] | None:
+    """A record that holds its token's item once its API call is over, and what the item becomes."""
+    if not isinstance(state.seen.record, Holding) or state.seen.api is None:
+        return None
+    what = settlement(state.seen.api)
+    return None if what is Settlement.KEEP else (state, what)
+
+
+def _settled(state: RecordState, _: tuple[RecordState, Settlement], ran: Ran[None]) -> RecordState:
+    if ran.error is None and ran.late is None:
+        return state
+    return state.record_settle_failed(_refused(ran).report.message)
 
 
 def _due(state: RecordState) -> bool:

@@ -13,13 +13,11 @@ from adapters.clients import ClientSettings
 from adapters.idempotency_table import DynamoDbTokenTable
 from domain.events import DetailType, EventEntry
 from domain.parsing import ManagerPolicy
-from domain.record_state import AdmissionRules
-from domain.records import AgeLimit, InboundRecord
-from domain.report import BatchReport, RecordResult
-from domain.retry_delay import RetryDelay
-from domain.token_record import RecordPolicy
+from domain.record_state import AdmissionRules, RecordState
+from domain.records import InboundRecord
+from domain.report import BatchReport
+from domain.time_policy import AgeLimit, Budget, RecordPolicy, RetryDelay
 from service.batch import BatchService, WorkerConfig
-from service.budget import Budget
 from service.idempotency import TokenRecords
 from tests.fakes.ports import (
     FakeClock,
@@ -132,7 +130,7 @@ class Harness:
         return [e for e in self.publisher.received if detail_type is None or e.detail_type is detail_type]
 
 
-def only_result(report: BatchReport) -> RecordResult:
+def only_result(report: BatchReport) -> RecordState:
     """The result of a batch of one record."""
     (result,) = report.results
     return result

@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 from domain.dead_letter import DeadLetter
 from domain.errors import ApiError
 from domain.events import EventEntry
-from domain.retry_delay import VisibilityChange
+from domain.ports import VisibilityChange
 
 # What the fake API does for one call: return this session, raise this exception, or compute the answer.
 Answer = Mapping[str, Any] | BaseException | Callable[[Mapping[str, Any]], Mapping[str, Any]]

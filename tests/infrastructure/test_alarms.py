@@ -10,7 +10,7 @@ import pytest
 
 from domain.errors import WorkerErrorCode
 from domain.outcomes import FINAL_API_ERRORS
-from domain.retry_delay import RetryDelay
+from domain.time_policy import RetryDelay
 from sandbox.aws.template_values import Evaluator, parameter_values
 
 MANAGER = "arn:aws:bedrock-agentcore:us-east-1:123456789012:payment-manager/checkout-manager-a1b2c3d4e5"

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from domain.constraints import PAYMENT_MANAGER_ARN_PATTERN
+from domain.time_policy import Budget
 from handlers.dependencies import PAYMENTS_CLIENT
 from handlers.settings import COUNT_MAX, COUNT_MIN, DEFAULT_EVENT_SOURCE, EXTENSION_VARIABLES, VARIABLES
 from handlers.tracing import EXPORTER_VARIABLE, XRAY
 from sandbox.aws.template_values import NO_VALUE, Evaluator, parameter_values
-from service.budget import Budget
 from tests.support import ROOT
 
 FOURTEEN_DAYS = 14 * 24 * 60 * 60

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from domain.time_policy import Budget
 from sandbox.lambda_.context import LambdaContext
-from service.budget import Budget
 from tests.support import sqs_event, sqs_record, valid_request
 
 

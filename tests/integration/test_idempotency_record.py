@@ -17,14 +17,15 @@ from moto import mock_aws
 
 from adapters.clients import ClientSettings
 from adapters.idempotency_table import DynamoDbTokenTable
-from domain.errors import ApiError, TransientError, WorkerErrorCode
+from domain.errors import ApiError, Reach, WorkerErrorCode
 from domain.events import DetailType
 from domain.outcomes import Outcome
 from domain.parsing import parse_request
 from domain.record_state import AdmissionRules
-from domain.records import AgeLimit, InboundRecord
+from domain.records import InboundRecord
 from domain.report import BatchReport
-from domain.token_record import ItemState, RecordPolicy, TokenItem, request_hash
+from domain.time_policy import AgeLimit, RecordPolicy
+from domain.token_record import ItemState, TokenItem, request_hash
 from service.batch import BatchService, WorkerConfig
 from service.idempotency import TokenRecords
 from tests.fakes.harness import BUDGET, MANAGERS, MAX_AGE_MINUTES, MAX_RECEIVE, NOW_MS, attribute, record, token_of
@@ -147,7 +148,7 @@ def commits_then_times_out(api: FakePaymentsApi, token: str) -> None:
 
     def late(params: Any) -> Any:
         api.sessions[session_for(params)["paymentSessionId"]] = session_for(params)
-        raise TransientError(WorkerErrorCode.TIMEOUT, "ReadTimeoutError")
+        raise ApiError(WorkerErrorCode.TIMEOUT, "ReadTimeoutError", reach=Reach.UNANSWERED)
 
     api.answer(token, late)
 
@@ -266,7 +267,7 @@ def test_a_missing_table_retries_the_record_without_calling_the_api(worker) -> N
         (ApiError("ValidationException", "bad", 400), False),
         (ApiError("ThrottlingException", "slow down", 429), False),
         (ApiError("InternalServerException", "oops", 500), True),
-        (TransientError(WorkerErrorCode.NETWORK_ERROR, "ConnectionClosedError"), True),
+        (ApiError(WorkerErrorCode.NETWORK_ERROR, "ConnectionClosedError", reach=Reach.UNANSWERED), True),
     ],
 )
 def test_an_answer_proving_nothing_was_created_removes_the_item_an_unknown_one_keeps_it(worker, answer, kept) -> None:

@@ -1,4 +1,4 @@
-"""The worker hides a retried record for its retry delay (domain.retry_delay): the real handler, moto's SQS.
+"""The worker hides a retried record for its retry delay (domain.time_policy): the real handler, moto's SQS.
 
 The request queue's visibility timeout is 0, so without the worker's delay a handed-back record is visible
 again at once: what hides it can only be the worker's ChangeMessageVisibility on the record's receipt handle.
@@ -111,7 +111,7 @@ def test_the_adapter_answers_per_entry_and_never_raises_for_a_bad_handle_or_queu
     from adapters.clients import ClientSettings, make_client
     from adapters.deadline import DeadlineGuard
     from adapters.visibility import SqsVisibility
-    from domain.retry_delay import VisibilityChange
+    from domain.ports import VisibilityChange
 
     url, arn = request_queue
     aws.sqs.send_message(QueueUrl=url, MessageBody="{}")

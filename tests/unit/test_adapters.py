@@ -11,7 +11,7 @@ from botocore.stub import Stubber
 from adapters.clients import ClientSettings
 from adapters.event_publisher import EventBridgePublisher
 from adapters.payments_api import PaymentsApiClient
-from domain.errors import TransientError, WorkerErrorCode
+from domain.errors import ApiError, Reach, WorkerErrorCode
 from domain.events import DetailType, EventEntry
 from tests.support import MANAGER_ARN, valid_request
 
@@ -84,7 +84,7 @@ def test_no_attempt_starts_past_the_deadline_and_the_call_ends_as_a_timeout(paym
     params = {"paymentManagerArn": MANAGER_ARN, "expiryTimeInMinutes": valid_request()["expiryTimeInMinutes"]}
 
     # When a call is made
-    with pytest.raises(TransientError) as raised:
+    with pytest.raises(ApiError) as raised:
         client.create_payment_session(
             {**params, "clientToken": "deadline-token-0001-ffffffffffffffffffffffffffff"},
             deadline=time.monotonic() - 0.01,
@@ -92,4 +92,5 @@ def test_no_attempt_starts_past_the_deadline_and_the_call_ends_as_a_timeout(paym
 
     # Then it is a Timeout and the API never saw a request
     assert raised.value.code is WorkerErrorCode.TIMEOUT
+    assert raised.value.reach is Reach.UNANSWERED
     assert payments_api.snapshot()["calls"] == 0

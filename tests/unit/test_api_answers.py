@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from domain.errors import ApiError, TransientError, WorkerErrorCode
+from domain.errors import ApiError, Reach, WorkerErrorCode
 from domain.events import DetailType
 from domain.outcomes import Outcome
 from domain.records import InboundRecord
@@ -27,8 +27,8 @@ RETRIED_CAUSES: list[tuple[BaseException, str]] = [
     (ApiError("SubscriptionRequiredException", "subscribe", 403), "SubscriptionRequiredException"),
     (ApiError("ValidationException", "gateway said no", 503), "ValidationException"),
     (ApiError("BrandNewException", "unknown to us", 400), "BrandNewException"),
-    (TransientError(WorkerErrorCode.TIMEOUT, "ReadTimeoutError"), "Timeout"),
-    (TransientError(WorkerErrorCode.NETWORK_ERROR, "EndpointConnectionError"), "NetworkError"),
+    (ApiError(WorkerErrorCode.TIMEOUT, "ReadTimeoutError", reach=Reach.UNANSWERED), "Timeout"),
+    (ApiError(WorkerErrorCode.NETWORK_ERROR, "EndpointConnectionError", reach=Reach.UNANSWERED), "NetworkError"),
     (RuntimeError("a bug in an adapter"), "InternalError"),
     (KeyError("paymentSession"), "InternalError"),
 ]

@@ -8,12 +8,13 @@ from collections.abc import Sequence
 import pytest
 from botocore.exceptions import ClientError
 
+from adapters.aws_errors import deadline_exceeded
 from adapters.batch_call import BatchCall
-from adapters.deadline import DeadlineExceeded, DeadlineGuard
+from adapters.deadline import DeadlineGuard
 
 
 def batch_call() -> BatchCall:
-    return BatchCall("SendMessageBatch", 10, failed="send to the DLQ failed", guard=DeadlineGuard(5.0))
+    return BatchCall("SendMessageBatch", failed="send to the DLQ failed", guard=DeadlineGuard(5.0))
 
 
 class Recorder:
@@ -61,7 +62,7 @@ def test_a_request_that_raises_fails_its_own_group_with_the_error_code_only():
         if group[0] == "c":
             raise ClientError({"Error": {"Code": "KMS.AccessDenied"}}, "SendMessageBatch")
         if group[0] == "e":
-            raise DeadlineExceeded("0.010s left before the deadline")
+            raise deadline_exceeded()
         return [None] * len(group)
 
     # When they are sent

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from domain.errors import ApiError, TransientError, WorkerErrorCode
+from domain.errors import ApiError, Reach, WorkerErrorCode
 from domain.events import DetailType
 from domain.outcomes import Outcome
 from domain.parsing import ManagerPolicy, parse_request
@@ -122,7 +122,7 @@ def test_an_amount_written_another_way_is_the_same_limit(harness: Harness) -> No
         ApiError("ThrottlingException", "slow down", 429),
         ApiError("AccessDeniedException", "no GetPaymentSession", 403),
         ApiError("InternalServerException", "oops", 500),
-        TransientError(WorkerErrorCode.TIMEOUT, "ReadTimeoutError"),
+        ApiError(WorkerErrorCode.TIMEOUT, "ReadTimeoutError", reach=Reach.UNANSWERED),
     ],
     ids=["throttled", "denied", "5xx", "timeout"],
 )

@@ -10,17 +10,16 @@ from typing import Any
 import pytest
 
 from domain.dead_letter import MAX_MESSAGE_ATTRIBUTES, dead_letter
-from domain.errors import ApiError, ErrorReport
+from domain.errors import ApiError
 from domain.events import (
     DETAIL_MODELS,
     SCHEMA_VERSION,
     DetailType,
     PaymentSessionCreatedDetail,
     PaymentSessionCreationFailedDetail,
-    Subject,
-    created_event,
     error_detail,
-    failed_event,
+    event_entry,
+    session_json,
 )
 from domain.request import EffectiveRequest, PaymentSessionRequest
 from tests.support import MANAGER_ARN, OTHER_MANAGER_ARN, REQUEST_QUEUE_ARN
@@ -75,7 +74,14 @@ def has_utc_offset(timestamp: str) -> bool:
 
 
 def created(request: EffectiveRequest = FULL_REQUEST, **session: Any) -> Any:
-    return created_event(Subject(TOKEN, MESSAGE_ID, request, TRACE), api_session(**session))
+    return event_entry(
+        DetailType.CREATED,
+        session_json(api_session(**session)),
+        client_token=TOKEN,
+        message_id=MESSAGE_ID,
+        request=request,
+        trace_header=TRACE,
+    )
 
 
 def test_a_created_detail_validates_against_its_model() -> None:
@@ -135,7 +141,13 @@ def test_resources_are_the_payment_manager_and_the_trace_header_is_passed_throug
     entry = created()
     assert entry.resources == (OTHER_MANAGER_ARN,)
     assert entry.trace_header == TRACE
-    no_trace = created_event(Subject(TOKEN, MESSAGE_ID, MINIMAL_REQUEST), api_session())
+    no_trace = event_entry(
+        DetailType.CREATED,
+        session_json(api_session()),
+        client_token=TOKEN,
+        message_id=MESSAGE_ID,
+        request=MINIMAL_REQUEST,
+    )
     assert no_trace.resources == (MANAGER_ARN,)
     assert no_trace.trace_header is None
 
@@ -144,13 +156,20 @@ def test_resources_are_the_payment_manager_and_the_trace_header_is_passed_throug
 
 
 def failed(
-    error: ErrorReport, retryable: bool = False, request: EffectiveRequest = FULL_REQUEST, trace: str | None = TRACE
+    error: ApiError, retryable: bool = False, request: EffectiveRequest = FULL_REQUEST, trace: str | None = TRACE
 ) -> Any:
-    return failed_event(Subject(TOKEN, MESSAGE_ID, request, trace), error, retryable=retryable)
+    return event_entry(
+        DetailType.FAILED,
+        error_detail(error, retryable=retryable),
+        client_token=TOKEN,
+        message_id=MESSAGE_ID,
+        request=request,
+        trace_header=trace,
+    )
 
 
 def test_a_failed_detail_validates_against_its_model_with_exactly_the_contracts_keys() -> None:
-    entry = failed(ErrorReport("ConflictException", "token reused"), False)
+    entry = failed(ApiError("ConflictException", "token reused"), False)
     assert entry.detail_type is DetailType.FAILED
     assert set(entry.detail) == BASE_KEYS | {"error"}
     assert entry.detail["error"] == {"code": "ConflictException", "message": "token reused", "retryable": False}
@@ -167,7 +186,7 @@ def test_reason_and_field_list_appear_only_when_the_api_gave_them() -> None:
         reason="FieldValidationFailed",
         field_list=({"name": "userId", "message": "too long"},),
     )
-    detail = failed(ErrorReport.of(error), False).detail
+    detail = failed(error, False).detail
     # Then both are in the error object, and the detail still validates
     assert detail["error"] == {
         "code": "ValidationException",
@@ -178,19 +197,19 @@ def test_reason_and_field_list_appear_only_when_the_api_gave_them() -> None:
     }
     PaymentSessionCreationFailedDetail.model_validate(over_the_wire(detail))
     # And without them, neither key exists
-    bare = error_detail(ErrorReport.of(ApiError("ConflictException", "conflict", 409)), retryable=False)
+    bare = error_detail(ApiError("ConflictException", "conflict", 409), retryable=False)
     assert set(bare) == {"code", "message", "retryable"}
 
 
 def test_a_retried_cause_is_announced_as_retryable() -> None:
-    detail = failed(ErrorReport("ThrottlingException", "slow down"), True, MINIMAL_REQUEST, None).detail
+    detail = failed(ApiError("ThrottlingException", "slow down"), True, MINIMAL_REQUEST, None).detail
     assert detail["error"]["retryable"] is True
     assert detail["correlationId"] is None
     PaymentSessionCreationFailedDetail.model_validate(over_the_wire(detail))
 
 
 def test_a_failed_event_targets_the_payment_manager_and_passes_the_trace_header() -> None:
-    entry = failed(ErrorReport("ValidationException", "bad"), False)
+    entry = failed(ApiError("ValidationException", "bad"), False)
     assert (entry.resources, entry.trace_header) == ((OTHER_MANAGER_ARN,), TRACE)
 
 

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from domain.errors import ApiError, WorkerErrorCode
+from domain.errors import ApiError, Reach, WorkerErrorCode
 from domain.events import DetailType
 from domain.idempotency import Settlement, TakeOver, judge, settlement
-from domain.outcomes import Answered, Created, Outcome, Seen, Unavailable, decide
-from domain.records import AgeLimit
+from domain.outcomes import Created, Outcome, Seen, decide
+from domain.time_policy import SQS_RETENTION_MAX_MINUTES, AgeLimit, RecordPolicy
 from domain.token_record import (
-    SQS_RETENTION_MAX_MINUTES,
     Absent,
     Holding,
     InProgress,
     ItemState,
     OutcomeUnknown,
-    RecordPolicy,
     Refused,
     Replay,
     Reused,
@@ -83,16 +81,16 @@ def test_judge_says_what_a_delivery_does_with_the_item_it_finds(found, sendable,
     ("api", "expected"),
     [
         (Created(SESSION), Settlement.CREATED),
-        (Answered(ApiError("ValidationException", "bad", 400)), Settlement.REMOVE),
-        (Answered(ApiError("ThrottlingException", "slow down", 429)), Settlement.REMOVE),
-        (Answered(ApiError("AccessDeniedException", "no", 403)), Settlement.REMOVE),
-        (Answered(ApiError("InternalServerException", "oops", 500)), Settlement.RELEASE),
-        (Answered(ApiError("ValidationException", "from a 5xx", 503)), Settlement.RELEASE),
-        (Answered(ApiError("Unknown", "no status", None)), Settlement.RELEASE),
-        (Unavailable(WorkerErrorCode.TIMEOUT, "ReadTimeoutError"), Settlement.RELEASE),
-        (Unavailable(WorkerErrorCode.NETWORK_ERROR, "ConnectionError"), Settlement.RELEASE),
-        (Unavailable(WorkerErrorCode.TIMEOUT, "did not finish", in_flight=True), Settlement.KEEP),
-        (Unavailable(WorkerErrorCode.TIMEOUT, "no time left", called=False), Settlement.REMOVE),
+        (ApiError("ValidationException", "bad", 400), Settlement.REMOVE),
+        (ApiError("ThrottlingException", "slow down", 429), Settlement.REMOVE),
+        (ApiError("AccessDeniedException", "no", 403), Settlement.REMOVE),
+        (ApiError("InternalServerException", "oops", 500), Settlement.RELEASE),
+        (ApiError("ValidationException", "from a 5xx", 503), Settlement.RELEASE),
+        (ApiError("Unknown", "no status", None), Settlement.RELEASE),
+        (ApiError(WorkerErrorCode.TIMEOUT, "ReadTimeoutError", reach=Reach.UNANSWERED), Settlement.RELEASE),
+        (ApiError(WorkerErrorCode.NETWORK_ERROR, "ConnectionError", reach=Reach.UNANSWERED), Settlement.RELEASE),
+        (ApiError(WorkerErrorCode.TIMEOUT, "did not finish", reach=Reach.IN_FLIGHT), Settlement.KEEP),
+        (ApiError(WorkerErrorCode.TIMEOUT, "no time left", reach=Reach.NOT_SENT), Settlement.REMOVE),
     ],
 )
 def test_an_item_is_created_removed_only_when_nothing_was_created_and_kept_when_unknown(api, expected) -> None:
@@ -132,7 +130,7 @@ def test_a_reused_token_fails_with_client_token_reused_not_retryable_and_is_not_
     assert not seen.needs_api
 
 
-@pytest.mark.parametrize("record", [InProgress(NOW + 1), Refused("ResourceNotFoundException", "no table")])
+@pytest.mark.parametrize("record", [InProgress(NOW + 1), Refused(ApiError("ResourceNotFoundException", "no table"))])
 def test_a_token_in_progress_or_a_refused_record_is_retried_without_a_call(record) -> None:
     seen = Seen(record=record)
     decision = decide(seen, last_receive=False)
@@ -142,10 +140,10 @@ def test_a_token_in_progress_or_a_refused_record_is_retried_without_a_call(recor
 
 
 def test_a_refused_record_names_the_aws_error_code() -> None:
-    report = Refused("ResourceNotFoundException", "Requested resource not found").report
+    report = Refused(ApiError("ResourceNotFoundException", "Requested resource not found")).report
     assert report.code == WorkerErrorCode.IDEMPOTENCY_RECORD_FAILED
     assert "ResourceNotFoundException" in report.message
-    assert Seen(record=Refused("ResourceNotFoundException", "")).record_failure == (
+    assert Seen(record=Refused(ApiError("ResourceNotFoundException", ""))).record_failure == (
         "idempotency record: ResourceNotFoundException"
     )
 
@@ -164,7 +162,14 @@ def test_an_expired_request_without_an_item_fails_as_expired() -> None:
 def test_only_a_held_item_lets_the_api_be_called() -> None:
     assert Seen().needs_api  # the record is off
     assert Seen(record=Holding(item())).needs_api
-    for other in (Replay(SESSION), InProgress(NOW), OutcomeUnknown(NOW), Reused(), Refused("X", ""), Absent.ABSENT):
+    for other in (
+        Replay(SESSION),
+        InProgress(NOW),
+        OutcomeUnknown(NOW),
+        Reused(),
+        Refused(ApiError("X", "")),
+        Absent.ABSENT,
+    ):
         assert not Seen(record=other).needs_api
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from domain.outcomes import Outcome
-from service.budget import Budget
+from domain.time_policy import Budget
 from tests.fakes.harness import BUDGET, MAX_RECEIVE, Harness, only_result, record, token_of
 from tests.fakes.ports import session_for
 

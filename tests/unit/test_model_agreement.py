@@ -302,3 +302,15 @@ def test_payment_manager_arn_is_accepted_exactly_when_the_model_accepts_it(arn: 
         assert parse(document, managers).paymentManagerArn == candidate
     else:
         assert_invalid(document, "paymentManagerArn", managers)
+
+
+# -- the batch calls' limit -------------------------------------------------------------------------------------
+
+
+def test_the_batch_limit_is_the_entries_eventbridge_put_events_takes() -> None:
+    # Given EventBridge's model of PutEvents (SQS documents the same 10 for its batch calls, without a model figure)
+    entries = botocore.session.get_session().get_service_model("events").operation_model("PutEvents").input_shape
+    assert isinstance(entries, StructureShape)
+
+    # Then the one batch limit every adapter and the batch service cut to is the model's maximum
+    assert entries.members["Entries"].metadata["max"] == c.MAX_BATCH_ENTRIES

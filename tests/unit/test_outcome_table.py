@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from domain.errors import ApiError, FieldProblem, PoisonCode, PoisonMessage, WorkerErrorCode
+from domain.errors import ApiError, FieldProblem, PoisonCode, PoisonMessage, Reach, WorkerErrorCode
 from domain.events import DetailType
-from domain.outcomes import Answered, Created, Decision, Outcome, Seen, SessionUnknown, Unavailable, decide, is_final
+from domain.outcomes import Created, Decision, Outcome, Seen, SessionUnknown, decide, is_final
 
 FAILED_CODES = {"ValidationException": 400, "ConflictException": 409, "ServiceQuotaExceededException": 402}
 RETRIED_CODES = {
@@ -17,8 +17,8 @@ RETRIED_CODES = {
 }
 SESSION = {"paymentSessionId": "payment-session-1"}
 POISON = PoisonMessage(PoisonCode.INVALID_REQUEST, (FieldProblem("limit", "extra_forbidden"),))
-THROTTLED = Answered(ApiError("ThrottlingException", "Rate exceeded", 429))
-REJECTED = Answered(ApiError("ValidationException", "bad", 400, reason="FieldValidationFailed"))
+THROTTLED = ApiError("ThrottlingException", "Rate exceeded", 429)
+REJECTED = ApiError("ValidationException", "bad", 400, reason="FieldValidationFailed")
 
 
 # -- which API answers are final -------------------------------------------------------------------------------
@@ -105,9 +105,13 @@ def test_poison_whose_copy_to_the_dlq_failed_is_retried_with_its_cause_kept() ->
 
 @pytest.mark.parametrize(
     "api",
-    [THROTTLED, Unavailable(WorkerErrorCode.TIMEOUT, "ReadTimeoutError"), Unavailable("Timeout", "late", called=False)],
+    [
+        THROTTLED,
+        ApiError(WorkerErrorCode.TIMEOUT, "ReadTimeoutError", reach=Reach.UNANSWERED),
+        ApiError("Timeout", "late", reach=Reach.NOT_SENT),
+    ],
 )
-def test_a_retried_cause_before_the_last_receive_is_handed_back_with_nothing_sent(api: Answered | Unavailable) -> None:
+def test_a_retried_cause_before_the_last_receive_is_handed_back_with_nothing_sent(api: ApiError) -> None:
     decision = decide(Seen(api=api), last_receive=False)
     assert decision == Decision(Outcome.RETRIED, decision.error)
     assert decision.error is not None and decision.error.code in {"ThrottlingException", "Timeout"}
@@ -169,8 +173,8 @@ def test_a_record_the_api_stage_never_saw_is_retried_rather_than_guessed() -> No
 
 
 def test_a_call_that_never_started_does_not_count_as_an_api_call() -> None:
-    assert not Seen(api=Unavailable("Timeout", "no time left", called=False)).api_called
-    assert Seen(api=Unavailable("Timeout", "ReadTimeoutError")).api_called
+    assert not Seen(api=ApiError("Timeout", "no time left", reach=Reach.NOT_SENT)).api_called
+    assert Seen(api=ApiError("Timeout", "ReadTimeoutError", reach=Reach.UNANSWERED)).api_called
     assert Seen(api=THROTTLED).api_called
 
 
@@ -203,7 +207,9 @@ def test_an_unknown_claim_leaves_the_record_as_any_other(expired: bool, outcome:
     assert decide(seen, last_receive=False).outcome is outcome
 
 
-@pytest.mark.parametrize("lookup", [THROTTLED, REJECTED, Unavailable(WorkerErrorCode.TIMEOUT, "ReadTimeoutError")])
+@pytest.mark.parametrize(
+    "lookup", [THROTTLED, REJECTED, ApiError(WorkerErrorCode.TIMEOUT, "ReadTimeoutError", reach=Reach.UNANSWERED)]
+)
 def test_an_unsettled_claim_is_retried_then_dead_lettered_without_announcing_a_failure(lookup: object) -> None:
     seen = Seen(expired=True, claimed=True, lookup=lookup)  # type: ignore[arg-type]
     assert not seen.needs_api

@@ -6,7 +6,7 @@ import pytest
 
 from domain.events import DetailType
 from domain.outcomes import Outcome
-from domain.records import AgeLimit
+from domain.time_policy import AgeLimit
 from tests.fakes.harness import MAX_AGE_MINUTES, MAX_RECEIVE, NOW_MS, Harness, attribute, record, token_of
 from tests.support import string_attribute
 

@@ -1,4 +1,4 @@
-"""The retry delay (domain.retry_delay): exponential in the receive count, jittered, capped, within the age limit."""
+"""The retry delay (domain.time_policy): exponential in the receive count, jittered, capped, within the age limit."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 
 from domain.errors import ApiError
 from domain.outcomes import Outcome
-from domain.records import MILLIS_PER_MINUTE, AgeLimit, InboundRecord
-from domain.retry_delay import SQS_MAX_VISIBILITY_SECONDS, RetryDelay, retry_delays
+from domain.records import MILLIS_PER_MINUTE, InboundRecord
+from domain.time_policy import SQS_MAX_VISIBILITY_SECONDS, AgeLimit, RetryDelay, retry_delays
 from tests.fakes.harness import Harness, token_of
 from tests.fakes.harness import record as harness_record
 from tests.fakes.ports import FakePaymentsApi, FakeVisibilitySetter

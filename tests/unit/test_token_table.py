@@ -11,7 +11,8 @@ from moto import mock_aws
 
 from adapters.clients import ClientSettings
 from adapters.idempotency_table import DynamoDbTokenTable
-from domain.token_record import ItemState, TokenItem, TokenTableError
+from domain.errors import ApiError
+from domain.token_record import ItemState, TokenItem
 from tests.token_tables import create_token_table
 
 NOW = 1_795_000_000_000
@@ -119,13 +120,13 @@ def test_a_missing_table_is_a_refusal_naming_resource_not_found(dynamodb, operat
         "created": lambda: missing.created(ATTEMPT, SESSION),
         "remove": lambda: missing.remove(ATTEMPT),
     }[operation]
-    with pytest.raises(TokenTableError) as raised:
+    with pytest.raises(ApiError) as raised:
         call()
     assert raised.value.code == "ResourceNotFoundException"
 
 
 def test_an_item_the_worker_did_not_write_is_a_refusal_not_a_guess(dynamodb, table) -> None:
     dynamodb.put_item(TableName=TABLE, Item={"clientToken": {"S": ATTEMPT.client_token}, "state": {"S": "odd"}})
-    with pytest.raises(TokenTableError) as raised:
+    with pytest.raises(ApiError) as raised:
         table.attempt(ATTEMPT)
     assert raised.value.code == "MalformedItem"

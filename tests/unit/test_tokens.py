@@ -208,8 +208,10 @@ def test_a_body_without_a_readable_envelope_derives_from_the_message_id(body: st
 
 def test_the_worker_and_the_redrive_command_derive_the_same_token_for_a_notification() -> None:
     # Given a valid SNS notification: the worker's choice (one parse) and the command's derivation (from the body)
-    parsed = parse_message(sns_body(), own_event_source="payment-session-worker", managers=ManagerPolicy(MANAGER_ARN))
-    worker = choose_token(parsed.request.clientToken, None, "sqs-1", parsed.envelope)
+    request, envelope = parse_message(
+        sns_body(), own_event_source="payment-session-worker", managers=ManagerPolicy(MANAGER_ARN)
+    )
+    worker = choose_token(request.clientToken, None, "sqs-1", envelope)
     # Then they agree
     assert worker == first_delivery_token(sns_body(), "sqs-1")
 

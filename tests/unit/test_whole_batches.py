@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain.errors import ApiError, TransientError, WorkerErrorCode
+from domain.constraints import MAX_BATCH_ENTRIES
+from domain.errors import ApiError, Reach, WorkerErrorCode
 from domain.outcomes import Outcome
-from service.batch import MAX_ENTRIES_PER_CALL
 from tests.fakes.harness import MAX_RECEIVE, Harness, record, token_of
 from tests.fakes.ports import FakePaymentsApi
 
@@ -23,7 +23,7 @@ def test_events_are_published_in_chunks_of_at_most_ten(harness: Harness) -> None
     report = harness.run(*records)
     assert {r.outcome for r in report.results} == {Outcome.CREATED}
     assert sorted(len(call) for call in harness.publisher.calls) == [5, 10, 10]
-    assert max(len(call) for call in harness.publisher.calls) <= MAX_ENTRIES_PER_CALL
+    assert max(len(call) for call in harness.publisher.calls) <= MAX_BATCH_ENTRIES
     published = sorted(entry.detail["messageId"] for entry in harness.publisher.received)
     assert published == sorted(r.message_id for r in records)
 
@@ -63,7 +63,7 @@ def test_at_most_max_concurrency_api_calls_are_in_flight_and_that_many_are(limit
 def test_a_mixed_batch_gives_every_record_exactly_one_result_in_order(harness: Harness) -> None:
     harness.api.answer(token_of("failed"), ApiError("ValidationException", "bad", 400))
     harness.api.answer(token_of("retried"), ApiError("ThrottlingException", "slow", 429))
-    harness.api.answer(token_of("last"), TransientError(WorkerErrorCode.TIMEOUT, "read"))
+    harness.api.answer(token_of("last"), ApiError(WorkerErrorCode.TIMEOUT, "read", reach=Reach.UNANSWERED))
     harness.api.answer(token_of("boom"), ZeroDivisionError())
     records = [
         record("created"),
@@ -151,7 +151,7 @@ def test_every_record_gets_exactly_the_outcome_of_the_contracts_table(batch: lis
             answers: dict[str, Any] = {
                 "failed": ApiError("ConflictException", "conflict", 409),
                 "retried": ApiError("ThrottlingException", "slow", 429),
-                "transient": TransientError(WorkerErrorCode.NETWORK_ERROR, "reset"),
+                "transient": ApiError(WorkerErrorCode.NETWORK_ERROR, "reset", reach=Reach.UNANSWERED),
                 "unexpected": ValueError("surprise"),
             }
             if spec.kind in answers:
