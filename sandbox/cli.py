@@ -13,17 +13,21 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import IO, Final
+from typing import IO, Any, Final
 
 from sandbox.agentcore import FaultSettings
+from sandbox.agentcore.operation import CONTROL_PREFIX
+from sandbox.agentcore.server import CONTROL_ROUTES
 from sandbox.aws.deployed import describe_stack
 from sandbox.aws.server import DEFAULT_REGION, MotoServer, client, describe_environment, port_is_free, sdk_environment
 from sandbox.aws.sqs import parse_messages, send_messages
 from sandbox.aws.stack import (
     DEFAULT_STACK_NAME,
     DEFAULT_TEMPLATE,
+    QUICK_RETRIES,
     ROOT,
     DeployedStack,
     StackError,
@@ -38,11 +42,14 @@ from sandbox.lambda_.environment import sam_local_environment
 from sandbox.lambda_.invoke import add_parser as add_invoke_parser
 from sandbox.lambda_.invoke import cmd_invoke
 from sandbox.local_cloud import Sandbox, SandboxConfig
+from sandbox.operator_command import printed_command
 
 DEFAULT_AWS_PORT: Final = int(os.environ.get("SANDBOX_AWS_PORT", "4566"))
 DEFAULT_PAYMENTS_PORT: Final = int(os.environ.get("SANDBOX_PAYMENTS_PORT", "4599"))
 ENV_JSON: Final = ROOT / "events" / "env.json"
 LOG_DIR: Final = Path(tempfile.gettempdir()) / "payment-session-worker-sandbox"
+# The banner's last line: what ``up`` prints from then on is the sandbox at work.
+BANNER_END: Final = "Watching invocations, published events and the DLQ (Ctrl-C to stop):"
 
 
 def _parameter(text: str) -> tuple[str, str]:
@@ -69,42 +76,65 @@ def _local_url(host: str, port: int) -> str:
     return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command line."""
-    parser = argparse.ArgumentParser(
-        prog="python -m sandbox",
-        description="payment-session-worker on an embedded local AWS (moto) and a fake payments API; no Docker.",
+def _timeout_options(parser: argparse.ArgumentParser) -> None:
+    """The function's and the queue's timeouts: the sandbox's short ones unless given, or the template's."""
+    quick = QUICK_RETRIES
+    parser.add_argument(
+        "--function-timeout", type=int, default=None, help=f"seconds (default {quick.function_timeout})"
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument(
+        "--visibility-timeout",
+        type=int,
+        default=None,
+        help=f"the request queue's, seconds (default {quick.visibility_timeout}: a retry within seconds)",
+    )
+    parser.add_argument(
+        "--template-timeouts",
+        "--template-visibility",
+        action="store_true",
+        help="keep template.yaml's function Timeout and queue VisibilityTimeout (a retry every 200 s)",
+    )
 
+
+def _fault_options(parser: argparse.ArgumentParser, faults: FaultSettings) -> None:
+    """The fake payments API's random faults, ``faults`` by default."""
+    parser.add_argument("--latency-ms", type=float, default=faults.latency_ms, help=f"default {faults.latency_ms:g}")
+    parser.add_argument(
+        "--throttle-rate",
+        type=float,
+        default=faults.throttle_rate,
+        help=f"share of API calls answered 429 (default {faults.throttle_rate:g})",
+    )
+    parser.add_argument(
+        "--error-rate",
+        type=float,
+        default=faults.error_rate,
+        help=f"share of API calls answered 500 (default {faults.error_rate:g})",
+    )
+
+
+def _add_up(commands: Any) -> None:
     up = commands.add_parser("up", help="run the whole sandbox until Ctrl-C; prints endpoints and an env snippet")
     _stack_options(up)
     up.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 to reach it from containers)")
     up.add_argument("--aws-port", type=int, default=DEFAULT_AWS_PORT, help="moto's port (default 4566)")
     up.add_argument("--payments-port", type=int, default=DEFAULT_PAYMENTS_PORT, help="fake API's port (default 4599)")
     up.add_argument("--pollers", type=int, default=None, help="concurrent invocations (default: MaximumConcurrency)")
-    up.add_argument("--function-timeout", type=int, default=None, help="seconds (default: the template's)")
-    up.add_argument(
-        "--visibility-timeout", type=int, default=None, help="request queue's, seconds (default: template's)"
-    )
-    up.add_argument("--latency-ms", type=float, default=0, help="fake API latency")
-    up.add_argument("--throttle-rate", type=float, default=0.0, help="share of API calls answered 429")
-    up.add_argument("--error-rate", type=float, default=0.0, help="share of API calls answered 500")
+    _timeout_options(up)
+    _fault_options(up, FaultSettings())
     up.add_argument("--seed", type=int, default=None, help="seed of the API's random faults")
     up.add_argument(
         "--function-log", default=str(LOG_DIR / "function.log"), help="file for the function's logs, or - for here"
     )
 
+
+def _add_demo(commands: Any) -> None:
     demo = commands.add_parser("demo", help="up, send the samples and a load under faults, report every outcome")
     defaults = DemoOptions()
-    faults, tuning = defaults.sandbox.api_faults, defaults.sandbox.stack.tuning
     demo.add_argument("--requests", type=int, default=defaults.requests, help="generated requests (default 300)")
     demo.add_argument("--seed", type=int, default=defaults.seed, help="seed of the load and of the API's faults")
-    demo.add_argument("--throttle-rate", type=float, default=faults.throttle_rate, help="default 0.2")
-    demo.add_argument("--error-rate", type=float, default=faults.error_rate, help="default 0.1")
-    demo.add_argument("--latency-ms", type=float, default=faults.latency_ms, help="default 20")
-    demo.add_argument("--function-timeout", type=int, default=tuning.function_timeout, help="seconds (default 10)")
-    demo.add_argument("--visibility-timeout", type=int, default=tuning.visibility_timeout, help="seconds (default 10)")
+    _fault_options(demo, defaults.sandbox.api_faults)
+    _timeout_options(demo)
     demo.add_argument("--max-receive-count", type=int, default=None, help="default: the template's")
     demo.add_argument("--pollers", type=int, default=None, help="default: the template's MaximumConcurrency")
     demo.add_argument("--timeout", type=float, default=defaults.timeout, help="give up after this many seconds")
@@ -117,12 +147,16 @@ def build_parser() -> argparse.ArgumentParser:
         " (scripted faults only: --requests, --throttle-rate and --error-rate do not apply)",
     )
 
+
+def _add_send(commands: Any) -> None:
     send = commands.add_parser("send", help="enqueue requests into a running sandbox")
     send.add_argument("file", help="JSON lines, a JSON request or array, or a Lambda SQS event file; - for stdin")
     send.add_argument("--endpoint-url", default=None, help=f"moto (default http://127.0.0.1:{DEFAULT_AWS_PORT})")
     send.add_argument("--stack-name", default=DEFAULT_STACK_NAME)
     send.add_argument("--region", default=DEFAULT_REGION)
 
+
+def _add_env_json(commands: Any) -> None:
     env_json = commands.add_parser("env-json", help="the --env-vars file of sam local invoke for `up`'s endpoints")
     _stack_options(env_json)
     env_json.add_argument("--aws-endpoint", default=f"http://127.0.0.1:{DEFAULT_AWS_PORT}")
@@ -130,7 +164,17 @@ def build_parser() -> argparse.ArgumentParser:
     env_json.add_argument(
         "--write", action="store_true", help=f"write {ENV_JSON.relative_to(ROOT)} instead of printing"
     )
-    add_invoke_parser(commands)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: ``up``, ``demo``, ``send``, ``env-json`` and ``invoke``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m sandbox",
+        description="payment-session-worker on an embedded local AWS (moto) and a fake payments API; no Docker.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_up, _add_demo, _add_send, _add_env_json, add_invoke_parser):
+        add(commands)
     return parser
 
 
@@ -139,33 +183,77 @@ def build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def aws_cli_hints(aws_endpoint: str, *, request_queue_url: str, dead_letter_queue_url: str) -> list[str]:
-    """The aws CLI lines of ``up``'s banner: send a request, read the DLQ (``--endpoint-url``: CLI v1 and v2).
+def sandbox_command(*arguments: str) -> str:
+    """``python -m sandbox <arguments>`` as printed for a person, to run as printed from any shell and directory:
+    this virtualenv's python by its path, the repository on its ``PYTHONPATH`` (the sandbox is never installed)."""
+    return shlex.join(["env", f"PYTHONPATH={ROOT}", sys.executable, "-m", "sandbox", *arguments])
 
-    The queue URLs are the ones moto answers ``GetQueueUrl`` with.
-    """
+
+@dataclass(frozen=True, slots=True)
+class BannerUrls:
+    """The endpoints and queue URLs the banner prints, each once: its lines and its commands use the same.
+
+    The queue URLs are the ones moto answers ``GetQueueUrl`` with at ``aws``."""
+
+    aws: str
+    payments: str
+    request_queue: str
+    dead_letter_queue: str
+
+    @classmethod
+    def of(cls, sandbox: Sandbox) -> BannerUrls:
+        stack = sandbox.stack
+        sqs = client("sqs", sandbox.aws_endpoint, stack.region)
+        return cls(
+            aws=sandbox.aws_endpoint,
+            payments=sandbox.payments_api.endpoint_url,
+            request_queue=sqs.get_queue_url(QueueName=stack.request_queue.name)["QueueUrl"],
+            dead_letter_queue=sqs.get_queue_url(QueueName=stack.dead_letter_queue.name)["QueueUrl"],
+        )
+
+
+def aws_cli_hints(urls: BannerUrls) -> list[str]:
+    """The aws CLI lines of ``up``'s banner: send a request, read the DLQ (``--endpoint-url``: CLI v1 and v2)."""
     body = shlex.quote(json.dumps({"expiryTimeInMinutes": 60}))
     return [
-        f"aws --endpoint-url {aws_endpoint} sqs send-message --queue-url {request_queue_url} --message-body {body}",
-        f"aws --endpoint-url {aws_endpoint} sqs receive-message --queue-url {dead_letter_queue_url}"
+        f"aws --endpoint-url {urls.aws} sqs send-message --queue-url {urls.request_queue} --message-body {body}",
+        f"aws --endpoint-url {urls.aws} sqs receive-message --queue-url {urls.dead_letter_queue}"
         " --message-attribute-names All",
     ]
 
 
-def print_banner(sandbox: Sandbox, log: str, out: IO[str]) -> None:
+def round_trip_lines(urls: BannerUrls, stack: DeployedStack) -> list[str]:
+    """The dead-letter round trip by hand: the API throttles every call, a request is sent and dead-lettered
+    with ThrottlingException on its last receive, the operator's command reports it, the throttling stops, the
+    command redrives it and the API's counters show the session."""
+    faults = f"{urls.payments}{CONTROL_PREFIX}faults"
+    stack_option = ["--stack", stack.name]
+    return [
+        shlex.join(["curl", "-sS", "-X", "POST", faults, "-d", json.dumps({"throttle_rate": 1})]),
+        _send_line(urls, stack, ROOT / "events" / "sqs-valid.json"),
+        printed_command(["dlq", "report", *stack_option]),
+        shlex.join(["curl", "-sS", "-X", "POST", faults, "-d", json.dumps({"throttle_rate": 0})]),
+        printed_command(["dlq", "redrive", *stack_option, "--error-code", "ThrottlingException"]),
+        shlex.join(["curl", "-sS", f"{urls.payments}{CONTROL_PREFIX}stats?sessions=false"]),
+    ]
+
+
+def _send_line(urls: BannerUrls, stack: DeployedStack, file: Path) -> str:
+    stack_option = [] if stack.name == DEFAULT_STACK_NAME else ["--stack-name", stack.name]
+    return sandbox_command("send", str(file), "--endpoint-url", urls.aws, *stack_option)
+
+
+def _banner_rows(sandbox: Sandbox, urls: BannerUrls, log: str) -> list[tuple[str, str]]:
     stack = sandbox.stack
     source = sandbox.event_source
-    request_queue = stack.request_queue
-    redrive = request_queue.redrive_policy
-    aws = sandbox.aws_endpoint
-    payments = sandbox.payments_api.endpoint_url
-    out.write("payment-session-worker sandbox is up (Ctrl-C to stop)\n\n")
-    rows = [
-        ("AWS (moto)", f"{aws}  (SQS, EventBridge, CloudFormation, Lambda, S3, ...)"),
-        ("payments API", f"{payments}  (GET /_sandbox/stats, POST /_sandbox/faults, POST /_sandbox/script)"),
+    redrive = stack.request_queue.redrive_policy
+    controls = ", ".join(f"{method} {CONTROL_PREFIX}{action}" for method, action in CONTROL_ROUTES)
+    return [
+        ("AWS (moto)", f"{urls.aws}  (SQS, EventBridge, CloudFormation, Lambda, S3, ...)"),
+        ("payments API", f"{urls.payments}  ({controls})"),
         ("stack", f"{stack.name} from {sandbox.config.stack.template_path.name}"),
-        ("request queue", request_queue.url),
-        ("dead-letter queue", stack.dead_letter_queue.url),
+        ("request queue", urls.request_queue),
+        ("dead-letter queue", urls.dead_letter_queue),
         ("event bus", f"{stack.bus_name}  (tap: rule {sandbox.tap.rule_name} -> {sandbox.tap.queue_url})"),
         (
             "function",
@@ -174,43 +262,65 @@ def print_banner(sandbox: Sandbox, log: str, out: IO[str]) -> None:
         ),
         (
             "queue",
-            f"VisibilityTimeout {request_queue.visibility_timeout}s, maxReceiveCount"
+            f"VisibilityTimeout {stack.request_queue.visibility_timeout}s, maxReceiveCount"
             f" {redrive.max_receive_count if redrive else '-'}",
         ),
         ("function logs", log),
+        *(("note", note) for note in stack.notes),
     ]
-    for name, value in rows:
-        out.write(f"  {name:<18} {value}\n")
-    for note in stack.notes:
-        out.write(f"  note               {note}\n")
-    environment = sdk_environment(aws, stack.region)
-    out.write("\nboto3 and the aws CLI v2 read AWS_ENDPOINT_URL; the aws CLI v1 ignores it for SQS, so the commands\n")
-    out.write("below pass --endpoint-url (they run as printed with v1 and v2):\n")
-    out.write(describe_environment(environment) + "\n")
-    out.write(f"export AWS_ENDPOINT_URL_BEDROCK_AGENTCORE={payments}\n")
-    sqs = client("sqs", aws, stack.region)
-    for line in aws_cli_hints(
-        aws,
-        request_queue_url=sqs.get_queue_url(QueueName=request_queue.name)["QueueUrl"],
-        dead_letter_queue_url=sqs.get_queue_url(QueueName=stack.dead_letter_queue.name)["QueueUrl"],
+
+
+def _env_json_lines(urls: BannerUrls, stack: DeployedStack) -> tuple[Path, list[str]]:
+    """The ``--env-vars`` file for ``sam local invoke``, and the line that writes it when events/env.json (for
+    the default ports and stack) does not fit."""
+    if (urls.aws, urls.payments) == (_local_url("", DEFAULT_AWS_PORT), _local_url("", DEFAULT_PAYMENTS_PORT)) and (
+        stack.name == DEFAULT_STACK_NAME
     ):
-        out.write(line + "\n")
-    stack_option = "" if stack.name == DEFAULT_STACK_NAME else f" --stack-name {stack.name}"
-    env_vars = ENV_JSON.relative_to(ROOT)
-    if (aws, payments) != (_local_url("", DEFAULT_AWS_PORT), _local_url("", DEFAULT_PAYMENTS_PORT)) or stack_option:
-        env_vars = LOG_DIR / "env.json"  # events/env.json is for the default ports and stack
-        out.write(
-            f"python -m sandbox env-json --aws-endpoint {aws} --payments-endpoint {payments}{stack_option}"
-            f" > {env_vars}\n"
-        )
+        return ENV_JSON, []
+    env_vars = LOG_DIR / "env.json"
+    stack_option = [] if stack.name == DEFAULT_STACK_NAME else ["--stack-name", stack.name]
+    arguments = ["env-json", "--aws-endpoint", urls.aws, "--payments-endpoint", urls.payments, *stack_option]
+    return env_vars, [f"{sandbox_command(*arguments)} > {shlex.quote(str(env_vars))}"]
+
+
+def print_banner(sandbox: Sandbox, log: str, out: IO[str]) -> None:
+    """What runs where, then commands that run as printed from any shell (the aws lines need the aws CLI, the
+    curl lines curl), a dead-letter round trip by hand, and the lines for boto3 and ``sam local invoke``."""
+    stack = sandbox.stack
+    urls = BannerUrls.of(sandbox)
+    out.write("payment-session-worker sandbox is up (Ctrl-C to stop)\n\n")
+    for name, value in _banner_rows(sandbox, urls, log):
+        out.write(f"  {name:<18} {value}\n")
+    env_vars, env_json = _env_json_lines(urls, stack)
     out.write(
-        f"python -m sandbox send events/sqs-mixed-batch.json --endpoint-url {aws}{stack_option}\n"
-        f'boto3.client("sqs", endpoint_url="{aws}", region_name="{stack.region}",'
+        "\nIn any shell (boto3 and the aws CLI v2 read AWS_ENDPOINT_URL; the aws CLI v1 ignores it for SQS, so the"
+        " aws lines pass --endpoint-url):\n"
+    )
+    out.write(describe_environment(sdk_environment(urls.aws, stack.region)) + "\n")
+    out.write(f"export AWS_ENDPOINT_URL_BEDROCK_AGENTCORE={urls.payments}\n")
+    for line in [_send_line(urls, stack, ROOT / "events" / "sqs-mixed-batch.json"), *aws_cli_hints(urls), *env_json]:
+        out.write(line + "\n")
+    receives = stack.function.environment.get("MAX_RECEIVE_COUNT", "-")
+    out.write(
+        f"\nA dead-letter round trip by hand (the request is dead-lettered on receive {receives}, one"
+        f" VisibilityTimeout of {stack.request_queue.visibility_timeout}s after another; then redriven):\n"
+    )
+    for line in round_trip_lines(urls, stack):
+        out.write(line + "\n")
+    out.write(
+        "\nIn Python, and with Docker and the SAM CLI:\n"
+        f'boto3.client("sqs", endpoint_url="{urls.aws}", region_name="{stack.region}",'
         ' aws_access_key_id="testing", aws_secret_access_key="testing")\n'
-        f"sam local invoke {stack.function.logical_id} -e events/sqs-valid.json --env-vars {env_vars}"
-        " --docker-network host\n\n"
+        f"sam local invoke {stack.function.logical_id} -e {ROOT / 'events' / 'sqs-valid.json'}"
+        f" --env-vars {env_vars} --docker-network host\n\n"
+        f"{BANNER_END}\n"
     )
     out.flush()
+
+
+def _dash(value: Any) -> str:
+    """A value as printed: ``-`` for none, never ``None``."""
+    return "-" if value is None or value == "" else str(value)
 
 
 def _watch(sandbox: Sandbox, stop: threading.Event, out: IO[str]) -> None:
@@ -230,17 +340,7 @@ def _watch(sandbox: Sandbox, stop: threading.Event, out: IO[str]) -> None:
             )
         seen = len(invocations)
         for event in sandbox.tap.read():
-            detail = event.get("detail") or {}
-            error = detail.get("error") or {}
-            what = (
-                (detail.get("paymentSession") or {}).get("paymentSessionId")
-                if not error
-                else f"{error.get('code')} retryable={str(error.get('retryable')).lower()}"
-            )
-            out.write(
-                f"{time.strftime('%H:%M:%S')} event   {event.get('detail-type')}  correlationId="
-                f"{detail.get('correlationId')}  {what}\n"
-            )
+            out.write(f"{time.strftime('%H:%M:%S')} event   {describe_event(event)}\n")
         attributes = sqs.get_queue_attributes(
             QueueUrl=sandbox.stack.dead_letter_queue.url, AttributeNames=["ApproximateNumberOfMessages"]
         )["Attributes"]
@@ -251,15 +351,36 @@ def _watch(sandbox: Sandbox, stop: threading.Event, out: IO[str]) -> None:
         out.flush()
 
 
+def describe_event(event: Mapping[str, Any]) -> str:
+    """One published event in a line: its detail-type, correlationId, and its session or its error (``-`` for
+    what it does not carry)."""
+    detail = event.get("detail") or {}
+    error = detail.get("error") or {}
+    what = (
+        _dash((detail.get("paymentSession") or {}).get("paymentSessionId"))
+        if not error
+        else f"{_dash(error.get('code'))} retryable={str(error.get('retryable')).lower()}"
+    )
+    return f"{_dash(event.get('detail-type'))}  correlationId={_dash(detail.get('correlationId'))}  {what}"
+
+
 def sandbox_config(args: argparse.Namespace, *, stack_name: str, parameters: Mapping[str, str]) -> SandboxConfig:
     """The sandbox as the flags ``up`` and ``demo`` share say: the template and its tuning, the pollers, the fake
     API's random faults. ``stack_name`` and ``parameters`` complete the stack (``up`` has flags for them)."""
-    tuning = Tuning(function_timeout=args.function_timeout, visibility_timeout=args.visibility_timeout)
     return SandboxConfig(
-        stack=StackSpec(template_path=args.template, name=stack_name, parameters=parameters, tuning=tuning),
+        stack=StackSpec(template_path=args.template, name=stack_name, parameters=parameters, tuning=_tuning(args)),
         pollers=args.pollers,
         api_faults=FaultSettings(args.latency_ms, args.throttle_rate, args.error_rate, args.seed),
     )
+
+
+def _tuning(args: argparse.Namespace) -> Tuning:
+    """The timeouts given, else the sandbox's short ones (:data:`QUICK_RETRIES`), else with
+    ``--template-timeouts`` the template's."""
+    defaults = Tuning() if args.template_timeouts else QUICK_RETRIES
+    function_timeout = defaults.function_timeout if args.function_timeout is None else args.function_timeout
+    visibility_timeout = defaults.visibility_timeout if args.visibility_timeout is None else args.visibility_timeout
+    return Tuning(function_timeout=function_timeout, visibility_timeout=visibility_timeout)
 
 
 def cmd_up(args: argparse.Namespace, out: IO[str]) -> int:
@@ -337,14 +458,17 @@ def cmd_send(args: argparse.Namespace, out: IO[str]) -> int:
         stack = describe_stack(endpoint, args.stack_name, args.region)
     except Exception as error:  # noqa: BLE001 - any failure here means no sandbox to talk to
         out.write(
-            f"no sandbox stack {args.stack_name} at {endpoint} ({type(error).__name__}); run `python -m sandbox up`\n"
+            f"no sandbox stack {args.stack_name} at {endpoint} ({type(error).__name__}); run"
+            f" `{sandbox_command('up')}`\n"
         )
         return 2
-    ids = send_messages(client("sqs", endpoint, args.region), stack.request_queue.url, messages)
+    sqs = client("sqs", endpoint, args.region)
+    queue_url = sqs.get_queue_url(QueueName=stack.request_queue.name)["QueueUrl"]  # the banner's URL
+    ids = send_messages(sqs, queue_url, messages)
     for message_id, message in zip(ids, messages, strict=True):
         body = message.body if len(message.body) <= 80 else message.body[:79] + "…"
         out.write(f"{message_id}  {body}\n")
-    out.write(f"sent {len(ids)} to {stack.request_queue.url}\n")
+    out.write(f"sent {len(ids)} to {queue_url}\n")
     return 0
 
 

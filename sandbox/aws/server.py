@@ -51,8 +51,11 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def port_is_free(host: str, port: int) -> bool:
-    """Whether ``port`` can be bound on ``host``."""
+    """Whether a server can listen on ``port`` of ``host``, as the sandbox's servers bind: with ``SO_REUSEADDR``
+    (moto's werkzeug server and the fake payments API set it), so the connections a stopped sandbox left in
+    TIME_WAIT do not count, and only a listener does."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

@@ -22,7 +22,7 @@ from typing import IO, Any, Final
 from sandbox.agentcore import FaultSettings, PaymentsApiServer
 from sandbox.aws.refusals import RefusingPublisher
 from sandbox.aws.sqs import OutgoingMessage, QueueMessage
-from sandbox.aws.stack import StackSpec, Tuning
+from sandbox.aws.stack import QUICK_RETRIES, StackSpec
 from sandbox.demo.fair_tenants import draw_tenant, print_tenants
 from sandbox.demo.fates import Fate, Sample, account, load_samples
 from sandbox.demo.load import DEFAULT_EVENT_SOURCE, POISON_KINDS, poison_body, random_request
@@ -86,7 +86,7 @@ def generate_requests(
 DEMO_SEED: Final = 7
 # The sandbox of the demo: the API's random faults make it retry, short timeouts make retries take seconds.
 DEMO_SANDBOX: Final = SandboxConfig(
-    stack=StackSpec(tuning=Tuning(function_timeout=10, visibility_timeout=10)),
+    stack=StackSpec(tuning=QUICK_RETRIES),
     api_faults=FaultSettings(latency_ms=20, throttle_rate=0.2, error_rate=0.1, seed=DEMO_SEED),
 )
 
