@@ -99,7 +99,9 @@ def block(banner: Sequence[str], heading: str) -> list[str]:
     return list(banner[start:end])
 
 
-def run_in_shell(exports: Sequence[str], line: str, cwd: Path, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+def run_in_shell(
+    exports: Sequence[str], line: str, cwd: Path, timeout: float = 120.0
+) -> subprocess.CompletedProcess[str]:
     """``line`` as printed, in a fresh ``sh`` in ``cwd`` after the banner's ``export`` lines, without ``.venv``."""
     script = "\n".join([*exports, line])
     return subprocess.run(
