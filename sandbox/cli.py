@@ -38,6 +38,7 @@ from sandbox.aws.stack import (
 )
 from sandbox.demo.fifo import run_fifo_demo
 from sandbox.demo.run import DemoOptions, run_demo
+from sandbox.demo.tables import dash
 from sandbox.lambda_.environment import sam_local_environment
 from sandbox.lambda_.invoke import add_parser as add_invoke_parser
 from sandbox.lambda_.invoke import cmd_invoke
@@ -318,11 +319,6 @@ def print_banner(sandbox: Sandbox, log: str, out: IO[str]) -> None:
     out.flush()
 
 
-def _dash(value: Any) -> str:
-    """A value as printed: ``-`` for none, never ``None``."""
-    return "-" if value is None or value == "" else str(value)
-
-
 def _watch(sandbox: Sandbox, stop: threading.Event, out: IO[str]) -> None:
     """Print each invocation, published event and change of the DLQ's depth until ``stop`` is set."""
     seen = 0
@@ -357,11 +353,11 @@ def describe_event(event: Mapping[str, Any]) -> str:
     detail = event.get("detail") or {}
     error = detail.get("error") or {}
     what = (
-        _dash((detail.get("paymentSession") or {}).get("paymentSessionId"))
+        dash((detail.get("paymentSession") or {}).get("paymentSessionId"))
         if not error
-        else f"{_dash(error.get('code'))} retryable={str(error.get('retryable')).lower()}"
+        else f"{dash(error.get('code'))} retryable={str(error.get('retryable')).lower()}"
     )
-    return f"{_dash(event.get('detail-type'))}  correlationId={_dash(detail.get('correlationId'))}  {what}"
+    return f"{dash(event.get('detail-type'))}  correlationId={dash(detail.get('correlationId'))}  {what}"
 
 
 def sandbox_config(args: argparse.Namespace, *, stack_name: str, parameters: Mapping[str, str]) -> SandboxConfig:

@@ -27,7 +27,7 @@ from sandbox.demo.fair_tenants import draw_tenant, print_tenants
 from sandbox.demo.fates import Fate, Sample, account, load_samples
 from sandbox.demo.load import DEFAULT_EVENT_SOURCE, POISON_KINDS, poison_body, random_request
 from sandbox.demo.round_trip import RoundTrip, redrive_round_trip, refuse_events_of
-from sandbox.demo.tables import print_table
+from sandbox.demo.tables import dash, print_table
 from sandbox.lambda_.event_source import Invocation
 from sandbox.local_cloud import Sandbox, SandboxConfig
 
@@ -232,7 +232,7 @@ def describe_setup(sandbox: Sandbox, out: IO[str]) -> None:
     faults = sandbox.config.api_faults
     out.write(
         f"Fake payments API at {sandbox.payments_api.endpoint_url}: latency {faults.latency_ms:g} ms, throttling"
-        f" {faults.throttle_rate:.0%}, 5xx {faults.error_rate:.0%} of calls (seed {faults.seed})\n"
+        f" {faults.throttle_rate:.0%}, 5xx {faults.error_rate:.0%} of calls (seed {dash(faults.seed)})\n"
     )
 
 
@@ -433,9 +433,9 @@ def _report_events(sandbox: Sandbox, names: Mapping[str, str], out: IO[str]) -> 
             rows.append(
                 [
                     name,
-                    str(event.get("detail-type")),
+                    dash(event.get("detail-type")),
                     _short(detail.get("clientToken"), 30),
-                    str(detail.get("correlationId")),
+                    dash(detail.get("correlationId")),
                     f"{error['code']} retryable={str(error['retryable']).lower()}" if error else "",
                 ]
             )
