@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import logging
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -236,3 +238,14 @@ class MotoServer(Service):
 def describe_environment(values: Mapping[str, str]) -> str:
     """``export NAME=value`` lines for a POSIX shell."""
     return "\n".join(f"export {name}={value}" for name, value in values.items())
+
+
+def aws_cli_hints(endpoint_url: str, request_queue_url: str, dead_letter_queue_url: str) -> list[str]:
+    """aws CLI lines that run as printed with v1 and v2 (``--endpoint-url``: v1 ignores ``AWS_ENDPOINT_URL`` for
+    SQS): send a request to the request queue, read the dead-letter queue."""
+    body = shlex.quote(json.dumps({"expiryTimeInMinutes": 60}))
+    return [
+        f"aws --endpoint-url {endpoint_url} sqs send-message --queue-url {request_queue_url} --message-body {body}",
+        f"aws --endpoint-url {endpoint_url} sqs receive-message --queue-url {dead_letter_queue_url}"
+        " --message-attribute-names All",
+    ]

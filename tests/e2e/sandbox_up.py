@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import IO
 
 from sandbox.aws.stack import ROOT
-from sandbox.cli import BANNER_END
+from sandbox.up import BANNER_END
 from tests.support import AWS_ENDPOINT_VARIABLES, poll
 
 START_TIMEOUT_SECONDS = 120.0

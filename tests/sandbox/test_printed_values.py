@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from sandbox.cli import describe_event
 from sandbox.demo.tables import print_table
+from sandbox.up import describe_event
 
 URL = "http://127.0.0.1:4566/123456789012/payment-session-worker-RequestDeadLetterQueue"
 ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:payment-manager/sandbox-manager-a1b2c3d4e5"
