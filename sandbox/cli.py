@@ -250,7 +250,7 @@ COMMANDS: Final = {"up": cmd_up, "demo": cmd_demo, "send": cmd_send, "env-json":
 
 
 def main(argv: Sequence[str] | None = None, out: IO[str] | None = None) -> int:
-    """Run a command; returns the exit status."""
+    """Run a command; returns the exit status (130 after Ctrl-C, the sandbox stopped, as a shell counts it)."""
     args = build_parser().parse_args(argv)
     stream: IO[str] = out or sys.stdout
     try:
@@ -258,3 +258,6 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None) -> int:
     except StackError as error:
         stream.write(f"error: {error}\n")
         return 2
+    except KeyboardInterrupt:
+        stream.write(f"\ninterrupted: {args.command} stopped (its sandbox with it)\n")
+        return 130

@@ -5,7 +5,10 @@ banner's commands ends with the session created."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
 import time
 import urllib.request
 from pathlib import Path
@@ -13,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.aws.server import free_port
+from sandbox.aws.stack import ROOT
 from tests.e2e.sandbox_up import Up, block, clean_environment, run_in_shell
 from tests.support import poll
 
@@ -139,3 +143,42 @@ def test_a_dead_letter_round_trip_by_hand_with_the_banners_commands_creates_the_
         f"manual round trip: dead-lettered {dead_lettered - started:.1f}s after the send,"
         f" session created {time.monotonic() - started:.1f}s after it"
     )
+
+
+def test_make_demo_ctrl_c_then_make_demo_again_at_once_starts(tmp_path: Path):
+    # Given `make demo` running, its requests sent
+    def make_demo(name: str) -> tuple[subprocess.Popen[str], Path]:
+        log = tmp_path / f"{name}.log"
+        with open(log, "w", encoding="utf-8") as output:
+            process = subprocess.Popen(
+                ["make", "demo", "ARGS=--requests 10"],
+                cwd=ROOT,
+                env={**clean_environment(), "PYTHONUNBUFFERED": "1"},
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            )
+        return process, log
+
+    def sent(process: subprocess.Popen[str], log: Path) -> bool:
+        poll(log.read_text, lambda text: "\nSent " in text or process.poll() is not None, timeout=120.0, interval=0.2)
+        return "\nSent " in log.read_text()
+
+    first, first_log = make_demo("first")
+    assert sent(first, first_log), first_log.read_text()
+
+    # When Ctrl-C stops it, and `make demo` starts again at once
+    os.killpg(first.pid, signal.SIGINT)
+    first.wait(timeout=60)
+    second, second_log = make_demo("second")
+    try:
+        # Then the first said it was interrupted, without a traceback, and the second got as far
+        assert "interrupted: demo stopped" in first_log.read_text()
+        assert "Traceback" not in first_log.read_text()
+        assert sent(second, second_log), second_log.read_text()
+    finally:
+        if second.poll() is None:
+            os.killpg(second.pid, signal.SIGINT)
+        second.wait(timeout=60)
