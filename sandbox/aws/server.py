@@ -8,7 +8,9 @@ Two ways to run moto, same API:
 * ``mode="thread"``: ``moto.server.ThreadedMotoServer`` in a daemon thread of the calling process.
 
 Either way the server speaks the real AWS wire protocols, so unmodified boto3 clients and the aws CLI work
-against ``endpoint_url``.
+against ``endpoint_url``. Either way it binds with ``SO_REUSEADDR`` (werkzeug's server sets
+``allow_reuse_address``, as the fake payments API's does), so a sandbox stopped with Ctrl-C can start again on
+the same ports at once; :func:`port_is_free` asks as they bind.
 """
 
 from __future__ import annotations
