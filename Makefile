@@ -69,11 +69,14 @@ fmt: install ## Rewrite files with ruff's fixes and formatting
 typecheck: install ## mypy --strict on src/, sandbox/, bench/, scripts/ and tests/
 	$(VENV)/bin/mypy
 
-demo: install ## The whole pipeline on the embedded local sandbox, end to end
-	$(PY) -m sandbox demo
+# ARGS: options of `python -m sandbox demo` / `up`, passed through, e.g. make demo ARGS="--requests 50 --fifo".
+ARGS ?=
 
-sandbox: install ## Run the embedded local AWS until Ctrl-C
-	$(PY) -m sandbox up
+demo: install ## The whole pipeline on the embedded local sandbox, end to end (options: ARGS="--requests 50")
+	$(PY) -m sandbox demo $(ARGS)
+
+sandbox: install ## Run the embedded local AWS until Ctrl-C (options: ARGS="--template-timeouts")
+	$(PY) -m sandbox up $(ARGS)
 
 bench: install ## Benchmarks as deployed (read-only package, CPU share of MemorySize) against baselines, as ratios
 	$(PY) -m bench

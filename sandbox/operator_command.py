@@ -4,6 +4,7 @@ standard AWS SDK variables pointing at the sandbox (the demo's round trip and th
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -20,6 +21,14 @@ def command_line() -> list[str]:
     """The console script installed beside this Python (``make install``), else ``python -m operations``."""
     script = Path(sys.executable).with_name(COMMAND)
     return [str(script)] if script.is_file() else [sys.executable, "-m", "operations"]
+
+
+def printed_command(arguments: Sequence[str], *, endpoint_url: str | None = None, region: str = DEFAULT_REGION) -> str:
+    """The command as printed for a person, to run as printed from any shell and directory: the console script
+    by its path; with ``endpoint_url``, ``env`` and the sandbox's SDK variables in front."""
+    variables = sdk_environment(endpoint_url, region) if endpoint_url else {}
+    prefix = ["env", *(f"{name}={value}" for name, value in variables.items())] if variables else []
+    return shlex.join([*prefix, *command_line(), *arguments])
 
 
 def operator_environment(endpoint_url: str, region: str = DEFAULT_REGION) -> dict[str, str]:

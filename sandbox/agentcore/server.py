@@ -7,7 +7,7 @@ import json
 import socket
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final, Self
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -219,38 +219,55 @@ class _Handler(BaseHTTPRequestHandler):
         return value if isinstance(value, str) else None
 
     def _control(self, action: str, query: str, body: bytes) -> None:
-        state = self.server.state
+        answer = CONTROL_ROUTES.get((self.command, action))
+        if answer is None:
+            self._send_plain(404, {"message": f"No sandbox endpoint at {self.command} {CONTROL_PREFIX}{action}"})
+            return
         try:
-            if (self.command, action) == ("GET", "stats"):
-                include = parse_qs(query).get("sessions", ["true"])[0] != "false"
-                self._send_plain(200, state.snapshot(include_sessions=include))
-            elif (self.command, action) == ("POST", "faults"):
-                settings = state.set_faults(**self._control_object(body))
-                self._send_plain(200, settings.as_dict())
-            elif (self.command, action) == ("POST", "script"):
-                options = self._control_object(body)
-                code = options.pop("code", None)
-                if code is None:
-                    if "delay_ms" not in options:
-                        raise ValueError("a script needs a code, a delay_ms, or both")
-                    pending = state.delay_next(options.pop("delay_ms"), **options)
-                else:
-                    pending = state.fail_next(str(code), **options)
-                self._send_plain(200, {"scripted_pending": pending})
-            elif (self.command, action) == ("POST", "reset"):
-                state.reset()
-                self._send_plain(200, state.snapshot())
-            else:
-                self._send_plain(404, {"message": f"No sandbox endpoint at {self.command} {CONTROL_PREFIX}{action}"})
+            self._send_plain(200, answer(self.server.state, query, body))
         except (TypeError, ValueError) as exc:
             self._send_plain(400, {"message": str(exc)})
 
-    @staticmethod
-    def _control_object(body: bytes) -> dict[str, Any]:
-        document = json.loads(body.decode("utf-8")) if body.strip() else {}
-        if not isinstance(document, dict):
-            raise ValueError("the body must be a JSON object")
-        return document
+
+def _control_object(body: bytes) -> dict[str, Any]:
+    document = json.loads(body.decode("utf-8")) if body.strip() else {}
+    if not isinstance(document, dict):
+        raise ValueError("the body must be a JSON object")
+    return document
+
+
+def _stats(state: SandboxState, query: str, body: bytes) -> Any:
+    include = parse_qs(query).get("sessions", ["true"])[0] != "false"
+    return state.snapshot(include_sessions=include)
+
+
+def _faults(state: SandboxState, query: str, body: bytes) -> Any:
+    return state.set_faults(**_control_object(body)).as_dict()
+
+
+def _script(state: SandboxState, query: str, body: bytes) -> Any:
+    options = _control_object(body)
+    code = options.pop("code", None)
+    if code is None:
+        if "delay_ms" not in options:
+            raise ValueError("a script needs a code, a delay_ms, or both")
+        return {"scripted_pending": state.delay_next(options.pop("delay_ms"), **options)}
+    return {"scripted_pending": state.fail_next(str(code), **options)}
+
+
+def _reset(state: SandboxState, query: str, body: bytes) -> Any:
+    state.reset()
+    return state.snapshot()
+
+
+# The control endpoints, CONTROL_PREFIX + action (not part of the AWS API, no authentication; README.md lists
+# each): (method, action) -> the answer, JSON, from the state, the query string and the body.
+CONTROL_ROUTES: Final[Mapping[tuple[str, str], Callable[[SandboxState, str, bytes], Any]]] = {
+    ("GET", "stats"): _stats,
+    ("POST", "faults"): _faults,
+    ("POST", "script"): _script,
+    ("POST", "reset"): _reset,
+}
 
 
 class PaymentsApiServer(Service):

@@ -8,15 +8,19 @@ Two ways to run moto, same API:
 * ``mode="thread"``: ``moto.server.ThreadedMotoServer`` in a daemon thread of the calling process.
 
 Either way the server speaks the real AWS wire protocols, so unmodified boto3 clients and the aws CLI work
-against ``endpoint_url``.
+against ``endpoint_url``. Either way it binds with ``SO_REUSEADDR`` (werkzeug's server sets
+``allow_reuse_address``, as the fake payments API's does), so a sandbox stopped with Ctrl-C can start again on
+the same ports at once; :func:`port_is_free` asks as they bind.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import logging
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -51,8 +55,11 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def port_is_free(host: str, port: int) -> bool:
-    """Whether ``port`` can be bound on ``host``."""
+    """Whether a server can listen on ``port`` of ``host``, as the sandbox's servers bind: with ``SO_REUSEADDR``
+    (moto's werkzeug server and the fake payments API set it), so the connections a stopped sandbox left in
+    TIME_WAIT do not count, and only a listener does."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
@@ -233,3 +240,14 @@ class MotoServer(Service):
 def describe_environment(values: Mapping[str, str]) -> str:
     """``export NAME=value`` lines for a POSIX shell."""
     return "\n".join(f"export {name}={value}" for name, value in values.items())
+
+
+def aws_cli_hints(endpoint_url: str, request_queue_url: str, dead_letter_queue_url: str) -> list[str]:
+    """aws CLI lines that run as printed with v1 and v2 (``--endpoint-url``: v1 ignores ``AWS_ENDPOINT_URL`` for
+    SQS): send a request to the request queue, read the dead-letter queue."""
+    body = shlex.quote(json.dumps({"expiryTimeInMinutes": 60}))
+    return [
+        f"aws --endpoint-url {endpoint_url} sqs send-message --queue-url {request_queue_url} --message-body {body}",
+        f"aws --endpoint-url {endpoint_url} sqs receive-message --queue-url {dead_letter_queue_url}"
+        " --message-attribute-names All",
+    ]

@@ -9,6 +9,9 @@ import json
 import random
 from typing import Any, Final
 
+from sandbox.aws.sqs import OutgoingMessage
+from sandbox.demo.fair_tenants import draw_tenant
+
 AGENT_NAMES: Final = ("checkout-agent", "travel-agent", "groceries-agent")
 FOREIGN_MANAGER: Final = "arn:aws:bedrock-agentcore:us-east-1:123456789012:payment-manager/foreign-manager-z0y9x8w7v6"
 DEFAULT_EVENT_SOURCE: Final = "payment-session-worker"
@@ -67,3 +70,30 @@ def poison_body(
     if kind == "sns":
         return json.dumps({"Type": "Notification", "Message": "{" + json.dumps(base)})
     raise ValueError(f"no poison of kind {kind!r}")
+
+
+def generate_requests(
+    count: int, seed: int, *, own_source: str = DEFAULT_EVENT_SOURCE
+) -> list[tuple[str, OutgoingMessage]]:
+    """A mixed load: mostly valid requests (half with a ``clientToken``), some sent twice, some poison; each
+    with its tenant's ``MessageGroupId`` (a fair queue, ``sandbox.demo.fair_tenants``)."""
+    rng = random.Random(seed)
+    tenants = random.Random(seed + 1)  # drawn apart: the requests are the same with or without tenants
+    load: list[tuple[str, OutgoingMessage]] = []
+    tokened: list[str] = []
+    for n in range(count):
+        roll = rng.random()
+        if roll < 0.08:
+            body = poison_body(rng.choice(POISON_KINDS), {"expiryTimeInMinutes": 60}, own_source=own_source)
+            load.append(("poison", OutgoingMessage(body, group_id=draw_tenant(tenants))))
+            continue
+        if roll < 0.14 and tokened:
+            load.append(("duplicate", OutgoingMessage(rng.choice(tokened), group_id=draw_tenant(tenants))))
+            continue
+        user_id = f"user-{rng.randint(1, 999):03d}" if rng.random() < 0.7 else None
+        request = random_request(rng, correlation_id=f"load-{n:04d}", user_id=user_id)
+        if rng.random() < 0.5:
+            request["clientToken"] = f"demo-load-{seed:04d}-{n:06d}-{rng.getrandbits(64):016x}"
+            tokened.append(json.dumps(request))
+        load.append(("valid", OutgoingMessage(json.dumps(request), group_id=draw_tenant(tenants))))
+    return load

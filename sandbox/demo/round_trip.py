@@ -12,7 +12,6 @@ redrive, and the sessions the fake API holds for the token.
 
 from __future__ import annotations
 
-import shlex
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -23,7 +22,7 @@ from sandbox.aws.server import client
 from sandbox.aws.sqs import QueueMessage
 from sandbox.demo.tables import print_table
 from sandbox.local_cloud import Sandbox
-from sandbox.operator_command import COMMAND, command_line, run_command
+from sandbox.operator_command import printed_command, run_command
 from sandbox.worker_code import (
     EventEntry,
     EventPublisher,
@@ -142,9 +141,7 @@ def redrive_round_trip(
     arguments = redrive_arguments(
         _queue_url(sandbox, stack.dead_letter_queue.name), _queue_url(sandbox, stack.request_queue.name), error_codes
     )
-    prefix = command_line()
-    shown = shlex.join([COMMAND if prefix[0].endswith(COMMAND) else "python -m operations", *arguments])
-    out.write(f"\n$ AWS_ENDPOINT_URL={sandbox.aws_endpoint} {shown}\n")
+    out.write(f"\n$ {printed_command(arguments, endpoint_url=sandbox.aws_endpoint, region=stack.region)}\n")
     out.flush()
     done = run_command(
         arguments, endpoint_url=sandbox.aws_endpoint, region=stack.region, timeout=COMMAND_TIMEOUT_SECONDS

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import random
 import sys
 import time
 from collections import Counter
@@ -22,12 +21,12 @@ from typing import IO, Any, Final
 from sandbox.agentcore import FaultSettings, PaymentsApiServer
 from sandbox.aws.refusals import RefusingPublisher
 from sandbox.aws.sqs import OutgoingMessage, QueueMessage
-from sandbox.aws.stack import StackSpec, Tuning
-from sandbox.demo.fair_tenants import draw_tenant, print_tenants
+from sandbox.aws.stack import QUICK_RETRIES, StackSpec
+from sandbox.demo.fair_tenants import print_tenants
 from sandbox.demo.fates import Fate, Sample, account, load_samples
-from sandbox.demo.load import DEFAULT_EVENT_SOURCE, POISON_KINDS, poison_body, random_request
+from sandbox.demo.load import generate_requests
 from sandbox.demo.round_trip import RoundTrip, redrive_round_trip, refuse_events_of
-from sandbox.demo.tables import print_table
+from sandbox.demo.tables import dash, print_table
 from sandbox.lambda_.event_source import Invocation
 from sandbox.local_cloud import Sandbox, SandboxConfig
 
@@ -47,38 +46,6 @@ REDRIVE_CODES: Final = ("ThrottlingException", "EventPublishFailed")
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Samples, load and accounting
-# ---------------------------------------------------------------------------------------------------------
-
-
-def generate_requests(
-    count: int, seed: int, *, own_source: str = DEFAULT_EVENT_SOURCE
-) -> list[tuple[str, OutgoingMessage]]:
-    """A mixed load: mostly valid requests (half with a ``clientToken``), some sent twice, some poison; each
-    with its tenant's ``MessageGroupId`` (a fair queue, ``sandbox.demo.fair_tenants``)."""
-    rng = random.Random(seed)
-    tenants = random.Random(seed + 1)  # drawn apart: the requests are the same with or without tenants
-    load: list[tuple[str, OutgoingMessage]] = []
-    tokened: list[str] = []
-    for n in range(count):
-        roll = rng.random()
-        if roll < 0.08:
-            body = poison_body(rng.choice(POISON_KINDS), {"expiryTimeInMinutes": 60}, own_source=own_source)
-            load.append(("poison", OutgoingMessage(body, group_id=draw_tenant(tenants))))
-            continue
-        if roll < 0.14 and tokened:
-            load.append(("duplicate", OutgoingMessage(rng.choice(tokened), group_id=draw_tenant(tenants))))
-            continue
-        user_id = f"user-{rng.randint(1, 999):03d}" if rng.random() < 0.7 else None
-        request = random_request(rng, correlation_id=f"load-{n:04d}", user_id=user_id)
-        if rng.random() < 0.5:
-            request["clientToken"] = f"demo-load-{seed:04d}-{n:06d}-{rng.getrandbits(64):016x}"
-            tokened.append(json.dumps(request))
-        load.append(("valid", OutgoingMessage(json.dumps(request), group_id=draw_tenant(tenants))))
-    return load
-
-
-# ---------------------------------------------------------------------------------------------------------
 # The demo
 # ---------------------------------------------------------------------------------------------------------
 
@@ -86,7 +53,7 @@ def generate_requests(
 DEMO_SEED: Final = 7
 # The sandbox of the demo: the API's random faults make it retry, short timeouts make retries take seconds.
 DEMO_SANDBOX: Final = SandboxConfig(
-    stack=StackSpec(tuning=Tuning(function_timeout=10, visibility_timeout=10)),
+    stack=StackSpec(tuning=QUICK_RETRIES),
     api_faults=FaultSettings(latency_ms=20, throttle_rate=0.2, error_rate=0.1, seed=DEMO_SEED),
 )
 
@@ -232,7 +199,7 @@ def describe_setup(sandbox: Sandbox, out: IO[str]) -> None:
     faults = sandbox.config.api_faults
     out.write(
         f"Fake payments API at {sandbox.payments_api.endpoint_url}: latency {faults.latency_ms:g} ms, throttling"
-        f" {faults.throttle_rate:.0%}, 5xx {faults.error_rate:.0%} of calls (seed {faults.seed})\n"
+        f" {faults.throttle_rate:.0%}, 5xx {faults.error_rate:.0%} of calls (seed {dash(faults.seed)})\n"
     )
 
 
@@ -245,6 +212,33 @@ def _demo(
     out: IO[str],
 ) -> DemoResult:
     describe_setup(sandbox, out)
+    publisher = _script_faults(sandbox, samples, out)
+    sent = _send_all(sandbox, samples, load, out)
+    deadline = started + options.timeout
+    fates = _await_fates(sandbox, sent.all_ids, started, deadline, out)
+    names = sent.names(samples, load)
+    _report(sandbox, samples, sent.sample_ids, names, fates, out, sent.refused_id)
+    tenant_of = {message_id: str(m.group_id) for message_id, (_kind, m) in zip(sent.load_ids, load, strict=True)}
+    off_tenant = print_tenants(tenant_of, fates, sandbox.dead_letters.messages, out)
+    result = DemoResult(
+        samples=tuple((sample, fates[message_id]) for sample, message_id in zip(samples, sent.sample_ids, strict=True)),
+        fates=fates,
+        events=tuple(sandbox.tap.events),
+        dead_letters=tuple(sandbox.dead_letters.messages),
+        api_stats=sandbox.payments_api.snapshot(),
+        invocations=tuple(sandbox.event_source.invocations),
+        refused_event=fates[sent.refused_id],
+        letters_off_tenant=off_tenant,
+    )
+    if result.unfinished:
+        out.write(f"\n{len(result.unfinished)} requests did not finish within {options.timeout:.0f}s.\n")
+        return result
+    trips = _round_trip(sandbox, publisher, names, max(30.0, deadline - time.monotonic()), out)
+    return dataclasses.replace(result, round_trip=tuple(trips), api_after_round_trip=sandbox.payments_api.snapshot())
+
+
+def _script_faults(sandbox: Sandbox, samples: Sequence[Sample], out: IO[str]) -> RefusingPublisher:
+    """Script the API's faults for the samples and refuse the demo's own request's event; say so."""
     receives = int(sandbox.stack.function.environment["MAX_RECEIVE_COUNT"])  # the worker dead-letters on this one
     out.write("\nScripted faults for the mixed-batch samples:\n")
     _script_sample_faults(samples, sandbox.payments_api, receives, out)
@@ -254,7 +248,32 @@ def _demo(
         f" receive: its session is created on receive 1, the same session comes back on receives 2-{receives},"
         f" and receive {receives} dead-letters it with PaymentSessionId\n"
     )
+    return publisher
 
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """The message IDs of what the demo sent: the samples, its own request whose event is refused, the load."""
+
+    sample_ids: list[str]
+    refused_id: str
+    load_ids: list[str]
+
+    @property
+    def all_ids(self) -> list[str]:
+        return [*self.sample_ids, self.refused_id, *self.load_ids]
+
+    def names(self, samples: Sequence[Sample], load: Sequence[tuple[str, OutgoingMessage]]) -> dict[str, str]:
+        """Each message ID's name in the report: its sample's, the refused request's, ``load #n``."""
+        names = {message_id: sample.name for message_id, sample in zip(self.sample_ids, samples, strict=True)}
+        names[self.refused_id] = EVENT_REFUSED_NAME
+        names.update({message_id: f"load #{n + 1}" for n, message_id in enumerate(self.load_ids)})
+        return names
+
+
+def _send_all(
+    sandbox: Sandbox, samples: Sequence[Sample], load: Sequence[tuple[str, OutgoingMessage]], out: IO[str]
+) -> _Sent:
     sample_ids = sandbox.send([s.message for s in samples])
     (refused_id,) = sandbox.send([OutgoingMessage(json.dumps(EVENT_REFUSED_REQUEST))])
     load_ids = sandbox.send([m for _kind, m in load])
@@ -263,11 +282,15 @@ def _demo(
         f"\nSent {len(samples)} sample requests from events/ and {len(load)} generated ones"
         f" ({kinds['valid']} valid, {kinds['duplicate']} resent with the same clientToken, {kinds['poison']} poison)\n"
     )
-    all_ids = [*sample_ids, refused_id, *load_ids]
+    return _Sent(sample_ids, refused_id, load_ids)
+
+
+def _await_fates(
+    sandbox: Sandbox, all_ids: Sequence[str], started: float, deadline: float, out: IO[str]
+) -> Mapping[str, Fate]:
+    """Each request's fate once all have one (or at ``deadline``), with a progress line as it goes."""
     interactive = out.isatty()
-    deadline = started + options.timeout
     last_line = 0.0
-    fates = account(all_ids, [], [], [])
     while True:
         # Read the event source's state first: an invocation that has returned has sent all it will send
         # (events after dead letters included), so what the tap and the DLQ hold afterwards is complete for it.
@@ -288,27 +311,7 @@ def _demo(
         time.sleep(0.2)
     if interactive:
         out.write("\n")
-    names = {message_id: sample.name for message_id, sample in zip(sample_ids, samples, strict=True)}
-    names[refused_id] = EVENT_REFUSED_NAME
-    names.update({message_id: f"load #{n + 1}" for n, message_id in enumerate(load_ids)})
-    _report(sandbox, samples, sample_ids, names, fates, out, refused_id)
-    tenant_of = {message_id: str(m.group_id) for message_id, (_kind, m) in zip(load_ids, load, strict=True)}
-    off_tenant = print_tenants(tenant_of, fates, sandbox.dead_letters.messages, out)
-    result = DemoResult(
-        samples=tuple((sample, fates[message_id]) for sample, message_id in zip(samples, sample_ids, strict=True)),
-        fates=fates,
-        events=tuple(sandbox.tap.events),
-        dead_letters=tuple(sandbox.dead_letters.messages),
-        api_stats=sandbox.payments_api.snapshot(),
-        invocations=tuple(sandbox.event_source.invocations),
-        refused_event=fates[refused_id],
-        letters_off_tenant=off_tenant,
-    )
-    if result.unfinished:
-        out.write(f"\n{len(result.unfinished)} requests did not finish within {options.timeout:.0f}s.\n")
-        return result
-    trips = _round_trip(sandbox, publisher, names, max(30.0, deadline - time.monotonic()), out)
-    return dataclasses.replace(result, round_trip=tuple(trips), api_after_round_trip=sandbox.payments_api.snapshot())
+    return fates
 
 
 def _round_trip(
@@ -433,9 +436,9 @@ def _report_events(sandbox: Sandbox, names: Mapping[str, str], out: IO[str]) -> 
             rows.append(
                 [
                     name,
-                    str(event.get("detail-type")),
+                    dash(event.get("detail-type")),
                     _short(detail.get("clientToken"), 30),
-                    str(detail.get("correlationId")),
+                    dash(detail.get("correlationId")),
                     f"{error['code']} retryable={str(error['retryable']).lower()}" if error else "",
                 ]
             )

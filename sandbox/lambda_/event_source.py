@@ -415,49 +415,25 @@ class SqsEventSource(Service):
 
         ``received_at``: monotonic time just before they were received (default: now).
         """
-        if self._handler is None:
+        handler = self._handler
+        if handler is None:
             raise RuntimeError("start() the event source first")
         sqs = sqs or self._sqs
         records = [to_lambda_record(m, queue_arn=self._queue.arn, region=self.stack.region) for m in messages]
         message_ids = tuple(r["messageId"] for r in records)
-        function = self.stack.function
         request_id = str(uuid.uuid4())
-        context = LambdaContext(
-            timeout_seconds=self.timeout,
-            function_name=function.name,
-            memory_limit_in_mb=function.memory_size,
-            aws_request_id=request_id,
-            region=self.stack.region,
-            account=self.stack.account_id,
-            log_stream_name=f"sandbox/lambda-{poller}",
-        )
         started_at, started = time.time(), time.monotonic()
         with self._counters.lock:
             self._counters.in_flight += 1
         try:
-            error: str | None = None
-            response: Any = None
-            try:
-                response = self._handler({"Records": records}, context)
-            except Exception as exc:  # noqa: BLE001 - a function error hands the batch back, as in Lambda
-                error = f"{type(exc).__name__}: {exc}"
-            duration = time.monotonic() - started
-            if error is None and duration > self.timeout:
-                error = f"Task timed out after {self.timeout:.2f} seconds"
+            response, error, duration = self._run(handler, records, poller, request_id, started)
+            reports = self.stack.event_source.reports_batch_item_failures
             if error is None:
-                failures, error = settle_response(
-                    response,
-                    message_ids,
-                    reports_batch_item_failures=self.stack.event_source.reports_batch_item_failures,
-                )
+                failures, error = settle_response(response, message_ids, reports_batch_item_failures=reports)
             else:
                 failures = ()
             failed = set(message_ids) if error is not None else set(failures)
-            succeeded = [m for m in messages if m["MessageId"] not in failed]
-            if self._groups is not None:
-                received = started if received_at is None else received_at
-                self._hide(sqs, self._groups, self._groups.settle(messages, failed, received_at=received))
-            deleted = self._delete(sqs, succeeded)
+            deleted = self._settle(sqs, messages, failed, started if received_at is None else received_at)
             invocation = Invocation(
                 poller=poller,
                 request_id=request_id,
@@ -477,6 +453,40 @@ class SqsEventSource(Service):
         if self._on_invocation is not None:
             self._on_invocation(invocation)
         return invocation
+
+    def _run(
+        self, handler: Handler, records: list[dict[str, Any]], poller: int, request_id: str, started: float
+    ) -> tuple[Any, str | None, float]:
+        """The handler's response on a Lambda context (a log stream per poller), or its error as Lambda reports a
+        function error or a timeout (the batch is handed back); and the duration since ``started``."""
+        function = self.stack.function
+        context = LambdaContext(
+            timeout_seconds=self.timeout,
+            function_name=function.name,
+            memory_limit_in_mb=function.memory_size,
+            aws_request_id=request_id,
+            region=self.stack.region,
+            account=self.stack.account_id,
+            log_stream_name=f"sandbox/lambda-{poller}",
+        )
+        error: str | None = None
+        try:
+            response = handler({"Records": records}, context)
+        except Exception as exc:  # noqa: BLE001 - a function error hands the batch back, as in Lambda
+            response, error = None, f"{type(exc).__name__}: {exc}"
+        duration = time.monotonic() - started
+        if error is None and duration > self.timeout:
+            error = f"Task timed out after {self.timeout:.2f} seconds"
+        return response, error, duration
+
+    def _settle(
+        self, sqs: Any, messages: Sequence[Mapping[str, Any]], failed: set[str], received_at: float
+    ) -> tuple[str, ...]:
+        """Hand back what ``failed`` (FIFO: the groups' timers), delete the rest; returns the IDs deleted."""
+        succeeded = [m for m in messages if m["MessageId"] not in failed]
+        if self._groups is not None:
+            self._hide(sqs, self._groups, self._groups.settle(messages, failed, received_at=received_at))
+        return self._delete(sqs, succeeded)
 
     def _delete(self, sqs: Any, messages: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
         """``DeleteMessageBatch`` by tens; returns the IDs deleted (a stale receipt leaves its message in)."""

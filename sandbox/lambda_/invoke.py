@@ -32,6 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final
 
+from aws_lambda_powertools.utilities.parser.models import SqsModel
+from pydantic import ValidationError
+
 from sandbox.aws.stack import DEFAULT_TEMPLATE, ROOT, StackError
 from sandbox.aws.template_values import NO_VALUE, Evaluator, Unresolved, parameter_values
 from scripts.transform import load as load_template
@@ -192,11 +195,19 @@ def _read_json(source: str, what: str, stdin: IO[str]) -> Any:
 
 
 def read_event(source: str, stdin: IO[str]) -> dict[str, Any]:
-    """The SQS event of ``-e``: a JSON object with a ``Records`` list (``-`` reads stdin)."""
+    """The SQS event of ``-e`` (``-`` reads stdin), as Lambda's SQS event source shapes it: Powertools'
+    ``SqsModel`` (a ``Records`` list of SQS records, each with its message ID, body, attributes...)."""
     event = _read_json(source, "event", stdin)
-    if not isinstance(event, dict) or not isinstance(event.get("Records"), list):
-        raise InvokeError(f"event {'(stdin)' if source == '-' else source} has no Records list: not an SQS event")
-    return event
+    try:
+        SqsModel.model_validate(event)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the event"
+        more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+        raise InvokeError(
+            f"event {'(stdin)' if source == '-' else source} is not an SQS event: {where}: {first['msg']}{more}"
+        ) from None
+    return dict(event)
 
 
 # ---------------------------------------------------------------------------------------------------------

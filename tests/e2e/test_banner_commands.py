@@ -15,8 +15,8 @@ import pytest
 
 from sandbox.aws.server import MotoServer
 from sandbox.aws.stack import ROOT, StackSpec
-from sandbox.cli import print_banner
 from sandbox.local_cloud import Sandbox, SandboxConfig
+from sandbox.up import print_banner
 from tests.support import poll
 
 pytestmark = pytest.mark.e2e
@@ -45,11 +45,13 @@ def exported(lines: list[str]) -> dict[str, str]:
 
 def run_printed(lines: list[str], command: str) -> subprocess.CompletedProcess[str]:
     """Run the banner's one line of ``command`` as printed, in the banner's exports: ``aws`` is the installed
-    aws CLI, ``python`` this interpreter, from the repository's root."""
+    aws CLI, a command naming this interpreter by its path runs it, from the repository's root."""
     (line,) = [line for line in lines if command in line and not line.startswith("export ")]
     program, *arguments = shlex.split(line)
-    executable = {"aws": AWS, "python": sys.executable}[program]
+    executable = {"aws": AWS, "env": shutil.which("env")}[program]
     assert executable is not None
+    if program == "env":
+        assert sys.executable in arguments
     return subprocess.run(
         [executable, *arguments],
         cwd=ROOT,
@@ -102,8 +104,8 @@ def test_the_printed_receive_message_line_reads_the_dead_letter_queue(banner):
 
 
 def test_the_printed_send_line_enqueues_the_sample_batch_on_this_sandbox(banner):
-    # When the banner's `python -m sandbox send` line runs as printed
-    result = run_printed(banner[1], "python -m sandbox send")
+    # When the banner's `python -m sandbox send` line (the sample batch) runs as printed
+    result = run_printed(banner[1], "-m sandbox send " + str(ROOT / "events" / "sqs-mixed-batch.json"))
 
     # Then it found this sandbox's stack and sent every record of the sample
     assert result.returncode == 0, result.stdout + result.stderr

@@ -6,6 +6,7 @@ import dataclasses
 import io
 import json
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -114,6 +115,27 @@ def test_the_report_shows_each_sample_the_events_and_the_dlq_with_its_error_code
     assert len({e["detail"]["messageId"] for e in created}) == sum(
         1 for fate in result.fates.values() if fate.outcome == "created"
     )
+
+
+def test_the_demo_prints_a_dash_for_an_absent_value_never_none(demo):
+    # Given the demo's output (samples without a correlationId among them)
+    _result, output = demo
+
+    # Then no value is printed as None
+    assert re.search(r"\bNone\b", output) is None, [line for line in output.splitlines() if "None" in line]
+
+
+def test_the_demos_redrive_line_runs_as_printed_from_any_shell(demo):
+    # Given the operator's command as the demo prints it
+    _result, output = demo
+    (line,) = [line.removeprefix("$ ") for line in output.splitlines() if line.startswith("$ ")]
+
+    # Then it names the console script by its path, with the sandbox's variables in front
+    words = shlex.split(line)
+    assert words[0] == "env"
+    script = next(word for word in words if not word.startswith("env") and "=" not in word)
+    assert Path(script).is_absolute() and Path(script).name == "payment-session-worker"
+    assert {"AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID"} <= {w.split("=")[0] for w in words if "=" in w}
 
 
 def test_no_poison_sample_reaches_the_payments_api(demo):

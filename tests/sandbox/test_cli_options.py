@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from sandbox.agentcore import FaultSettings
-from sandbox.aws.stack import DEFAULT_STACK_NAME, DEFAULT_TEMPLATE, StackSpec, Tuning
+from sandbox.aws.stack import DEFAULT_STACK_NAME, DEFAULT_TEMPLATE, QUICK_RETRIES, StackSpec, Tuning
 from sandbox.cli import build_parser, demo_options, sandbox_config
 from sandbox.demo.fifo import fifo_sandbox
 from sandbox.demo.run import DEMO_SANDBOX, DemoOptions
@@ -49,16 +51,41 @@ def test_the_demos_flags_reach_the_load_the_stack_and_the_api(tmp_path: Path):
     assert options.sandbox.pollers == 2
 
 
-def test_up_without_flags_builds_the_default_sandbox():
+def test_up_without_flags_builds_the_default_sandbox_with_the_sandboxs_short_timeouts():
     # Given `up` without a flag
     args = build_parser().parse_args(["up"])
 
     # When its sandbox is built
     config = sandbox_config(args, stack_name=args.stack_name, parameters=dict(args.parameter))
 
-    # Then it is template.yaml as written, no random faults of the API
+    # Then it is template.yaml with 10 s timeouts (a retry within seconds), no random faults of the API
+    assert config == SandboxConfig(stack=StackSpec(tuning=QUICK_RETRIES))
+    assert config.stack == StackSpec(template_path=DEFAULT_TEMPLATE, tuning=Tuning(10, 10))
+
+
+@pytest.mark.parametrize("flag", ["--template-timeouts", "--template-visibility"])
+def test_up_with_template_timeouts_keeps_template_yaml_as_written(flag: str):
+    # Given `up` told to keep the template's timeouts
+    args = build_parser().parse_args(["up", flag])
+
+    # When its sandbox is built
+    config = sandbox_config(args, stack_name=args.stack_name, parameters=dict(args.parameter))
+
+    # Then it is template.yaml as written (its Timeout and VisibilityTimeout), no random faults of the API
     assert config == SandboxConfig()
     assert config.stack == StackSpec(template_path=DEFAULT_TEMPLATE)
+
+
+def test_a_timeout_given_wins_over_template_timeouts_and_the_sandboxs_default():
+    # Given `up` with one timeout given, once with --template-timeouts
+    quick = build_parser().parse_args(["up", "--visibility-timeout", "30"])
+    template = build_parser().parse_args(["up", "--visibility-timeout", "30", "--template-timeouts"])
+
+    # When their sandboxes are built
+    tunings = [sandbox_config(args, stack_name="s", parameters={}).stack.tuning for args in (quick, template)]
+
+    # Then the given one is used, the other is the sandbox's, or the template's
+    assert tunings == [Tuning(function_timeout=10, visibility_timeout=30), Tuning(visibility_timeout=30)]
 
 
 def test_ups_flags_reach_the_stack_and_the_api():
