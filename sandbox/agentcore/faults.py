@@ -145,7 +145,10 @@ class FaultSchedule:
         )
 
     def next_fate(self, spec: OperationSpec, client_token: str | None) -> Fate:
-        """The fate of a call of ``spec``'s operation: one random draw per call, its scripts first (token's first)."""
+        """The fate of a call of ``spec``'s operation: its script's (the token's first), else one random draw per call.
+
+        A scripted call gets what its script says and no random fault on top: a delay alone is an answer.
+        """
         draw = self._rng.random()
         settings = self.settings
         delay_ms = settings.latency_ms
@@ -154,9 +157,9 @@ class FaultSchedule:
         if scripted is not None:
             delay_ms += scripted.delay_ms
             error = scripted.error
-        if error is None and draw < settings.throttle_rate:
+        if scripted is None and draw < settings.throttle_rate:
             error = spec.error(THROTTLING, "Rate exceeded")
-        elif error is None and draw < settings.throttle_rate + settings.error_rate:
+        elif scripted is None and draw < settings.throttle_rate + settings.error_rate:
             error = spec.error(INTERNAL_ERROR, "An internal error occurred")
         commit_first = scripted is not None and scripted.commit_first and error is None
         return Fate(delay_ms, error, scripted is not None and bool(scripted.delay_ms), commit_first)

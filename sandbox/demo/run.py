@@ -11,6 +11,7 @@ import dataclasses
 import json
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -271,11 +272,20 @@ class _Sent:
         return names
 
 
+def _event_refused_request(sandbox: Sandbox) -> OutgoingMessage:
+    """The demo's own request whose event is refused, with a token of this run's; its API calls are scripted to
+    answer (no random fault decides them), so its session is created on its first receive, as the demo says."""
+    token = f"{EVENT_REFUSED_CORRELATION}-{uuid.uuid4().hex}"
+    receives = int(sandbox.stack.function.environment["MAX_RECEIVE_COUNT"])
+    sandbox.payments_api.delay_next(0, times=receives, client_token=token)
+    return OutgoingMessage(json.dumps({**EVENT_REFUSED_REQUEST, "clientToken": token}))
+
+
 def _send_all(
     sandbox: Sandbox, samples: Sequence[Sample], load: Sequence[tuple[str, OutgoingMessage]], out: IO[str]
 ) -> _Sent:
     sample_ids = sandbox.send([s.message for s in samples])
-    (refused_id,) = sandbox.send([OutgoingMessage(json.dumps(EVENT_REFUSED_REQUEST))])
+    (refused_id,) = sandbox.send([_event_refused_request(sandbox)])
     load_ids = sandbox.send([m for _kind, m in load])
     kinds = Counter(kind for kind, _m in load)
     out.write(
