@@ -30,7 +30,7 @@ from typing import IO, Any, Final, Self
 
 from sandbox.aws.deployed import DeployedStack
 from sandbox.aws.server import client
-from sandbox.aws.sqs import MAX_BATCH, delete_messages, queue_depth, receive, release_messages, to_lambda_form
+from sandbox.aws.sqs import MAX_BATCH, delete_messages, queue_depth, receive, release_messages
 from sandbox.lambda_.context import LambdaContext
 from sandbox.lambda_.environment import (
     ThreadRoutedStream,
@@ -40,22 +40,11 @@ from sandbox.lambda_.environment import (
     routed_stdout,
 )
 from sandbox.lambda_.fifo_groups import FifoGroups, Waiting, check_fifo_mapping, hide_waiting
+from sandbox.lambda_.sqs_event import settle_response, to_lambda_record
 from sandbox.service import Service
 
 LOG: Final = logging.getLogger("sandbox.lambda_.event_source")
 DEFAULT_POLLERS: Final = 5  # Lambda starts five pollers for a standard queue
-RECORD_SYSTEM_ATTRIBUTES: Final = (
-    "ApproximateReceiveCount",
-    "SentTimestamp",
-    "SenderId",
-    "ApproximateFirstReceiveTimestamp",
-    "AWSTraceHeader",
-    "SequenceNumber",
-    "MessageGroupId",
-    "MessageDeduplicationId",
-    "DeadLetterQueueSourceArn",
-)
-
 Handler = Callable[[dict[str, Any], Any], Any]
 
 # The function's environment is process-wide (os.environ), so one event source runs at a time per process.
@@ -98,51 +87,6 @@ class Invocation:
         """Message IDs left in the queue (they return after the visibility timeout)."""
         deleted = set(self.deleted)
         return tuple(m for m in self.message_ids if m not in deleted)
-
-
-def to_lambda_record(message: Mapping[str, Any], *, queue_arn: str, region: str) -> dict[str, Any]:
-    """An SQS ``ReceiveMessage`` message as a record of Lambda's SQS event."""
-    attributes = message.get("Attributes") or {}
-    message_attributes = {
-        name: to_lambda_form(value) for name, value in (message.get("MessageAttributes") or {}).items()
-    }
-    record: dict[str, Any] = {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message.get("Body", ""),
-        "attributes": {k: attributes[k] for k in RECORD_SYSTEM_ATTRIBUTES if k in attributes},
-        "messageAttributes": message_attributes,
-        "md5OfBody": message.get("MD5OfBody", ""),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": region,
-    }
-    if "MD5OfMessageAttributes" in message:
-        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
-    return record
-
-
-def settle_response(
-    response: Any, message_ids: Sequence[str], *, reports_batch_item_failures: bool
-) -> tuple[tuple[str, ...], str | None]:
-    """(the failed message IDs, or an error that hands back the whole batch), as Lambda reads a response."""
-    if not reports_batch_item_failures or response is None:
-        return (), None
-    if not isinstance(response, dict):
-        return tuple(message_ids), "invalid partial batch response: not a JSON object"
-    items = response.get("batchItemFailures")
-    if items is None:
-        return (), None
-    if not isinstance(items, list):
-        return tuple(message_ids), "invalid partial batch response: batchItemFailures is not a list"
-    known = set(message_ids)
-    failed: list[str] = []
-    for item in items:
-        identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
-        if not isinstance(identifier, str) or not identifier or identifier not in known:
-            return tuple(message_ids), f"invalid partial batch response: itemIdentifier {identifier!r}"
-        failed.append(identifier)
-    return tuple(failed), None
 
 
 def import_handler(stack: DeployedStack) -> Handler:

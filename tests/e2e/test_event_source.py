@@ -19,7 +19,8 @@ from handlers.tracing import EXPORTER_VARIABLE, OFF
 from sandbox.aws.server import MotoServer, client
 from sandbox.aws.sqs import OutgoingMessage, QueueReader, send_messages
 from sandbox.aws.stack import DeployedStack, StackError, StackSpec, Tuning, deploy_stack
-from sandbox.lambda_.event_source import Invocation, SqsEventSource, settle_response
+from sandbox.lambda_.event_source import Invocation, SqsEventSource
+from sandbox.lambda_.sqs_event import settle_response
 from tests.support import poll
 
 pytestmark = pytest.mark.e2e

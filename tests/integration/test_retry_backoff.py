@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from sandbox.aws.sqs import change_visibility, delete_messages, receive
-from sandbox.lambda_.event_source import to_lambda_record
+from sandbox.lambda_.sqs_event import to_lambda_record
 from tests.support import valid_request
 
 TOKEN = "integration-backoff-0001-aaaaaaaaaaaaaaaaaaaaaa"
